@@ -1,0 +1,24 @@
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use hookline_shared::event::{EventRequest, IngestResult};
+use hookline_shared::ingest;
+use hookline_shared::queue::TaskQueue;
+use hookline_shared::store::Store;
+
+use crate::error::ApiResult;
+use crate::extract::{ApiPath, JsonBody};
+use crate::state::App;
+
+/// `POST /v1/tenants/{tenant_id}/events`: 202 once every delivery is on the queue.
+pub async fn ingest<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath(tenant_id): ApiPath<String>,
+    JsonBody(request): JsonBody<EventRequest>,
+) -> ApiResult<(StatusCode, Json<IngestResult>)> {
+    let result = ingest::ingest_event(&app.store, &app.queue, &app.settings, &tenant_id, request).await?;
+    tracing::info!(tenant_id = %tenant_id, event_id = %result.event_id, deliveries = result.deliveries.len(), "event accepted");
+    Ok((StatusCode::ACCEPTED, Json(result)))
+}

@@ -1,0 +1,75 @@
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use hookline_shared::queue::TaskQueue;
+use hookline_shared::store::Store;
+use hookline_shared::webhook::{CreateWebhook, UpdateWebhook, WebhookView};
+use hookline_shared::webhooks::{self, ListParams};
+use serde::Serialize;
+
+use crate::error::ApiResult;
+use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::state::App;
+
+/// The create answer: the webhook and, this once, its whole signing secret.
+#[derive(Serialize)]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    webhook: WebhookView,
+    secret: String,
+}
+
+#[derive(Serialize)]
+pub struct WebhookList {
+    data: Vec<WebhookView>,
+    next_cursor: Option<String>,
+}
+
+pub async fn create<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath(tenant_id): ApiPath<String>,
+    JsonBody(request): JsonBody<CreateWebhook>,
+) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
+    let webhook = webhooks::create_webhook(&app.store, &app.settings, &tenant_id, request).await?;
+    tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook.id, "webhook created");
+    let created = CreatedWebhook { webhook: WebhookView::from(&webhook), secret: webhook.secret.expose().to_string() };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn list<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath(tenant_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<WebhookList>> {
+    let page = webhooks::list_webhooks(&app.store, &tenant_id, &params).await?;
+    Ok(Json(WebhookList { data: page.items.iter().map(WebhookView::from).collect(), next_cursor: page.next }))
+}
+
+pub async fn get<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<WebhookView>> {
+    let webhook = webhooks::get_webhook(&app.store, &tenant_id, &webhook_id).await?;
+    Ok(Json(WebhookView::from(&webhook)))
+}
+
+pub async fn update<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+    JsonBody(request): JsonBody<UpdateWebhook>,
+) -> ApiResult<Json<WebhookView>> {
+    let webhook = webhooks::update_webhook(&app.store, &app.settings, &tenant_id, &webhook_id, request).await?;
+    tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook_id, "webhook updated");
+    Ok(Json(WebhookView::from(&webhook)))
+}
+
+pub async fn delete<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    webhooks::delete_webhook(&app.store, &tenant_id, &webhook_id).await?;
+    tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook_id, "webhook deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

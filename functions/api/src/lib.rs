@@ -1,0 +1,12 @@
+//! The api function: an axum Router over the domain functions of `hookline_shared`.
+//! The same Router is served by `lambda_http` in Lambda and by the local runner on a port.
+
+mod auth;
+pub mod error;
+mod extract;
+mod handlers;
+mod routes;
+pub mod state;
+
+pub use routes::router;
+pub use state::{App, AwsApp};

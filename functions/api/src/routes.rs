@@ -1,0 +1,65 @@
+//! The route table. Everything under `/v1/tenants` needs an API key; `/v1/health` does not.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hookline_shared::limits::MAX_BODY_BYTES;
+use hookline_shared::queue::TaskQueue;
+use hookline_shared::store::Store;
+use tracing::Instrument;
+
+use crate::auth::require_api_key;
+use crate::error::ApiError;
+use crate::handlers::{deliveries, events, health, webhooks};
+use crate::state::App;
+
+pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
+    let tenants = Router::new()
+        .route("/v1/tenants/{tenant_id}/webhooks", get(webhooks::list::<S, Q>).post(webhooks::create::<S, Q>))
+        .route(
+            "/v1/tenants/{tenant_id}/webhooks/{webhook_id}",
+            get(webhooks::get::<S, Q>).patch(webhooks::update::<S, Q>).delete(webhooks::delete::<S, Q>),
+        )
+        .route("/v1/tenants/{tenant_id}/events", axum::routing::post(events::ingest::<S, Q>))
+        .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}", get(deliveries::get::<S, Q>))
+        .route_layer(middleware::from_fn_with_state(app.clone(), require_api_key::<S, Q>));
+
+    Router::new()
+        .route("/v1/health", get(health::health))
+        .merge(tenants)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route; see the API reference in the README")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+}
+
+/// One log line per request: method, path (ids are not secrets; the query string and the
+/// headers, which may carry keys, are left out), status and latency.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        api_key_id = tracing::field::Empty
+    );
+    let response = next.run(request).instrument(span.clone()).await;
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.in_scope(|| tracing::info!(status = response.status().as_u16(), latency_ms, "request"));
+    response.into_response()
+}

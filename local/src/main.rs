@@ -1,0 +1,89 @@
+//! `make run`: the whole local stack in one process. Starts moto, creates the resources of
+//! template.yaml in it, makes sure an API key exists, and serves the api Router on
+//! `HOOKLINE_LISTEN` (default 127.0.0.1:8080). Ctrl-C stops the server and moto.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use hookline_api::{AwsApp, router};
+use hookline_local::moto::MotoServer;
+use hookline_local::{sdk, stack};
+use hookline_shared::api_key;
+use hookline_shared::config::{ApiConfig, ENV_ALLOW_PRIVATE_TARGETS, Settings};
+use hookline_shared::store::{DynamoStore, Store};
+use hookline_shared::telemetry;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_MOTO_PORT: u16 = 4566;
+const STACK_PREFIX: &str = "hookline-local";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init(false);
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookline-local: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let listen = env("HOOKLINE_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let moto_port = env("HOOKLINE_MOTO_PORT").map(|p| p.parse::<u16>()).transpose()?.unwrap_or(DEFAULT_MOTO_PORT);
+    // Bind first: a taken port should fail before anything else starts.
+    let listener =
+        tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+
+    let moto = MotoServer::start(moto_port)?;
+    let sdk = sdk::for_endpoint(&moto.endpoint()).await;
+    let template = stack::Template::load(&stack::template_path())?;
+    let created = stack::provision(&sdk, &template, STACK_PREFIX, &HashMap::new()).await?;
+
+    // Local receivers live on localhost, so private targets are allowed here unless the
+    // environment says otherwise. Never in a deployment: the template does not set it.
+    let mut settings = Settings::from_lookup(&|name| env(name))?;
+    if env(ENV_ALLOW_PRIVATE_TARGETS).is_none() {
+        settings.allow_private_targets = true;
+    }
+    let config = ApiConfig {
+        table_name: created.table("HooklineTable")?.to_string(),
+        delivery_queue_url: created.queue("DeliveryQueue")?.url.clone(),
+        settings,
+    };
+    let app = AwsApp::from_config(&sdk, &config);
+    let (key, shown) = match env("HOOKLINE_API_KEY") {
+        Some(key) => (key, "from HOOKLINE_API_KEY"),
+        None => (api_key::generate(), "generated"),
+    };
+    let record = api_key::record_for(&key, "local");
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name).put_api_key(&record).await?;
+
+    if config.settings.allow_private_targets {
+        tracing::warn!(
+            "HOOKLINE_ALLOW_PRIVATE_TARGETS is on: webhooks may target localhost and private networks (local use only)"
+        );
+    }
+    println!("Hookline local stack is ready");
+    println!("  API              http://{listen}   (try: curl http://{listen}/v1/health)");
+    println!("  API key ({shown}) {key}");
+    println!("  moto (AWS)       {}", moto.endpoint());
+    println!("  table            {}", config.table_name);
+    println!("  delivery queue   {}", config.delivery_queue_url);
+    println!("  dead letters     {}", created.queue("DeliveryDeadLetterQueue")?.url);
+    println!("Ctrl-C stops everything.");
+
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    drop(moto);
+    println!("stopped");
+    Ok(())
+}

@@ -1,0 +1,381 @@
+//! Creates the DynamoDB tables and SQS queues that `template.yaml` declares, from the
+//! template's own definitions (keys, indexes, TTL, queue attributes, redrive), so the local
+//! stack and the cloud cannot drift. A property this module does not know is an error rather
+//! than silently skipped: a template change must be reflected here, not lost.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_yaml::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("cannot read the template {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("template: {0}")]
+    Template(String),
+    #[error("{operation} failed: {message}")]
+    Aws { operation: &'static str, message: String },
+}
+
+/// Table properties that only matter in the cloud (moto has no backups or encryption).
+const CLOUD_ONLY_TABLE_PROPERTIES: &[&str] =
+    &["PointInTimeRecoverySpecification", "SSESpecification", "DeletionProtectionEnabled", "Tags", "TableName"];
+/// Queue properties that are not queue attributes.
+const NON_ATTRIBUTE_QUEUE_PROPERTIES: &[&str] = &["QueueName", "Tags"];
+
+/// The template's path in this repository.
+pub fn template_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("template.yaml")
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueRef {
+    pub url: String,
+    pub arn: String,
+}
+
+/// What was created, by the template's logical ids.
+#[derive(Debug, Clone, Default)]
+pub struct Stack {
+    pub tables: HashMap<String, String>,
+    pub queues: HashMap<String, QueueRef>,
+}
+
+impl Stack {
+    pub fn table(&self, logical_id: &str) -> Result<&str, StackError> {
+        self.tables
+            .get(logical_id)
+            .map(String::as_str)
+            .ok_or_else(|| StackError::Template(format!("no table {logical_id} in the template")))
+    }
+
+    pub fn queue(&self, logical_id: &str) -> Result<&QueueRef, StackError> {
+        self.queues
+            .get(logical_id)
+            .ok_or_else(|| StackError::Template(format!("no queue {logical_id} in the template")))
+    }
+}
+
+pub struct Template {
+    resources: Vec<(String, Value)>,
+    parameters: HashMap<String, String>,
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, StackError> {
+        let read_err = |reason: String| StackError::Read { path: path.display().to_string(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| read_err(e.to_string()))?;
+        Self::parse(&text).map_err(|e| read_err(e.to_string()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, StackError> {
+        let doc: Value = serde_yaml::from_str(text).map_err(|e| StackError::Template(e.to_string()))?;
+        let mut parameters = HashMap::new();
+        if let Some(Value::Mapping(params)) = doc.get("Parameters") {
+            for (name, def) in params {
+                if let (Some(name), Some(default)) = (name.as_str(), def.get("Default").and_then(scalar)) {
+                    parameters.insert(name.to_string(), default);
+                }
+            }
+        }
+        let resources = match doc.get("Resources") {
+            Some(Value::Mapping(r)) => {
+                r.iter().filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v.clone()))).collect()
+            }
+            _ => return Err(StackError::Template("no Resources".into())),
+        };
+        Ok(Self { resources, parameters })
+    }
+
+    fn of_type(&self, ty: &str) -> impl Iterator<Item = (&str, &Value)> {
+        self.resources
+            .iter()
+            .filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty))
+            .map(|(id, r)| (id.as_str(), r.get("Properties").unwrap_or(&Value::Null)))
+    }
+}
+
+/// Resolves a property value: plain scalars, `!Ref` to a parameter or a created resource,
+/// and `!GetAtt X.Arn` of a created queue. `None` when it refers to something not created yet.
+fn resolve(v: &Value, params: &HashMap<String, String>, stack: &Stack) -> Result<Option<String>, StackError> {
+    let reference = |name: &str| -> Option<String> {
+        params
+            .get(name)
+            .cloned()
+            .or_else(|| stack.tables.get(name).cloned())
+            .or_else(|| stack.queues.get(name).map(|q| q.url.clone()))
+    };
+    let get_att = |target: &str| -> Result<Option<String>, StackError> {
+        match target.split_once('.') {
+            Some((id, "Arn")) => Ok(stack.queues.get(id).map(|q| q.arn.clone())),
+            _ => Err(StackError::Template(format!("unsupported GetAtt {target}"))),
+        }
+    };
+    match v {
+        Value::Tagged(t) if t.tag == "!Ref" => Ok(t.value.as_str().and_then(reference)),
+        Value::Tagged(t) if t.tag == "!GetAtt" => get_att(t.value.as_str().unwrap_or_default()),
+        Value::Tagged(t) => Err(StackError::Template(format!("unsupported intrinsic {}", t.tag))),
+        Value::Mapping(m) if m.len() == 1 => {
+            if let Some(name) = m.get("Ref").and_then(Value::as_str) {
+                Ok(reference(name))
+            } else if let Some(att) = m.get("Fn::GetAtt") {
+                let target = match att {
+                    Value::Sequence(parts) => parts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("."),
+                    other => other.as_str().unwrap_or_default().to_string(),
+                };
+                get_att(&target)
+            } else {
+                Err(StackError::Template(format!("unsupported value {m:?}")))
+            }
+        }
+        other => scalar(other).map(Some).ok_or_else(|| StackError::Template(format!("unsupported value {other:?}"))),
+    }
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, StackError> {
+    v.get(name).ok_or_else(|| StackError::Template(format!("missing {name}")))
+}
+
+fn text(v: &Value, name: &str) -> Result<String, StackError> {
+    field(v, name)?.as_str().map(str::to_string).ok_or_else(|| StackError::Template(format!("{name} must be text")))
+}
+
+fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, StackError> {
+    let seq = v.as_sequence().ok_or_else(|| StackError::Template("KeySchema must be a list".into()))?;
+    seq.iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(text(k, "AttributeName")?)
+                .key_type(KeyType::from(text(k, "KeyType")?.as_str()))
+                .build()
+                .map_err(|e| StackError::Template(e.to_string()))
+        })
+        .collect()
+}
+
+/// DynamoDB's and SQS's `SdkError` are one type, so one mapper serves both.
+fn aws_err<E: std::error::Error + Send + Sync + 'static>(
+    operation: &'static str,
+) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E>) -> StackError {
+    move |e| StackError::Aws { operation, message: aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string() }
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, props: &Value) -> Result<(), StackError> {
+    let Value::Mapping(map) = props else {
+        return Err(StackError::Template(format!("table {name}: Properties must be a mapping")));
+    };
+    let mut req = client.create_table().table_name(name);
+    let mut ttl: Option<TimeToLiveSpecification> = None;
+    for (key, value) in map {
+        let key = key.as_str().unwrap_or_default();
+        match key {
+            "BillingMode" => req = req.billing_mode(BillingMode::from(value.as_str().unwrap_or_default())),
+            "AttributeDefinitions" => {
+                for a in value.as_sequence().into_iter().flatten() {
+                    req = req.attribute_definitions(
+                        AttributeDefinition::builder()
+                            .attribute_name(text(a, "AttributeName")?)
+                            .attribute_type(ScalarAttributeType::from(text(a, "AttributeType")?.as_str()))
+                            .build()
+                            .map_err(|e| StackError::Template(e.to_string()))?,
+                    );
+                }
+            }
+            "KeySchema" => req = req.set_key_schema(Some(key_schema(value)?)),
+            "GlobalSecondaryIndexes" => {
+                for g in value.as_sequence().into_iter().flatten() {
+                    let projection = field(g, "Projection")?;
+                    let mut p = Projection::builder()
+                        .projection_type(ProjectionType::from(text(projection, "ProjectionType")?.as_str()));
+                    for attr in projection.get("NonKeyAttributes").and_then(Value::as_sequence).into_iter().flatten() {
+                        p = p.non_key_attributes(attr.as_str().unwrap_or_default());
+                    }
+                    req = req.global_secondary_indexes(
+                        GlobalSecondaryIndex::builder()
+                            .index_name(text(g, "IndexName")?)
+                            .set_key_schema(Some(key_schema(field(g, "KeySchema")?)?))
+                            .projection(p.build())
+                            .build()
+                            .map_err(|e| StackError::Template(e.to_string()))?,
+                    );
+                }
+            }
+            "TimeToLiveSpecification" => {
+                ttl = Some(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(text(value, "AttributeName")?)
+                        .enabled(value.get("Enabled").and_then(Value::as_bool).unwrap_or(false))
+                        .build()
+                        .map_err(|e| StackError::Template(e.to_string()))?,
+                )
+            }
+            k if CLOUD_ONLY_TABLE_PROPERTIES.contains(&k) => {}
+            other => return Err(StackError::Template(format!("table property {other} is not supported locally"))),
+        }
+    }
+    req.send().await.map_err(aws_err("CreateTable"))?;
+    if let Some(ttl) = ttl {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(aws_err("UpdateTimeToLive"))?;
+    }
+    Ok(())
+}
+
+/// The queue's attributes from its properties, or `None` while a reference is unresolved.
+fn queue_attributes(
+    props: &Value,
+    params: &HashMap<String, String>,
+    stack: &Stack,
+) -> Result<Option<HashMap<QueueAttributeName, String>>, StackError> {
+    let mut attrs = HashMap::new();
+    let Value::Mapping(map) = props else {
+        return Ok(Some(attrs));
+    };
+    for (key, value) in map {
+        let key = key.as_str().unwrap_or_default();
+        if NON_ATTRIBUTE_QUEUE_PROPERTIES.contains(&key) {
+            continue;
+        }
+        let resolved = if key == "RedrivePolicy" || key == "RedriveAllowPolicy" {
+            let Value::Mapping(policy) = value else {
+                return Err(StackError::Template(format!("{key} must be a mapping")));
+            };
+            let mut json = serde_json::Map::new();
+            for (k, v) in policy {
+                let Some(v) = resolve(v, params, stack)? else {
+                    return Ok(None);
+                };
+                // maxReceiveCount is a number in the JSON SQS expects.
+                let v = v.parse::<u64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(v));
+                json.insert(k.as_str().unwrap_or_default().to_string(), v);
+            }
+            serde_json::Value::Object(json).to_string()
+        } else {
+            let Some(v) = resolve(value, params, stack)? else {
+                return Ok(None);
+            };
+            v
+        };
+        if !QueueAttributeName::values().contains(&key) {
+            return Err(StackError::Template(format!("queue property {key} is not a queue attribute")));
+        }
+        attrs.insert(QueueAttributeName::from(key), resolved);
+    }
+    Ok(Some(attrs))
+}
+
+/// Creates every table and queue of the template under `prefix` (names `{prefix}-{LogicalId}`).
+/// `overrides` replace parameter defaults (e.g. a smaller `MaxReceiveCount` in a test).
+pub async fn provision(
+    sdk: &SdkConfig,
+    template: &Template,
+    prefix: &str,
+    overrides: &HashMap<String, String>,
+) -> Result<Stack, StackError> {
+    let mut params = template.parameters.clone();
+    params.extend(overrides.clone());
+    let mut stack = Stack::default();
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    for (id, props) in template.of_type("AWS::DynamoDB::Table") {
+        let name = format!("{prefix}-{id}");
+        create_table(&dynamodb, &name, props).await?;
+        stack.tables.insert(id.to_string(), name);
+    }
+
+    // Queues may refer to each other (redrive): create those whose references resolve, and
+    // repeat until all exist.
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut todo: Vec<(&str, &Value)> = template.of_type("AWS::SQS::Queue").collect();
+    while !todo.is_empty() {
+        let before = todo.len();
+        let mut waiting = Vec::new();
+        for (id, props) in todo {
+            let Some(attrs) = queue_attributes(props, &params, &stack)? else {
+                waiting.push((id, props));
+                continue;
+            };
+            let url = sqs
+                .create_queue()
+                .queue_name(format!("{prefix}-{id}"))
+                .set_attributes(Some(attrs))
+                .send()
+                .await
+                .map_err(aws_err("CreateQueue"))?
+                .queue_url
+                .unwrap_or_default();
+            let arn = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .map_err(aws_err("GetQueueAttributes"))?
+                .attributes
+                .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+                .unwrap_or_default();
+            stack.queues.insert(id.to_string(), QueueRef { url, arn });
+        }
+        if waiting.len() == before {
+            let ids: Vec<&str> = waiting.iter().map(|(id, _)| *id).collect();
+            return Err(StackError::Template(format!("queues with unresolvable references: {ids:?}")));
+        }
+        todo = waiting;
+    }
+    Ok(stack)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_real_template() {
+        let t = Template::load(&template_path()).expect("template.yaml parses");
+        assert_eq!(t.parameters.get("MaxReceiveCount").map(String::as_str), Some("6"));
+        assert_eq!(t.of_type("AWS::DynamoDB::Table").count(), 1);
+        assert_eq!(t.of_type("AWS::SQS::Queue").count(), 2);
+    }
+
+    #[test]
+    fn unresolved_references_wait_and_unknown_intrinsics_fail() {
+        let t = Template::parse(
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt D.Arn\n        maxReceiveCount: 3\n",
+        )
+        .expect("parses");
+        let (_, props) = t.of_type("AWS::SQS::Queue").next().expect("queue");
+        assert!(queue_attributes(props, &HashMap::new(), &Stack::default()).expect("ok").is_none());
+        let mut stack = Stack::default();
+        stack.queues.insert("D".into(), QueueRef { url: "u".into(), arn: "arn:d".into() });
+        let attrs = queue_attributes(props, &HashMap::new(), &stack).expect("ok").expect("resolved");
+        assert_eq!(attrs[&QueueAttributeName::RedrivePolicy], r#"{"deadLetterTargetArn":"arn:d","maxReceiveCount":3}"#);
+
+        let bad = Template::parse(
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      DelaySeconds: !Sub x\n",
+        )
+        .expect("parses");
+        let (_, props) = bad.of_type("AWS::SQS::Queue").next().expect("queue");
+        assert!(queue_attributes(props, &HashMap::new(), &Stack::default()).is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! Hookline's shared library: the domain model and its rules (validation, fan-out, ingest),
+//! and the adapters to the AWS services every function talks to.
+//!
+//! Business rules live here so the Lambda handlers stay thin adapters and the rules can be
+//! tested without AWS; the adapters (`store`, `queue`) are the only modules that know the
+//! wire formats of DynamoDB and SQS.
+
+pub mod api_key;
+pub mod aws;
+pub mod config;
+pub mod deliveries;
+pub mod delivery;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod ingest;
+pub mod limits;
+pub mod net_policy;
+pub mod queue;
+pub mod secret;
+pub mod store;
+pub mod task;
+pub mod telemetry;
+pub mod time_fmt;
+pub mod topic;
+pub mod webhook;
+pub mod webhooks;
+
+pub use error::{DomainError, ErrorKind};

@@ -1,0 +1,22 @@
+//! Every size and count limit of the API in one place, so the docs, the validators and the
+//! tests quote the same numbers.
+
+/// Largest request body the API accepts (bytes). An event is carried whole inside its SQS
+/// messages, and SQS caps a message (and a `SendMessageBatch`) at 256 KiB; half of that leaves
+/// room for the envelope and keeps a batch of several messages possible.
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+/// Webhooks one tenant may have: bounds the fan-out of one event.
+pub const MAX_WEBHOOKS_PER_TENANT: usize = 100;
+/// Topics one webhook may subscribe to.
+pub const MAX_TOPICS_PER_WEBHOOK: usize = 50;
+pub const MAX_TOPIC_LEN: usize = 100;
+pub const MAX_NAME_LEN: usize = 100;
+pub const MAX_DESCRIPTION_LEN: usize = 500;
+pub const MAX_URL_LEN: usize = 2048;
+pub const MIN_SECRET_LEN: usize = 16;
+pub const MAX_SECRET_LEN: usize = 256;
+pub const MAX_TENANT_ID_LEN: usize = 64;
+pub const MAX_EVENT_ID_LEN: usize = 128;
+/// Page size of list endpoints.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+pub const MAX_PAGE_SIZE: usize = 100;

@@ -1,0 +1,512 @@
+//! `Store` on one DynamoDB table (single-table design). Keys, in docs/data-model.md:
+//!
+//! | item     | pk                           | sk               | gsi1pk / gsi1sk                  |
+//! |----------|------------------------------|------------------|----------------------------------|
+//! | tenant   | `TENANT#{tenant}`            | `#TENANT`        |                                  |
+//! | webhook  | `TENANT#{tenant}`            | `WEBHOOK#{id}`   |                                  |
+//! | event    | `EVENT#{tenant}#{event}`     | `EVENT`          |                                  |
+//! | delivery | `DELIVERY#{tenant}#{id}`     | `DELIVERY`       | `WEBHOOK#{tenant}#{webhook}` / id |
+//! | api key  | `APIKEY#{sha256}`            | `APIKEY`         |                                  |
+//!
+//! A tenant's partition holds only its marker and its webhooks, so fan-out is one Query.
+//! Events and deliveries get a partition each: they are written at event rate and read by key.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, PutRequest, ReturnValue, Select, TransactWriteItem, Update, WriteRequest,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{CreateEvent, Page, Store, StoreError, StoreResult};
+use crate::api_key::ApiKeyRecord;
+use crate::delivery::Delivery;
+use crate::event::EventRecord;
+use crate::webhook::{Webhook, WebhookChanges};
+
+type Item = HashMap<String, AttributeValue>;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+const KIND: &str = "kind";
+
+/// BatchWriteItem takes at most 25 requests; unprocessed ones are retried this many times.
+const BATCH_WRITE_MAX: usize = 25;
+const BATCH_WRITE_RETRIES: u32 = 5;
+
+mod keys {
+    pub const TENANT_SK: &str = "#TENANT";
+    pub const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
+    pub const EVENT_SK: &str = "EVENT";
+    pub const DELIVERY_SK: &str = "DELIVERY";
+    pub const API_KEY_SK: &str = "APIKEY";
+
+    pub fn tenant_pk(tenant: &str) -> String {
+        format!("TENANT#{tenant}")
+    }
+    pub fn webhook_sk(id: &str) -> String {
+        format!("{WEBHOOK_SK_PREFIX}{id}")
+    }
+    pub fn event_pk(tenant: &str, event: &str) -> String {
+        format!("EVENT#{tenant}#{event}")
+    }
+    pub fn delivery_pk(tenant: &str, delivery: &str) -> String {
+        format!("DELIVERY#{tenant}#{delivery}")
+    }
+    pub fn webhook_deliveries_pk(tenant: &str, webhook: &str) -> String {
+        format!("WEBHOOK#{tenant}#{webhook}")
+    }
+    pub fn api_key_pk(hash: &str) -> String {
+        format!("APIKEY#{hash}")
+    }
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn sdk_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError::Dynamo { operation, message: DisplayErrorContext(e).to_string() }
+}
+
+fn build_err(operation: &'static str) -> impl FnOnce(aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    move |e| StoreError::Dynamo { operation, message: e.to_string() }
+}
+
+/// The item for `value` with its keys and kind added.
+fn to_item<T: Serialize>(value: &T, pk: String, sk: &str, kind: &str) -> StoreResult<Item> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    item.insert(PK.into(), s(pk));
+    item.insert(SK.into(), s(sk));
+    item.insert(KIND.into(), s(kind));
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
+}
+
+fn delivery_item(d: &Delivery) -> StoreResult<Item> {
+    let mut item = to_item(d, keys::delivery_pk(&d.tenant_id, &d.delivery_id), keys::DELIVERY_SK, "delivery")?;
+    item.insert(GSI1_PK.into(), s(keys::webhook_deliveries_pk(&d.tenant_id, &d.webhook_id)));
+    item.insert(GSI1_SK.into(), s(&d.delivery_id));
+    Ok(item)
+}
+
+impl DynamoStore {
+    async fn get(&self, operation: &'static str, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err(operation))?;
+        Ok(out.item)
+    }
+
+    async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
+        for chunk in items.chunks(BATCH_WRITE_MAX) {
+            let mut requests = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(build_err("BatchWriteItem"))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let mut attempt = 0;
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(sdk_err("BatchWriteItem"))?;
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt > BATCH_WRITE_RETRIES {
+                    return Err(StoreError::Dynamo {
+                        operation: "BatchWriteItem",
+                        message: format!(
+                            "{} items still unprocessed after {BATCH_WRITE_RETRIES} retries",
+                            requests.len()
+                        ),
+                    });
+                }
+                // Unprocessed items mean throttling: back off before sending them again.
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `changes` with one UpdateItem; only set fields are written.
+    fn update_expression(
+        changes: &WebhookChanges,
+        updated_at: &str,
+    ) -> StoreResult<(String, HashMap<String, String>, Item)> {
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = Item::new();
+        let mut set = |field: &str, value: AttributeValue| {
+            names.insert(format!("#{field}"), field.to_string());
+            values.insert(format!(":{field}"), value);
+            sets.push(format!("#{field} = :{field}"));
+        };
+        let av = |v: &dyn erased::Ser| v.to_av();
+        if let Some(v) = &changes.name {
+            set("name", av(v)?);
+        }
+        if let Some(v) = &changes.url {
+            set("url", av(v)?);
+        }
+        if let Some(v) = &changes.topics {
+            set("topics", av(v)?);
+        }
+        if let Some(v) = &changes.enabled {
+            set("enabled", av(v)?);
+        }
+        if let Some(v) = &changes.secret {
+            set("secret", av(v)?);
+        }
+        if let Some(Some(v)) = &changes.description {
+            set("description", av(v)?);
+        }
+        set("updated_at", s(updated_at));
+        if let Some(None) = &changes.description {
+            names.insert("#description".into(), "description".into());
+            removes.push("#description".to_string());
+        }
+        let mut expr = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        Ok((expr, names, values))
+    }
+}
+
+/// Converts any serialisable value to an AttributeValue without a generic parameter, so the
+/// update builder above can take fields of different types through one closure.
+mod erased {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::{StoreError, StoreResult};
+
+    pub trait Ser {
+        fn to_av(&self) -> StoreResult<AttributeValue>;
+    }
+
+    impl<T: serde::Serialize> Ser for T {
+        fn to_av(&self) -> StoreResult<AttributeValue> {
+            serde_dynamo::to_attribute_value(self).map_err(|e| StoreError::Corrupt(e.to_string()))
+        }
+    }
+}
+
+impl Store for DynamoStore {
+    async fn get_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        self.get("GetItem", keys::api_key_pk(key_hash), keys::API_KEY_SK).await?.map(from_item).transpose()
+    }
+
+    async fn put_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()> {
+        let item = to_item(record, keys::api_key_pk(&record.key_hash), keys::API_KEY_SK, "api_key")?;
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_err("PutItem"))?;
+        Ok(())
+    }
+
+    async fn tenant_exists(&self, tenant_id: &str) -> StoreResult<bool> {
+        Ok(self.get("GetItem", keys::tenant_pk(tenant_id), keys::TENANT_SK).await?.is_some())
+    }
+
+    async fn count_webhooks(&self, tenant_id: &str) -> StoreResult<usize> {
+        let mut count = 0usize;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant_id)))
+                .expression_attribute_values(":prefix", s(keys::WEBHOOK_SK_PREFIX))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err("Query"))?;
+            count += usize::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
+    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
+        let tenant_pk = keys::tenant_pk(&webhook.tenant_id);
+        let register_tenant = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk.clone(), keys::TENANT_SK)))
+            .update_expression("SET #kind = :kind, tenant_id = :tenant, created_at = if_not_exists(created_at, :now)")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":kind", s("tenant"))
+            .expression_attribute_values(":tenant", s(&webhook.tenant_id))
+            .expression_attribute_values(":now", s(&webhook.created_at))
+            .build()
+            .map_err(build_err("TransactWriteItems"))?;
+        let put_webhook = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(webhook, tenant_pk, &keys::webhook_sk(&webhook.id), "webhook")?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err("TransactWriteItems"))?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(register_tenant).build())
+            .transact_items(TransactWriteItem::builder().put(put_webhook).build())
+            .send()
+            .await
+            .map_err(sdk_err("TransactWriteItems"))?;
+        Ok(())
+    }
+
+    async fn get_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<Option<Webhook>> {
+        self.get("GetItem", keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id)).await?.map(from_item).transpose()
+    }
+
+    async fn list_webhooks(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        start_after: Option<&str>,
+    ) -> StoreResult<Page<Webhook>> {
+        let pk = keys::tenant_pk(tenant_id);
+        let mut items: Vec<Webhook> = Vec::new();
+        let mut start = start_after.map(|id| key(pk.clone(), &keys::webhook_sk(id)));
+        // One more than asked, to know whether a next page exists.
+        let want = limit + 1;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(keys::WEBHOOK_SK_PREFIX))
+                .limit(i32::try_from(want - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_err("Query"))?;
+            for item in out.items.unwrap_or_default() {
+                items.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= want {
+                break;
+            }
+        }
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|w| w.id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn update_webhook(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        changes: &WebhookChanges,
+        updated_at: &str,
+    ) -> StoreResult<Option<Webhook>> {
+        let (expr, names, values) = Self::update_expression(changes, updated_at)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
+            .update_expression(expr)
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.map(from_item).transpose(),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
+    async fn delete_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk_err("DeleteItem"))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn tenant_webhooks(&self, tenant_id: &str) -> StoreResult<Option<Vec<Webhook>>> {
+        let mut tenant_known = false;
+        let mut webhooks = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant_id)))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_err("Query"))?;
+            for item in out.items.unwrap_or_default() {
+                match item.get(SK) {
+                    Some(AttributeValue::S(sk)) if sk == keys::TENANT_SK => tenant_known = true,
+                    Some(AttributeValue::S(sk)) if sk.starts_with(keys::WEBHOOK_SK_PREFIX) => {
+                        webhooks.push(from_item(item)?)
+                    }
+                    _ => {}
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(tenant_known.then_some(webhooks))
+    }
+
+    async fn get_event(&self, tenant_id: &str, event_id: &str) -> StoreResult<Option<EventRecord>> {
+        self.get("GetItem", keys::event_pk(tenant_id, event_id), keys::EVENT_SK).await?.map(from_item).transpose()
+    }
+
+    async fn create_event(&self, event: &EventRecord) -> StoreResult<CreateEvent> {
+        let item = to_item(event, keys::event_pk(&event.tenant_id, &event.event_id), keys::EVENT_SK, "event")?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CreateEvent::Created),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                let existing = self.get_event(&event.tenant_id, &event.event_id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("event {} exists but cannot be read", event.event_id))
+                })?;
+                Ok(CreateEvent::Exists(Box::new(existing)))
+            }
+            Err(e) => Err(sdk_err("PutItem")(e)),
+        }
+    }
+
+    async fn mark_event_enqueued(&self, tenant_id: &str, event_id: &str) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::event_pk(tenant_id, event_id), keys::EVENT_SK)))
+            .update_expression("SET #state = :enqueued")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":enqueued", s("enqueued"))
+            .send()
+            .await
+            .map_err(sdk_err("UpdateItem"))?;
+        Ok(())
+    }
+
+    async fn put_deliveries(&self, deliveries: &[Delivery], only_if_absent: bool) -> StoreResult<()> {
+        let items = deliveries.iter().map(delivery_item).collect::<StoreResult<Vec<_>>>()?;
+        if !only_if_absent {
+            return self.batch_put(items).await;
+        }
+        for item in items {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(sdk_err("PutItem")(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_delivery(&self, tenant_id: &str, delivery_id: &str) -> StoreResult<Option<Delivery>> {
+        self.get("GetItem", keys::delivery_pk(tenant_id, delivery_id), keys::DELIVERY_SK)
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_expression_sets_only_changed_fields_and_removes_cleared_ones() {
+        let changes = WebhookChanges { name: Some("n".into()), description: Some(None), ..Default::default() };
+        let (expr, names, values) = DynamoStore::update_expression(&changes, "now").expect("expr");
+        assert_eq!(expr, "SET #name = :name, #updated_at = :updated_at REMOVE #description");
+        assert_eq!(names.len(), 3);
+        assert_eq!(values.len(), 2);
+    }
+}

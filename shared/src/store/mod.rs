@@ -1,0 +1,94 @@
+//! Persistence. The `Store` trait is what the domain functions need; `dynamo` implements it on
+//! one DynamoDB table (see docs/data-model.md for the keys).
+
+use std::future::Future;
+
+use crate::api_key::ApiKeyRecord;
+use crate::delivery::Delivery;
+use crate::event::EventRecord;
+use crate::webhook::{Webhook, WebhookChanges};
+
+pub mod dynamo;
+
+pub use dynamo::DynamoStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("dynamodb {operation} failed: {message}")]
+    Dynamo { operation: &'static str, message: String },
+    #[error("stored item could not be read: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One page of a listing; `next` is where the following page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Outcome of writing an event that may already exist (idempotent ingest).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateEvent {
+    Created,
+    /// An event with this id exists; here it is, as first stored.
+    Exists(Box<EventRecord>),
+}
+
+pub trait Store: Send + Sync + 'static {
+    fn get_api_key(&self, key_hash: &str) -> impl Future<Output = StoreResult<Option<ApiKeyRecord>>> + Send;
+    fn put_api_key(&self, record: &ApiKeyRecord) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn tenant_exists(&self, tenant_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn count_webhooks(&self, tenant_id: &str) -> impl Future<Output = StoreResult<usize>> + Send;
+    /// Stores a new webhook and registers its tenant (if new) in one transaction.
+    fn create_webhook(&self, webhook: &Webhook) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_webhook(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Webhook>>> + Send;
+    /// Webhooks of a tenant in id order, starting after `start_after`.
+    fn list_webhooks(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = StoreResult<Page<Webhook>>> + Send;
+    /// Applies `changes` atomically; `None` when the webhook does not exist.
+    fn update_webhook(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        changes: &WebhookChanges,
+        updated_at: &str,
+    ) -> impl Future<Output = StoreResult<Option<Webhook>>> + Send;
+    /// `false` when there was no such webhook.
+    fn delete_webhook(&self, tenant_id: &str, webhook_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// All webhooks of a tenant, for fan-out: one Query. `None` when the tenant is unknown.
+    fn tenant_webhooks(&self, tenant_id: &str) -> impl Future<Output = StoreResult<Option<Vec<Webhook>>>> + Send;
+
+    fn get_event(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<EventRecord>>> + Send;
+    /// Writes the event unless one with its id exists (conditional write).
+    fn create_event(&self, event: &EventRecord) -> impl Future<Output = StoreResult<CreateEvent>> + Send;
+    fn mark_event_enqueued(&self, tenant_id: &str, event_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Writes new deliveries. With `only_if_absent`, a delivery that already exists is left as
+    /// it is (it may have progressed): used when finishing an interrupted ingest.
+    fn put_deliveries(
+        &self,
+        deliveries: &[Delivery],
+        only_if_absent: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_delivery(
+        &self,
+        tenant_id: &str,
+        delivery_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Delivery>>> + Send;
+}

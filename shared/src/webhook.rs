@@ -1,0 +1,291 @@
+//! The webhook: where a tenant wants which events delivered, and the requests that create and
+//! change one. Requests are validated here, once, into values the store can write as they are.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::config::Settings;
+use crate::error::DomainError;
+use crate::limits::{MAX_DESCRIPTION_LEN, MAX_NAME_LEN, MAX_TOPICS_PER_WEBHOOK};
+use crate::secret::Secret;
+use crate::{net_policy, secret, topic};
+
+/// A webhook as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub url: String,
+    pub topics: Vec<String>,
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The signing secret: stored as is because signing needs it; its `Debug` is redacted and
+    /// the API returns it only at creation.
+    pub secret: Secret,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Webhook {
+    /// Whether an event of `topic` is to be delivered to this webhook.
+    pub fn wants(&self, topic: &str) -> bool {
+        self.enabled && self.topics.iter().any(|t| t == topic)
+    }
+}
+
+/// What the API returns for a webhook: everything but the secret, of which only a hint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookView {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub url: String,
+    pub topics: Vec<String>,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub secret_hint: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Webhook> for WebhookView {
+    fn from(w: &Webhook) -> Self {
+        Self {
+            id: w.id.clone(),
+            tenant_id: w.tenant_id.clone(),
+            name: w.name.clone(),
+            url: w.url.clone(),
+            topics: w.topics.clone(),
+            enabled: w.enabled,
+            description: w.description.clone(),
+            secret_hint: secret::hint(w.secret.expose()),
+            created_at: w.created_at.clone(),
+            updated_at: w.updated_at.clone(),
+        }
+    }
+}
+
+/// `POST /v1/tenants/{tenant_id}/webhooks`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    pub name: String,
+    pub url: String,
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub secret: Option<Secret>,
+}
+
+/// `PATCH .../webhooks/{id}`: absent fields stay as they are; `description: null` clears it.
+/// `null` for a field that cannot be empty is refused rather than read as "unchanged".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhook {
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub topics: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    pub enabled: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub secret: Option<Option<Secret>>,
+}
+
+/// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A validated change to a stored webhook; every `Some` is written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookChanges {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub topics: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub description: Option<Option<String>>,
+    pub secret: Option<Secret>,
+}
+
+impl WebhookChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+fn validate_name(name: &str) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "invalid_name",
+            format!("name must be 1 to {MAX_NAME_LEN} characters without control characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn validate_description(description: &str) -> Result<String, DomainError> {
+    if description.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(DomainError::invalid(
+            "invalid_description",
+            format!("description must be at most {MAX_DESCRIPTION_LEN} characters"),
+        ));
+    }
+    Ok(description.to_string())
+}
+
+/// Checks each topic and drops repeats, keeping the caller's order.
+fn validate_topics(topics: &[String]) -> Result<Vec<String>, DomainError> {
+    if topics.is_empty() {
+        return Err(DomainError::invalid("invalid_topics", "topics must name at least one topic"));
+    }
+    if topics.len() > MAX_TOPICS_PER_WEBHOOK {
+        return Err(DomainError::invalid(
+            "invalid_topics",
+            format!("a webhook may subscribe to at most {MAX_TOPICS_PER_WEBHOOK} topics"),
+        ));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(topics.len());
+    for t in topics {
+        topic::validate_topic(t)?;
+        if !unique.contains(t) {
+            unique.push(t.clone());
+        }
+    }
+    Ok(unique)
+}
+
+fn validate_url(url: &str, settings: &Settings) -> Result<String, DomainError> {
+    net_policy::validate_webhook_url(url, settings.allow_private_targets).map(|u| u.to_string())
+}
+
+impl CreateWebhook {
+    /// Validates the request into the webhook to store. The secret is generated when not given.
+    pub fn into_webhook(self, tenant_id: &str, settings: &Settings, now: &str) -> Result<Webhook, DomainError> {
+        let secret = match self.secret {
+            Some(s) => {
+                secret::validate(s.expose())?;
+                s
+            }
+            None => Secret::new(secret::generate()),
+        };
+        Ok(Webhook {
+            id: crate::ids::new_id(crate::ids::WEBHOOK_PREFIX),
+            tenant_id: tenant_id.to_string(),
+            name: validate_name(&self.name)?,
+            url: validate_url(&self.url, settings)?,
+            topics: validate_topics(&self.topics)?,
+            enabled: self.enabled.unwrap_or(true),
+            description: self.description.as_deref().map(validate_description).transpose()?,
+            secret,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+        })
+    }
+}
+
+impl UpdateWebhook {
+    pub fn into_changes(self, settings: &Settings) -> Result<WebhookChanges, DomainError> {
+        fn not_null<T>(field: &'static str, v: Option<Option<T>>) -> Result<Option<T>, DomainError> {
+            match v {
+                Some(None) => Err(DomainError::invalid("invalid_request", format!("{field} cannot be null"))),
+                Some(Some(v)) => Ok(Some(v)),
+                None => Ok(None),
+            }
+        }
+        Ok(WebhookChanges {
+            name: not_null("name", self.name)?.map(|n| validate_name(&n)).transpose()?,
+            url: not_null("url", self.url)?.map(|u| validate_url(&u, settings)).transpose()?,
+            topics: not_null("topics", self.topics)?.map(|t| validate_topics(&t)).transpose()?,
+            enabled: not_null("enabled", self.enabled)?,
+            description: self.description.map(|d| d.as_deref().map(validate_description).transpose()).transpose()?,
+            secret: not_null("secret", self.secret)?.map(|s| secret::validate(s.expose()).map(|()| s)).transpose()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(json: serde_json::Value) -> Result<Webhook, DomainError> {
+        let req: CreateWebhook =
+            serde_json::from_value(json).map_err(|e| DomainError::invalid("invalid_request", e))?;
+        req.into_webhook("acme", &Settings::default(), "2026-01-01T00:00:00Z")
+    }
+
+    #[test]
+    fn create_fills_defaults_and_dedupes_topics() {
+        let wh = create(serde_json::json!({
+            "name": " Orders ", "url": "https://example.com/hook", "topics": ["order_create", "order_create", "order_update"]
+        }))
+        .expect("valid");
+        assert_eq!(wh.name, "Orders");
+        assert_eq!(wh.topics, vec!["order_create", "order_update"]);
+        assert!(wh.enabled);
+        assert!(wh.secret.expose().starts_with(secret::SECRET_PREFIX));
+        assert!(!format!("{wh:?}").contains(wh.secret.expose()));
+        assert!(wh.wants("order_create"));
+        assert!(!wh.wants("coupon_create"));
+    }
+
+    #[test]
+    fn create_rejects_bad_fields_with_codes() {
+        let base = serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"]});
+        for (patch, code) in [
+            (serde_json::json!({"topics": []}), "invalid_topics"),
+            (serde_json::json!({"topics": ["bad topic"]}), "invalid_topic"),
+            (serde_json::json!({"url": "ftp://example.com"}), "invalid_url"),
+            (serde_json::json!({"name": "   "}), "invalid_name"),
+            (serde_json::json!({"secret": "short"}), "invalid_secret"),
+            (serde_json::json!({"description": "d".repeat(501)}), "invalid_description"),
+        ] {
+            let mut body = base.clone();
+            for (k, v) in patch.as_object().expect("object") {
+                body[k] = v.clone();
+            }
+            assert_eq!(create(body).expect_err("invalid").code(), code);
+        }
+    }
+
+    #[test]
+    fn disabled_webhooks_want_nothing() {
+        let mut wh =
+            create(serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"]})).expect("ok");
+        wh.enabled = false;
+        assert!(!wh.wants("a"));
+    }
+
+    #[test]
+    fn update_distinguishes_null_from_absent() {
+        let s = Settings::default();
+        let req: UpdateWebhook = serde_json::from_str(r#"{"description": null, "enabled": false}"#).expect("json");
+        let c = req.into_changes(&s).expect("valid");
+        assert_eq!(c.description, Some(None));
+        assert_eq!(c.enabled, Some(false));
+        assert_eq!(c.name, None);
+        let req: UpdateWebhook = serde_json::from_str(r#"{"name": null}"#).expect("json");
+        assert_eq!(req.into_changes(&s).expect_err("null name").code(), "invalid_request");
+        let req: UpdateWebhook = serde_json::from_str("{}").expect("json");
+        assert!(req.into_changes(&s).expect("empty").is_empty());
+        assert!(serde_json::from_str::<UpdateWebhook>(r#"{"colour": "red"}"#).is_err());
+    }
+
+    #[test]
+    fn view_hides_the_secret() {
+        let wh = create(serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"], "secret": "0123456789abcdefXYZW"}))
+            .expect("ok");
+        let view = serde_json::to_string(&WebhookView::from(&wh)).expect("json");
+        assert!(!view.contains("0123456789abcdef"));
+        assert!(view.contains("…XYZW"));
+    }
+}

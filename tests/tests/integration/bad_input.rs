@@ -1,0 +1,215 @@
+//! Bad input: each case gets a clear 4xx with a stable JSON error, and changes nothing.
+
+use hookline_shared::limits::{MAX_BODY_BYTES, MAX_WEBHOOKS_PER_TENANT};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{Harness, Reply};
+
+fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.code(), code, "{}", reply.body);
+    let message = reply.body["error"]["message"].as_str().expect("message");
+    assert!(!message.is_empty());
+}
+
+fn valid_webhook() -> Value {
+    json!({"name": "n", "url": "https://example.com/hook", "topics": ["coupon_create"]})
+}
+
+/// A tenant with one webhook, and the number of items stored for it.
+async fn seeded() -> (Harness, String, usize) {
+    let h = Harness::start().await;
+    let id = h.create_webhook("acme", "seed", &["coupon_create"]).await["id"].as_str().expect("id").to_string();
+    let items = h.item_count().await;
+    (h, id, items)
+}
+
+#[tokio::test]
+async fn missing_or_wrong_api_keys_are_refused() {
+    let (h, _, items) = seeded().await;
+    let body = serde_json::to_vec(&valid_webhook()).expect("json");
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer hk_not-a-real-key")],
+        vec![("authorization", format!("Basic {}", h.key).leak() as &str)],
+        vec![("authorization", "Bearer")],
+    ] {
+        let mut all = headers.clone();
+        all.push(("content-type", "application/json"));
+        let reply = h.raw("POST", "/v1/tenants/acme/webhooks", &all, body.clone()).await;
+        assert_error(&reply, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let reply = h.raw("GET", "/v1/tenants/acme/webhooks", &[], vec![]).await;
+    assert_error(&reply, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_eq!(h.item_count().await, items, "nothing stored");
+}
+
+#[tokio::test]
+async fn malformed_webhook_requests_are_refused_and_store_nothing() {
+    let (h, _, items) = seeded().await;
+    let auth = format!("Bearer {}", h.key);
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let cases: Vec<(Vec<u8>, StatusCode, &str)> = vec![
+        (b"{\"name\": ".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (b"not json".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (b"".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (b"[]".to_vec(), StatusCode::BAD_REQUEST, "invalid_request"),
+    ];
+    for (body, status, code) in cases {
+        let reply = h.raw("POST", "/v1/tenants/acme/webhooks", &headers, body).await;
+        assert_error(&reply, status, code);
+    }
+
+    let mut field_cases: Vec<(Value, &str)> = vec![
+        (json!({"url": "https://example.com/", "topics": ["t"]}), "invalid_request"), // no name
+        (json!({"name": "n", "topics": ["t"]}), "invalid_request"),                   // no url
+        (json!({"name": "n", "url": "https://example.com/"}), "invalid_request"),     // no topics
+        (json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "colour": "red"}), "invalid_request"),
+        (json!({"name": "n", "url": "https://example.com/", "topics": "t"}), "invalid_request"),
+        (json!({"name": "n", "url": "ftp://example.com/", "topics": ["t"]}), "invalid_url"),
+        (json!({"name": "n", "url": "file:///etc/passwd", "topics": ["t"]}), "invalid_url"),
+        (json!({"name": "n", "url": "http://", "topics": ["t"]}), "invalid_url"),
+        (json!({"name": "n", "url": "example.com/hook", "topics": ["t"]}), "invalid_url"),
+        (json!({"name": "n", "url": "https://user:pw@example.com/", "topics": ["t"]}), "invalid_url"),
+        (json!({"name": "n", "url": "http://169.254.169.254/latest/meta-data", "topics": ["t"]}), "forbidden_url"),
+        (json!({"name": "n", "url": "http://127.0.0.1:8080/", "topics": ["t"]}), "forbidden_url"),
+        (json!({"name": "n", "url": "http://10.0.0.8/", "topics": ["t"]}), "forbidden_url"),
+        (json!({"name": "n", "url": "http://[::1]/", "topics": ["t"]}), "forbidden_url"),
+        (json!({"name": "n", "url": "http://localhost/", "topics": ["t"]}), "forbidden_url"),
+        (json!({"name": "n", "url": "https://example.com/", "topics": []}), "invalid_topics"),
+        (json!({"name": "n", "url": "https://example.com/", "topics": ["has space"]}), "invalid_topic"),
+        (json!({"name": "", "url": "https://example.com/", "topics": ["t"]}), "invalid_name"),
+        (json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "secret": "short"}), "invalid_secret"),
+    ];
+    field_cases.push((
+        json!({"name": "n", "url": format!("https://example.com/{}", "a".repeat(2100)), "topics": ["t"]}),
+        "invalid_url",
+    ));
+    for (body, code) in field_cases {
+        let reply = h.post("/v1/tenants/acme/webhooks", body.clone()).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, code);
+        if code == "invalid_request" {
+            let message = reply.body["error"]["message"].as_str().expect("message");
+            assert!(
+                ["missing field", "unknown field", "invalid type"].iter().any(|m| message.contains(m)),
+                "the message says what is wrong: {message}"
+            );
+        }
+    }
+
+    // Oversized body: 413, whatever its content.
+    let big =
+        json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "description": "x".repeat(MAX_BODY_BYTES)});
+    assert_error(&h.post("/v1/tenants/acme/webhooks", big).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    // Not JSON by content type: 415.
+    let form = [("authorization", auth.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+    let reply = h.raw("POST", "/v1/tenants/acme/webhooks", &form, b"name=n".to_vec()).await;
+    assert_error(&reply, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+
+    // A tenant id that cannot be a key.
+    let reply = h.post("/v1/tenants/bad%20tenant/webhooks", valid_webhook()).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_tenant_id");
+
+    assert_eq!(h.item_count().await, items, "nothing stored by any of these");
+    let list = h.get("/v1/tenants/acme/webhooks").await;
+    assert_eq!(list.body["data"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn unknown_webhooks_and_tenants_are_404() {
+    let (h, id, items) = seeded().await;
+    let missing = "wh_0190a0a0a0a07000800000000000dead";
+    for (method, body) in [("GET", None), ("PATCH", Some(json!({"name": "x"}))), ("DELETE", None)] {
+        for wid in [missing, "not-an-id", "wh_../../x"] {
+            let reply = h.call(method, &format!("/v1/tenants/acme/webhooks/{wid}"), body.clone()).await;
+            assert_error(&reply, StatusCode::NOT_FOUND, "webhook_not_found");
+        }
+        // The same webhook under another tenant is not found either.
+        let reply = h.call(method, &format!("/v1/tenants/other/webhooks/{id}"), body.clone()).await;
+        assert_error(&reply, StatusCode::NOT_FOUND, "webhook_not_found");
+    }
+    assert_error(&h.get("/v1/tenants/nobody/webhooks").await, StatusCode::NOT_FOUND, "tenant_not_found");
+    let reply = h.post("/v1/tenants/nobody/events", json!({"topic": "coupon_create", "data": {}})).await;
+    assert_error(&reply, StatusCode::NOT_FOUND, "tenant_not_found");
+    assert_error(
+        &h.get("/v1/tenants/acme/deliveries/dlv_0190a0a0a0a07000800000000000dead").await,
+        StatusCode::NOT_FOUND,
+        "delivery_not_found",
+    );
+    assert_error(&h.get("/v1/tenants/acme/deliveries/nope").await, StatusCode::NOT_FOUND, "delivery_not_found");
+    assert_eq!(h.item_count().await, items, "nothing stored");
+    assert!(h.drain_queue("DeliveryQueue").await.is_empty(), "nothing queued");
+}
+
+#[tokio::test]
+async fn bad_patches_change_nothing() {
+    let (h, id, _) = seeded().await;
+    let before = h.get(&format!("/v1/tenants/acme/webhooks/{id}")).await.body;
+    for (body, code) in [
+        (json!({"url": "gopher://example.com"}), "invalid_url"),
+        (json!({"url": "http://192.168.1.1/"}), "forbidden_url"),
+        (json!({"topics": []}), "invalid_topics"),
+        (json!({"name": null}), "invalid_request"),
+        (json!({"enabled": "yes"}), "invalid_request"),
+        (json!({"secret": "tiny"}), "invalid_secret"),
+        (json!({"tenant_id": "other"}), "invalid_request"),
+        (json!({"name": "ok", "topics": ["bad topic"]}), "invalid_topic"),
+    ] {
+        let reply = h.call("PATCH", &format!("/v1/tenants/acme/webhooks/{id}"), Some(body)).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, code);
+    }
+    assert_eq!(h.get(&format!("/v1/tenants/acme/webhooks/{id}")).await.body, before);
+}
+
+#[tokio::test]
+async fn malformed_events_are_refused_and_queue_nothing() {
+    let (h, _, items) = seeded().await;
+    for (body, code) in [
+        (json!({"data": {}}), "invalid_request"),
+        (json!({"topic": "coupon_create"}), "invalid_request"),
+        (json!({"topic": "coupon_create", "data": [1, 2]}), "invalid_request"),
+        (json!({"topic": "coupon_create", "data": {}, "context": 5}), "invalid_request"),
+        (json!({"topic": "coupon_create", "data": {}, "extra": true}), "invalid_request"),
+        (json!({"topic": "", "data": {}}), "invalid_topic"),
+        (json!({"topic": "coupon_create", "data": {}, "occurred_at": "last tuesday"}), "invalid_occurred_at"),
+        (json!({"id": "", "topic": "coupon_create", "data": {}}), "invalid_event_id"),
+        (json!({"id": "a/b", "topic": "coupon_create", "data": {}}), "invalid_event_id"),
+    ] {
+        assert_error(&h.post("/v1/tenants/acme/events", body).await, StatusCode::BAD_REQUEST, code);
+    }
+    let big = json!({"topic": "coupon_create", "data": {"blob": "x".repeat(MAX_BODY_BYTES)}});
+    assert_error(&h.post("/v1/tenants/acme/events", big).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_eq!(h.item_count().await, items, "no event or delivery stored");
+    assert!(h.drain_queue("DeliveryQueue").await.is_empty(), "nothing queued");
+}
+
+#[tokio::test]
+async fn bad_listing_parameters_routes_and_methods() {
+    let (h, _, _) = seeded().await;
+    assert_error(&h.get("/v1/tenants/acme/webhooks?limit=0").await, StatusCode::BAD_REQUEST, "invalid_limit");
+    assert_error(&h.get("/v1/tenants/acme/webhooks?limit=many").await, StatusCode::BAD_REQUEST, "invalid_limit");
+    assert_error(&h.get("/v1/tenants/acme/webhooks?cursor=%%%").await, StatusCode::BAD_REQUEST, "invalid_cursor");
+    assert_error(&h.get("/v1/tenants/acme/webhooks?limit=1&limit=2").await, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_error(&h.get("/v1/tenants/acme/webhooks?cursor=Zm9v").await, StatusCode::BAD_REQUEST, "invalid_cursor");
+    assert_error(&h.get("/v1/tenants/acme/webhooks?sort=asc").await, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_error(&h.get("/v1/nothing-here").await, StatusCode::NOT_FOUND, "route_not_found");
+    assert_error(
+        &h.call("PUT", "/v1/tenants/acme/webhooks", None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_exceed_its_webhook_limit() {
+    let h = Harness::start().await;
+    for i in 0..MAX_WEBHOOKS_PER_TENANT {
+        h.create_webhook("big", &format!("w{i}"), &["t"]).await;
+    }
+    let items = h.item_count().await;
+    let reply = h.post("/v1/tenants/big/webhooks", valid_webhook()).await;
+    assert_error(&reply, StatusCode::CONFLICT, "webhook_limit_reached");
+    assert_eq!(h.item_count().await, items);
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real api Router over HTTP against a real moto server (DynamoDB,
+//! SQS), with the stack created from template.yaml. One test binary, so one moto server.
+
+mod bad_input;
+mod crud;
+mod harness;
+mod ingest;
+mod stack;
