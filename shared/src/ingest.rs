@@ -65,11 +65,6 @@ pub async fn ingest_event(
     let now = time_fmt::now();
     let event = request.validate(&time_fmt::format(now))?;
 
-    // A repeated id: answer (and if need be finish) the first event, without a new fan-out.
-    if let Some(existing) = store.get_event(tenant_id, &event.event_id).await? {
-        return finish(store, queue, existing, true).await;
-    }
-
     let webhooks = store.tenant_webhooks(tenant_id).await?.ok_or_else(|| tenant_not_found(tenant_id))?;
     let deliveries = select_targets(&webhooks, &event.topic)
         .into_iter()
@@ -88,7 +83,8 @@ pub async fn ingest_event(
     };
     match store.create_event(&record).await? {
         CreateEvent::Created => finish(store, queue, record, false).await,
-        // Lost a race with the same id posted concurrently: go with the winner's deliveries.
+        // A repeated id (a retry, or a concurrent twin): answer with the first event's
+        // deliveries, finishing its enqueue if it was interrupted; this fan-out is dropped.
         CreateEvent::Exists(existing) => finish(store, queue, *existing, true).await,
     }
 }

@@ -5,4 +5,5 @@ mod bad_input;
 mod crud;
 mod harness;
 mod ingest;
+mod lambda_events;
 mod stack;
