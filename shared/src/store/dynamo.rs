@@ -133,6 +133,23 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Writes `item` unless one with its key exists; `false` when it existed.
+    async fn put_if_absent(&self, item: Item) -> StoreResult<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(sdk_err("PutItem")(e)),
+        }
+    }
+
     async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
         for chunk in items.chunks(BATCH_WRITE_MAX) {
             let mut requests = chunk
@@ -431,24 +448,14 @@ impl Store for DynamoStore {
 
     async fn create_event(&self, event: &EventRecord) -> StoreResult<CreateEvent> {
         let item = to_item(event, keys::event_pk(&event.tenant_id, &event.event_id), keys::EVENT_SK, "event")?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(CreateEvent::Created),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                let existing = self.get_event(&event.tenant_id, &event.event_id).await?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("event {} exists but cannot be read", event.event_id))
-                })?;
-                Ok(CreateEvent::Exists(Box::new(existing)))
-            }
-            Err(e) => Err(sdk_err("PutItem")(e)),
+        if self.put_if_absent(item).await? {
+            return Ok(CreateEvent::Created);
         }
+        let existing = self
+            .get_event(&event.tenant_id, &event.event_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("event {} exists but cannot be read", event.event_id)))?;
+        Ok(CreateEvent::Exists(Box::new(existing)))
     }
 
     async fn mark_event_enqueued(&self, tenant_id: &str, event_id: &str) -> StoreResult<()> {
@@ -472,19 +479,7 @@ impl Store for DynamoStore {
             return self.batch_put(items).await;
         }
         for item in items {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(sdk_err("PutItem")(e)),
-            }
+            self.put_if_absent(item).await?;
         }
         Ok(())
     }
