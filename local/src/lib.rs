@@ -3,5 +3,6 @@
 //! (`hookline-local`) and by the integration tests, so both build the stack the same way.
 
 pub mod moto;
+pub mod pump;
 pub mod sdk;
 pub mod stack;

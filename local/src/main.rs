@@ -1,15 +1,20 @@
 //! `make run`: the whole local stack in one process. Starts moto, creates the resources of
 //! template.yaml in it, makes sure an API key exists, and serves the api Router on
-//! `HOOKLINE_LISTEN` (default 127.0.0.1:8080). Ctrl-C stops the server and moto.
+//! `HOOKLINE_LISTEN` (default 127.0.0.1:8080), and runs the delivery function on the delivery
+//! queue the way Lambda's event source mapping would. Ctrl-C stops everything.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use hookline_api::{AwsApp, router};
+use hookline_delivery::DeliveryFunction;
 use hookline_local::moto::MotoServer;
-use hookline_local::{sdk, stack};
+use hookline_local::{pump, sdk, stack};
 use hookline_shared::api_key;
-use hookline_shared::config::{ApiConfig, ENV_ALLOW_PRIVATE_TARGETS, Settings};
+use hookline_shared::config::{
+    ApiConfig, DeliveryConfig, ENV_ALLOW_PRIVATE_TARGETS, ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_TABLE,
+};
 use hookline_shared::store::{DynamoStore, Store};
 use hookline_shared::telemetry;
 
@@ -45,18 +50,29 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let template = stack::Template::load(&stack::template_path())?;
     let created = stack::provision(&sdk, &template, STACK_PREFIX, &HashMap::new()).await?;
 
-    // Local receivers live on localhost, so private targets are allowed here unless the
-    // environment says otherwise. Never in a deployment: the template does not set it.
-    let mut settings = Settings::from_lookup(&|name| env(name))?;
-    if env(ENV_ALLOW_PRIVATE_TARGETS).is_none() {
-        settings.allow_private_targets = true;
-    }
-    let config = ApiConfig {
-        table_name: created.table("HooklineTable")?.to_string(),
-        delivery_queue_url: created.queue("DeliveryQueue")?.url.clone(),
-        settings,
-    };
+    // The functions read the same variables as in Lambda; the stack's names fill in the ones
+    // the template would. Local receivers live on localhost, so private targets are allowed
+    // unless the environment says otherwise. Never in a deployment: the template does not.
+    let mut vars: HashMap<String, String> = std::env::vars().filter(|(_, v)| !v.trim().is_empty()).collect();
+    vars.insert(ENV_TABLE.into(), created.table("HooklineTable")?.to_string());
+    vars.insert(ENV_DELIVERY_QUEUE_URL.into(), created.queue("DeliveryQueue")?.url.clone());
+    vars.entry(ENV_ALLOW_PRIVATE_TARGETS.into()).or_insert_with(|| "true".into());
+    vars.entry(ENV_MAX_ATTEMPTS.into()).or_insert_with(|| template.parameter("MaxReceiveCount").unwrap_or("6").into());
+    let lookup = |name: &str| vars.get(name).cloned();
+    let config = ApiConfig::from_lookup(lookup)?;
+    let delivery_config = DeliveryConfig::from_lookup(lookup)?;
     let app = AwsApp::from_config(&sdk, &config);
+    let delivery = Arc::new(DeliveryFunction::from_config(&sdk, &delivery_config)?);
+    let delivery_queue = created.queue("DeliveryQueue")?.clone();
+    let pump = tokio::spawn(pump::pump(
+        aws_sdk_sqs::Client::new(&sdk),
+        delivery_queue.url.clone(),
+        delivery_queue.arn.clone(),
+        move |event| {
+            let delivery = delivery.clone();
+            async move { delivery.handle(event).await }
+        },
+    ));
     let (key, shown) = match env("HOOKLINE_API_KEY") {
         Some(key) => (key, "from HOOKLINE_API_KEY"),
         None => (api_key::generate(), "generated"),
@@ -74,7 +90,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("  API key ({shown}) {key}");
     println!("  moto (AWS)       {}", moto.endpoint());
     println!("  table            {}", config.table_name);
-    println!("  delivery queue   {}", config.delivery_queue_url);
+    println!("  delivery queue   {}   (delivered by the delivery function, polled here)", config.delivery_queue_url);
     println!("  dead letters     {}", created.queue("DeliveryDeadLetterQueue")?.url);
     println!("Ctrl-C stops everything.");
 
@@ -83,6 +99,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    pump.abort();
     drop(moto);
     println!("stopped");
     Ok(())

@@ -103,6 +103,11 @@ impl Template {
         Ok(Self { resources, parameters })
     }
 
+    /// A parameter's default value.
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.parameters.get(name).map(String::as_str)
+    }
+
     fn of_type(&self, ty: &str) -> impl Iterator<Item = (&str, &Value)> {
         self.resources
             .iter()

@@ -15,6 +15,17 @@ pub const ENV_TABLE: &str = "HOOKLINE_TABLE";
 pub const ENV_DELIVERY_QUEUE_URL: &str = "HOOKLINE_DELIVERY_QUEUE_URL";
 pub const ENV_ALLOW_PRIVATE_TARGETS: &str = "HOOKLINE_ALLOW_PRIVATE_TARGETS";
 pub const ENV_RETENTION_DAYS: &str = "HOOKLINE_RETENTION_DAYS";
+pub const ENV_HEADER_PREFIX: &str = "HOOKLINE_HEADER_PREFIX";
+pub const ENV_SOURCE: &str = "HOOKLINE_SOURCE";
+pub const ENV_MAX_ATTEMPTS: &str = "HOOKLINE_MAX_ATTEMPTS";
+pub const ENV_RETRY_SCHEDULE: &str = "HOOKLINE_RETRY_SCHEDULE";
+pub const ENV_RETRY_JITTER: &str = "HOOKLINE_RETRY_JITTER";
+pub const ENV_REQUEST_TIMEOUT_MS: &str = "HOOKLINE_REQUEST_TIMEOUT_MS";
+
+pub const DEFAULT_HEADER_PREFIX: &str = "x-hookline";
+pub const DEFAULT_SOURCE: &str = "hookline";
+/// The seed pages' TTL for a webhook request.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
 /// Rules of a deployment that the domain functions need.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +63,68 @@ impl ApiConfig {
             table_name: required(ENV_TABLE)?,
             delivery_queue_url: required(ENV_DELIVERY_QUEUE_URL)?,
             settings: Settings::from_lookup(&get)?,
+        })
+    }
+}
+
+/// Everything the delivery function needs.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub table_name: String,
+    pub delivery_queue_url: String,
+    pub signing: crate::dispatch::SigningSettings,
+    pub retry: crate::retry::RetryPolicy,
+    pub request_timeout: std::time::Duration,
+    pub allow_private_targets: bool,
+}
+
+impl DeliveryConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required =
+            |name: &'static str| get(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name));
+        let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
+        let prefix = get(ENV_HEADER_PREFIX).unwrap_or_else(|| DEFAULT_HEADER_PREFIX.to_string());
+        let header_names = crate::signatures::HeaderNames::with_prefix(&prefix)
+            .map_err(|e| invalid(ENV_HEADER_PREFIX, e.to_string()))?;
+        let max_attempts = match get(ENV_MAX_ATTEMPTS) {
+            None => 6,
+            Some(v) => {
+                v.trim().parse::<u32>().map_err(|_| invalid(ENV_MAX_ATTEMPTS, format!("not a number: {v:?}")))?
+            }
+        };
+        let jitter = match get(ENV_RETRY_JITTER) {
+            None => crate::retry::DEFAULT_JITTER,
+            Some(v) => {
+                v.trim().parse::<f64>().map_err(|_| invalid(ENV_RETRY_JITTER, format!("not a number: {v:?}")))?
+            }
+        };
+        let schedule = get(ENV_RETRY_SCHEDULE).unwrap_or_else(|| crate::retry::DEFAULT_SCHEDULE.to_string());
+        let retry = crate::retry::RetryPolicy::new(&schedule, max_attempts, jitter)
+            .map_err(|e| invalid(ENV_RETRY_SCHEDULE, e.to_string()))?;
+        let timeout_ms = match get(ENV_REQUEST_TIMEOUT_MS) {
+            None => DEFAULT_REQUEST_TIMEOUT_MS,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (1..=60_000).contains(ms))
+                .ok_or_else(|| invalid(ENV_REQUEST_TIMEOUT_MS, format!("expected 1..=60000 ms, got {v:?}")))?,
+        };
+        Ok(Self {
+            table_name: required(ENV_TABLE)?,
+            delivery_queue_url: required(ENV_DELIVERY_QUEUE_URL)?,
+            signing: crate::dispatch::SigningSettings {
+                header_names,
+                source: get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string()),
+            },
+            retry,
+            request_timeout: std::time::Duration::from_millis(timeout_ms),
+            allow_private_targets: Settings::from_lookup(&get)?.allow_private_targets,
         })
     }
 }
@@ -103,6 +176,26 @@ mod tests {
         ]))
         .expect_err("0 days");
         assert!(err.to_string().contains(ENV_RETENTION_DAYS));
+    }
+
+    #[test]
+    fn delivery_config_defaults_and_errors() {
+        let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q")];
+        let cfg = DeliveryConfig::from_lookup(lookup(&base)).expect("valid");
+        assert_eq!(cfg.retry.max_attempts(), 6);
+        assert_eq!(cfg.request_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(cfg.signing.source, DEFAULT_SOURCE);
+        for (name, value) in [
+            (ENV_HEADER_PREFIX, "X Bad"),
+            (ENV_MAX_ATTEMPTS, "many"),
+            (ENV_RETRY_SCHEDULE, "soon"),
+            (ENV_REQUEST_TIMEOUT_MS, "0"),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.push((name, value));
+            let err = DeliveryConfig::from_lookup(lookup(&pairs)).expect_err(name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

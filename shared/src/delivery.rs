@@ -26,10 +26,45 @@ pub struct Delivery {
     pub topic: String,
     pub status: DeliveryStatus,
     pub attempt_count: u32,
+    /// Every attempt, oldest first (at most the queue's maxReceiveCount per enqueue).
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    /// Why the last attempt failed, or why the delivery stopped without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// Unix seconds after which DynamoDB's TTL may remove the record.
     pub expires_at: i64,
+}
+
+/// One try at sending a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1-based; SQS's receive count of the message.
+    pub attempt: u32,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// What went wrong when there is no status code (timeout, refused connection, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    /// The start of the receiver's answer (at most 2 KB).
+    #[serde(default)]
+    pub response_excerpt: String,
+}
+
+/// A change to a delivery after an attempt (or instead of one). One write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryUpdate {
+    pub status: DeliveryStatus,
+    pub attempt: Option<Attempt>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub updated_at: String,
 }
 
 /// What `GET .../deliveries/{id}` answers.
@@ -42,6 +77,9 @@ pub struct DeliveryView {
     pub topic: String,
     pub status: DeliveryStatus,
     pub attempt_count: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub attempts: Vec<Attempt>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -56,6 +94,9 @@ impl From<&Delivery> for DeliveryView {
             topic: d.topic.clone(),
             status: d.status,
             attempt_count: d.attempt_count,
+            last_error: d.last_error.clone(),
+            next_attempt_at: d.next_attempt_at.clone(),
+            attempts: d.attempts.clone(),
             created_at: d.created_at.clone(),
             updated_at: d.updated_at.clone(),
         }

@@ -46,6 +46,9 @@ pub fn deliveries_of(event: &EventRecord) -> Vec<Delivery> {
             topic: event.topic.clone(),
             status: DeliveryStatus::Pending,
             attempt_count: 0,
+            attempts: Vec::new(),
+            last_error: None,
+            next_attempt_at: None,
             created_at: event.received_at.clone(),
             updated_at: event.received_at.clone(),
             expires_at: event.expires_at,
@@ -127,6 +130,7 @@ mod tests {
             enabled,
             description: None,
             secret: Secret::new("whsec_0123456789abcdef".into()),
+            disabled_reason: None,
             created_at: String::new(),
             updated_at: String::new(),
         }

@@ -23,6 +23,10 @@ pub struct Webhook {
     /// The signing secret: stored as is because signing needs it; its `Debug` is redacted and
     /// the API returns it only at creation.
     pub secret: Secret,
+    /// Why Hookline disabled the webhook (e.g. the endpoint answered 410 Gone). Cleared when
+    /// it is enabled again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -43,6 +47,7 @@ pub struct WebhookView {
     pub url: String,
     pub topics: Vec<String>,
     pub enabled: bool,
+    pub disabled_reason: Option<String>,
     pub description: Option<String>,
     pub secret_hint: String,
     pub created_at: String,
@@ -58,6 +63,7 @@ impl From<&Webhook> for WebhookView {
             url: w.url.clone(),
             topics: w.topics.clone(),
             enabled: w.enabled,
+            disabled_reason: w.disabled_reason.clone(),
             description: w.description.clone(),
             secret_hint: secret::hint(w.secret.expose()),
             created_at: w.created_at.clone(),
@@ -187,6 +193,7 @@ impl CreateWebhook {
             enabled: self.enabled.unwrap_or(true),
             description: self.description.as_deref().map(validate_description).transpose()?,
             secret,
+            disabled_reason: None,
             created_at: now.to_string(),
             updated_at: now.to_string(),
         })

@@ -6,7 +6,7 @@ use crate::task::DeliveryTask;
 
 pub mod sqs;
 
-pub use sqs::SqsQueue;
+pub use sqs::{SqsQueue, VisibilityChange};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

@@ -2,7 +2,9 @@
 //! entries that SQS reports as failed retried a few times before giving up.
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, SendMessageBatchRequestEntry};
 
 use super::{QueueError, TaskQueue};
 use crate::task::DeliveryTask;
@@ -22,6 +24,61 @@ pub struct SqsQueue {
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
         Self { client, queue_url: queue_url.into() }
+    }
+}
+
+/// A received message to hide for `delay` (its retry back-off).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisibilityChange {
+    pub receipt_handle: String,
+    pub delay: Duration,
+}
+
+/// SQS takes whole seconds up to 12 hours; a partial second rounds up so a receiver's
+/// `Retry-After` is never undercut.
+fn visibility_seconds(delay: Duration) -> i32 {
+    let secs = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+    i32::try_from(secs.min(43_200)).unwrap_or(43_200)
+}
+
+impl SqsQueue {
+    /// Sets each message's visibility timeout (`ChangeMessageVisibilityBatch`, 10 a call).
+    pub async fn change_visibility(&self, changes: &[VisibilityChange]) -> Result<(), QueueError> {
+        for chunk in changes.chunks(MAX_BATCH_ENTRIES) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(&c.receipt_handle)
+                        .visibility_timeout(visibility_seconds(c.delay))
+                        .build()
+                        .map_err(|e| QueueError::Sqs {
+                            operation: "ChangeMessageVisibilityBatch",
+                            message: e.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| QueueError::Sqs {
+                    operation: "ChangeMessageVisibilityBatch",
+                    message: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+                })?;
+            if !out.failed().is_empty() {
+                return Err(QueueError::Refused {
+                    count: out.failed().len(),
+                    reason: out.failed().iter().map(|f| f.code().to_string()).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -95,6 +152,14 @@ impl TaskQueue for SqsQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visibility_rounds_up_and_caps_at_twelve_hours() {
+        assert_eq!(visibility_seconds(Duration::ZERO), 0);
+        assert_eq!(visibility_seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(visibility_seconds(Duration::from_secs(30)), 30);
+        assert_eq!(visibility_seconds(Duration::from_secs(100_000)), 43_200);
+    }
 
     #[test]
     fn batches_respect_count_and_size() {

@@ -17,14 +17,14 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, PutRequest, ReturnValue, Select, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, KeysAndAttributes, Put, PutRequest, ReturnValue, Select, TransactWriteItem, Update, WriteRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{CreateEvent, Page, Store, StoreError, StoreResult};
 use crate::api_key::ApiKeyRecord;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, DeliveryUpdate};
 use crate::event::EventRecord;
 use crate::webhook::{Webhook, WebhookChanges};
 
@@ -39,7 +39,7 @@ const KIND: &str = "kind";
 
 /// BatchWriteItem takes at most 25 requests; unprocessed ones are retried this many times.
 const BATCH_WRITE_MAX: usize = 25;
-const BATCH_WRITE_RETRIES: u32 = 5;
+const BATCH_RETRIES: u32 = 5;
 
 mod keys {
     pub const TENANT_SK: &str = "#TENANT";
@@ -176,13 +176,10 @@ impl DynamoStore {
                     break;
                 }
                 attempt += 1;
-                if attempt > BATCH_WRITE_RETRIES {
+                if attempt > BATCH_RETRIES {
                     return Err(StoreError::Dynamo {
                         operation: "BatchWriteItem",
-                        message: format!(
-                            "{} items still unprocessed after {BATCH_WRITE_RETRIES} retries",
-                            requests.len()
-                        ),
+                        message: format!("{} items still unprocessed after {BATCH_RETRIES} retries", requests.len()),
                     });
                 }
                 // Unprocessed items mean throttling: back off before sending them again.
@@ -226,9 +223,16 @@ impl DynamoStore {
             set("description", av(v)?);
         }
         set("updated_at", s(updated_at));
+        let mut remove = |field: &str| {
+            names.insert(format!("#{field}"), field.to_string());
+            removes.push(format!("#{field}"));
+        };
         if let Some(None) = &changes.description {
-            names.insert("#description".into(), "description".into());
-            removes.push("#description".to_string());
+            remove("description");
+        }
+        // Enabling a webhook again clears why it was disabled.
+        if changes.enabled == Some(true) {
+            remove("disabled_reason");
         }
         let mut expr = format!("SET {}", sets.join(", "));
         if !removes.is_empty() {
@@ -482,6 +486,115 @@ impl Store for DynamoStore {
             self.put_if_absent(item).await?;
         }
         Ok(())
+    }
+
+    async fn update_delivery(&self, tenant_id: &str, delivery_id: &str, update: &DeliveryUpdate) -> StoreResult<()> {
+        let av = |v: &dyn erased::Ser| v.to_av();
+        let mut sets = vec!["#status = :status".to_string(), "updated_at = :updated_at".to_string()];
+        let mut removes = Vec::new();
+        let mut values = Item::from([
+            (":status".to_string(), av(&update.status)?),
+            (":updated_at".to_string(), s(&update.updated_at)),
+        ]);
+        if let Some(attempt) = &update.attempt {
+            sets.push("attempts = list_append(if_not_exists(attempts, :none), :attempt)".into());
+            sets.push("attempt_count = :count".into());
+            values.insert(":none".into(), AttributeValue::L(Vec::new()));
+            values.insert(":attempt".into(), AttributeValue::L(vec![av(attempt)?]));
+            values.insert(":count".into(), av(&attempt.attempt)?);
+        }
+        for (field, value) in [("last_error", &update.last_error), ("next_attempt_at", &update.next_attempt_at)] {
+            match value {
+                Some(v) => {
+                    sets.push(format!("{field} = :{field}"));
+                    values.insert(format!(":{field}"), s(v));
+                }
+                None => removes.push(field),
+            }
+        }
+        let mut expr = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::delivery_pk(tenant_id, delivery_id), keys::DELIVERY_SK)))
+            .update_expression(expr)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                tracing::warn!(tenant_id, delivery_id, "delivery record is gone; update dropped");
+                Ok(())
+            }
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
+    async fn get_webhooks(&self, keys_wanted: &[(String, String)]) -> StoreResult<Vec<Webhook>> {
+        let mut found = Vec::new();
+        // BatchGetItem takes at most 100 keys.
+        for chunk in keys_wanted.chunks(100) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().map(|(t, w)| key(keys::tenant_pk(t), &keys::webhook_sk(w))).collect()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_err("BatchGetItem"))?,
+            );
+            let mut attempt = 0;
+            while let Some(req) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(sdk_err("BatchGetItem"))?;
+                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    found.push(from_item(item)?);
+                }
+                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    attempt += 1;
+                    if attempt > BATCH_RETRIES {
+                        return Err(StoreError::Dynamo {
+                            operation: "BatchGetItem",
+                            message: "keys still unprocessed".into(),
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn disable_webhook(&self, tenant_id: &str, webhook_id: &str, reason: &str, at: &str) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
+            .update_expression("SET enabled = :false, disabled_reason = :reason, updated_at = :at")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":at", s(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Deleted meanwhile: nothing left to disable.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
     }
 
     async fn get_delivery(&self, tenant_id: &str, delivery_id: &str) -> StoreResult<Option<Delivery>> {

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use crate::api_key::ApiKeyRecord;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, DeliveryUpdate};
 use crate::event::EventRecord;
 use crate::webhook::{Webhook, WebhookChanges};
 
@@ -85,6 +85,24 @@ pub trait Store: Send + Sync + 'static {
         &self,
         deliveries: &[Delivery],
         only_if_absent: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records an attempt (or a stop without one) on a delivery: one write. A delivery that no
+    /// longer exists (expired) is left alone.
+    fn update_delivery(
+        &self,
+        tenant_id: &str,
+        delivery_id: &str,
+        update: &DeliveryUpdate,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The webhooks with these `(tenant_id, webhook_id)` keys that exist: one batched read.
+    fn get_webhooks(&self, keys: &[(String, String)]) -> impl Future<Output = StoreResult<Vec<Webhook>>> + Send;
+    /// Disables a webhook and says why (e.g. its endpoint answered 410 Gone).
+    fn disable_webhook(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        reason: &str,
+        at: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_delivery(
         &self,

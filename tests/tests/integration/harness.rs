@@ -3,16 +3,21 @@
 //! template.yaml, its own API key, and the real api Router served over HTTP on loopback.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use axum::Router;
 use hookline_api::{AwsApp, router};
+use hookline_delivery::DeliveryFunction;
 use hookline_local::moto::MotoServer;
+use hookline_local::pump;
 use hookline_local::stack::{self, Stack, Template};
 use hookline_shared::aws::SdkConfig;
-use hookline_shared::config::{ApiConfig, Settings};
+use hookline_shared::config::{
+    ApiConfig, DeliveryConfig, ENV_ALLOW_PRIVATE_TARGETS, ENV_DELIVERY_QUEUE_URL, ENV_TABLE, Settings,
+};
 use hookline_shared::store::{DynamoStore, Store};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -52,7 +57,69 @@ impl Harness {
             .await
     }
 
-    /// A fresh stack; `make_router` builds the app (tests may swap in a failing queue).
+    /// A fresh stack whose API accepts loopback webhook URLs (for the receivers of the tests).
+    pub async fn start_local() -> Self {
+        let settings = Settings { allow_private_targets: true, ..Settings::default() };
+        Self::start_with(settings, HashMap::new(), |sdk, config| router(AwsApp::from_config(sdk, config))).await
+    }
+
+    /// Runs the delivery function on the stack's delivery queue, as Lambda's event source
+    /// mapping would, with the deployment variables `env` (e.g. a fast retry schedule).
+    /// Private targets are allowed unless `env` says otherwise. Stops when the test ends.
+    pub fn start_delivery(&self, env: &[(&str, &str)]) -> tokio::task::JoinHandle<()> {
+        let mut vars: HashMap<String, String> = HashMap::from([
+            (ENV_TABLE.to_string(), self.config.table_name.clone()),
+            (ENV_DELIVERY_QUEUE_URL.to_string(), self.config.delivery_queue_url.clone()),
+            (ENV_ALLOW_PRIVATE_TARGETS.to_string(), "true".to_string()),
+        ]);
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = DeliveryConfig::from_lookup(|name| vars.get(name).cloned()).expect("delivery config");
+        let function = Arc::new(DeliveryFunction::from_config(&self.sdk, &config).expect("delivery function"));
+        let queue = self.stack.queue("DeliveryQueue").expect("queue").clone();
+        tokio::spawn(pump::pump(self.sqs(), queue.url, queue.arn, move |event| {
+            let function = function.clone();
+            async move { function.handle(event).await }
+        }))
+    }
+
+    /// Polls `check` until it yields a value or `limit` passes (then panics with `what`).
+    pub async fn eventually<T, F, Fut>(&self, what: &str, limit: Duration, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the delivery reaches `status`; returns it.
+    pub async fn delivery_with_status(&self, tenant: &str, id: &str, status: &str, limit: Duration) -> Value {
+        let path = format!("/v1/tenants/{tenant}/deliveries/{id}");
+        self.eventually(&format!("delivery {id} to be {status}"), limit, || async {
+            let d = self.get(&path).await.body;
+            (d["status"] == status).then_some(d)
+        })
+        .await
+    }
+
+    /// Creates a webhook to `url` and returns its JSON.
+    pub async fn create_webhook_to(&self, tenant: &str, url: &str, topics: &[&str], secret: Option<&str>) -> Value {
+        let mut body = serde_json::json!({"name": "receiver", "url": url, "topics": topics});
+        if let Some(secret) = secret {
+            body["secret"] = Value::from(secret);
+        }
+        let reply = self.post(&format!("/v1/tenants/{tenant}/webhooks"), body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    /// A fresh stack (tests may swap in a failing queue).
     pub async fn start_with(
         settings: Settings,
         parameter_overrides: HashMap<String, String>,
@@ -138,6 +205,15 @@ impl Harness {
     /// Receives every message now visible on a queue of the stack (and hides them for a
     /// minute, so a second call does not see them again). Bodies parsed as JSON.
     pub async fn drain_queue(&self, logical_id: &str) -> Vec<Value> {
+        self.drain_queue_raw(logical_id)
+            .await
+            .iter()
+            .map(|b| serde_json::from_str(b).expect("message body is JSON"))
+            .collect()
+    }
+
+    /// Like `drain_queue`, with the raw bodies (for messages that are not JSON).
+    pub async fn drain_queue_raw(&self, logical_id: &str) -> Vec<String> {
         let url = self.stack.queue(logical_id).expect("queue").url.clone();
         let mut bodies = Vec::new();
         loop {
@@ -155,9 +231,7 @@ impl Harness {
             if messages.is_empty() {
                 return bodies;
             }
-            for m in messages {
-                bodies.push(serde_json::from_str(m.body().unwrap_or_default()).expect("message body is JSON"));
-            }
+            bodies.extend(messages.into_iter().map(|m| m.body.unwrap_or_default()));
         }
     }
 

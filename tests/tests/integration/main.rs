@@ -3,7 +3,9 @@
 
 mod bad_input;
 mod crud;
+mod delivery;
 mod harness;
 mod ingest;
 mod lambda_events;
+mod receiver;
 mod stack;
