@@ -5,7 +5,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test venv lint-template fmt clippy unit-and-integration bench clean
+.PHONY: run test venv lint-template bench clean
 
 ## make run: local stack (moto + resources from template.yaml) and the API on 127.0.0.1:8080
 run: venv
@@ -37,3 +37,9 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 clean:
 	cargo clean
 	rm -rf $(VENV) $(SAM_VENV)
+
+## make bench: the delivery function's figures (release binary, moto, loopback receiver)
+BENCH_DELIVERIES ?= 2000
+bench: venv
+	cargo build --release -p hookline-delivery --bin hookline-delivery
+	cargo run -p hookline-local --bin hookline-bench -- --deliveries $(BENCH_DELIVERIES)

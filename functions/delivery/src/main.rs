@@ -6,7 +6,7 @@ use hookline_delivery::DeliveryFunction;
 use hookline_shared::{aws, config::DeliveryConfig, telemetry};
 use lambda_runtime::{LambdaEvent, service_fn};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(true);
     let config = DeliveryConfig::from_env().inspect_err(|e| tracing::error!("configuration: {e}"))?;

@@ -3,21 +3,31 @@
 
 use std::path::PathBuf;
 
+use aws_lambda_events::sqs::SqsEvent;
 use axum::http::StatusCode;
 use hookline_api::{AwsApp, router};
+use hookline_delivery::DeliveryFunction;
 use hookline_shared::api_key;
+use hookline_shared::config::DeliveryConfig;
+use hookline_shared::secret::{self, Secret};
 use hookline_shared::store::{DynamoStore, Store};
+use hookline_shared::webhook::Webhook;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::harness::Harness;
+use crate::receiver::{Answer, Receiver};
 
 const SAMPLE_KEY: &str = "hk_sample_events_key";
 
+fn sample(dir: &str, file: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(dir).join(file);
+    std::fs::read_to_string(&path).expect("sample event")
+}
+
 async fn answer(app: axum::Router, event_file: &str) -> (StatusCode, Value) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/api").join(event_file);
-    let text = std::fs::read_to_string(&path).expect("sample event");
+    let text = sample("api", event_file);
     let request = lambda_http::request::from_str(&text).expect("an API Gateway v2 event");
     let response = app.oneshot(request).await.expect("infallible");
     let status = response.status();
@@ -55,4 +65,49 @@ async fn sample_api_gateway_events_are_answered() {
     let messages = h.drain_queue("DeliveryQueue").await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["payload"]["data"]["fiat_value"], 2);
+}
+
+#[tokio::test]
+async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone() {
+    // GIVEN the webhook the sample batch names, pointing at a loopback receiver
+    let h = Harness::start_local().await;
+    let receiver = Receiver::start(vec![Answer::status(200)]).await;
+    let text = sample("delivery", "sqs-batch.json");
+    let event: SqsEvent = serde_json::from_str(&text).expect("an SQS event");
+    let task: Value = serde_json::from_str(event.records[0].body.as_deref().expect("body")).expect("task");
+    let webhook = Webhook {
+        id: task["webhook_id"].as_str().expect("id").into(),
+        tenant_id: task["tenant_id"].as_str().expect("tenant").into(),
+        name: "sample".into(),
+        url: receiver.url.clone(),
+        topics: vec!["coupon_create".into()],
+        enabled: true,
+        description: None,
+        secret: Secret::new(secret::generate()),
+        disabled_reason: None,
+        created_at: "2026-11-22T17:00:00Z".into(),
+        updated_at: "2026-11-22T17:00:00Z".into(),
+    };
+    DynamoStore::new(h.dynamodb(), &h.config.table_name).create_webhook(&webhook).await.expect("webhook");
+    let config = DeliveryConfig::from_lookup(|name| match name {
+        "HOOKLINE_TABLE" => Some(h.config.table_name.clone()),
+        "HOOKLINE_DELIVERY_QUEUE_URL" => Some(h.config.delivery_queue_url.clone()),
+        "HOOKLINE_ALLOW_PRIVATE_TARGETS" => Some("true".into()),
+        _ => None,
+    })
+    .expect("config");
+    let function = DeliveryFunction::from_config(&h.sdk, &config).expect("function");
+
+    // WHEN the batch is handled
+    let response = function.handle(event).await;
+
+    // THEN only the malformed message failed, and the task reached the receiver
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["22222222-2222-4222-8222-222222222222"]);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("x-hookline-delivery-id"), task["delivery_id"].as_str().expect("delivery"));
+    let body: Value = serde_json::from_slice(&got[0].body).expect("json");
+    assert_eq!(body["fiat_value"], 2);
+    assert_eq!(body["business_currency_code"], "INR");
 }

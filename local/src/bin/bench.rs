@@ -1,0 +1,373 @@
+//! `make bench`: the delivery function's figures, measured on the real release binary.
+//!
+//! The bench plays every part around the binary: a moto server with the stack from
+//! template.yaml, a loopback receiver, N queued deliveries made by the real ingest, a counting
+//! proxy in front of moto (so the binary's AWS calls are counted, not estimated), and a Lambda
+//! Runtime API that hands the binary SQS batches the way the event source mapping does and
+//! deletes what it reports done. It then prints deliveries/s, CPU µs per delivery (from
+//! /proc, the binary's own process), AWS calls per delivery, peak RSS, binary size and the
+//! time from process start to its first `/next` (ready).
+//!
+//!   hookline-bench [--deliveries N] [--binary target/release/hookline-delivery]
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hookline_local::moto::MotoServer;
+use hookline_local::{sdk, stack};
+use hookline_shared::config::Settings;
+use hookline_shared::event::EventRequest;
+use hookline_shared::queue::SqsQueue;
+use hookline_shared::store::DynamoStore;
+use hookline_shared::webhook::CreateWebhook;
+use hookline_shared::{ingest, webhooks};
+use tokio::sync::Notify;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookline-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+async fn serve(app: Router) -> Result<String, BoxError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr.to_string())
+}
+
+/// Forwards every request to moto and counts it by operation.
+#[derive(Clone)]
+struct Proxy {
+    target: String,
+    client: reqwest::Client,
+    counts: Arc<Mutex<HashMap<String, u64>>>,
+}
+
+async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let operation = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("other").to_string();
+    *proxy.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(operation).or_default() += 1;
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let url = format!("{}{}", proxy.target, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut out = proxy.client.request(parts.method, url).body(bytes);
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            out = out.header(name, value);
+        }
+    }
+    match out.send().await {
+        Ok(answer) => {
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let body = answer.bytes().await.unwrap_or_default();
+            let mut response = (status, body).into_response();
+            for (name, value) in &headers {
+                if name != "content-length" && name != "transfer-encoding" {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            response
+        }
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
+/// The Lambda Runtime API, fed from the delivery queue.
+struct Runtime {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    queue_arn: String,
+    target: u64,
+    ready_at: Mutex<Option<Instant>>,
+    pending: Mutex<HashMap<String, HashMap<String, String>>>,
+    delivered: AtomicU64,
+    failed_reports: AtomicU64,
+    done: Notify,
+}
+
+async fn next_invocation(State(rt): State<Arc<Runtime>>) -> Response {
+    rt.ready_at.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(Instant::now);
+    loop {
+        if rt.delivered.load(Ordering::SeqCst) >= rt.target {
+            // Everything is delivered: hold the runtime here until the bench ends.
+            std::future::pending::<()>().await;
+        }
+        let received = rt
+            .sqs
+            .receive_message()
+            .queue_url(&rt.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(out) => out.messages.unwrap_or_default(),
+            Err(_) => continue,
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let mut event = SqsEvent::default();
+        let mut receipts = HashMap::new();
+        for m in messages {
+            let mut record = SqsMessage::default();
+            record.message_id = m.message_id.clone();
+            record.receipt_handle = m.receipt_handle.clone();
+            record.body = m.body.clone();
+            record.event_source_arn = Some(rt.queue_arn.clone());
+            record.attributes = m
+                .attributes()
+                .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect())
+                .unwrap_or_default();
+            receipts.insert(m.message_id.unwrap_or_default(), m.receipt_handle.unwrap_or_default());
+            event.records.push(record);
+        }
+        let request_id = uuid_like();
+        rt.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(request_id.clone(), receipts);
+        let deadline = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() + 30_000)
+            .unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        headers.insert("lambda-runtime-aws-request-id", request_id.parse().unwrap_or_else(|_| unreachable!()));
+        headers.insert("lambda-runtime-deadline-ms", deadline.to_string().parse().unwrap_or_else(|_| unreachable!()));
+        headers.insert(
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:bench".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        let body = serde_json::to_vec(&event).unwrap_or_default();
+        return (headers, Body::from(body)).into_response();
+    }
+}
+
+fn uuid_like() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("bench-{}", NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+async fn invocation_response(
+    State(rt): State<Arc<Runtime>>,
+    Path(request_id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    let receipts = rt.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&request_id).unwrap_or_default();
+    let response: SqsBatchResponse = serde_json::from_slice(&body).unwrap_or_default();
+    let failed: HashSet<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    rt.failed_reports.fetch_add(failed.len() as u64, Ordering::SeqCst);
+    let done: Vec<DeleteMessageBatchRequestEntry> = receipts
+        .iter()
+        .filter(|(id, _)| !failed.contains(*id))
+        .enumerate()
+        .filter_map(|(i, (_, r))| {
+            DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(r).build().ok()
+        })
+        .collect();
+    let n = done.len() as u64;
+    if !done.is_empty() {
+        let _ = rt.sqs.delete_message_batch().queue_url(&rt.queue_url).set_entries(Some(done)).send().await;
+    }
+    if rt.delivered.fetch_add(n, Ordering::SeqCst) + n >= rt.target {
+        rt.done.notify_one();
+    }
+    StatusCode::ACCEPTED
+}
+
+async fn invocation_error(Path(request_id): Path<String>, body: Bytes) -> StatusCode {
+    eprintln!("invocation {request_id} failed: {}", String::from_utf8_lossy(&body));
+    StatusCode::ACCEPTED
+}
+
+/// (user + system CPU time, peak RSS in KiB) of a process, from /proc.
+fn process_usage(pid: u32) -> Result<(Duration, u64), BoxError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("").split_whitespace().collect();
+    let ticks: u64 = fields.get(11).ok_or("stat")?.parse::<u64>()? + fields.get(12).ok_or("stat")?.parse::<u64>()?;
+    // Linux reports CPU time in clock ticks of 1/100 s (USER_HZ).
+    let cpu = Duration::from_millis(ticks * 10);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok((cpu, hwm))
+}
+
+async fn run() -> Result<(), BoxError> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: u64 = arg(&args, "--deliveries").map(|v| v.parse()).transpose()?.unwrap_or(2000);
+    let binary = arg(&args, "--binary")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/hookline-delivery"));
+    let binary_size = std::fs::metadata(&binary)
+        .map_err(|e| format!("{}: {e} (build it: cargo build --release -p hookline-delivery)", binary.display()))?
+        .len();
+
+    // The stack, the receiver and N queued deliveries, made by the real ingest.
+    let moto = MotoServer::start(0)?;
+    let sdk = sdk::for_endpoint(&moto.endpoint()).await;
+    let template = stack::Template::load(&stack::template_path())?;
+    let created = stack::provision(&sdk, &template, "bench", &HashMap::new()).await?;
+    let table = created.table("HooklineTable")?.to_string();
+    let queue = created.queue("DeliveryQueue")?.clone();
+    let received = Arc::new(AtomicU64::new(0));
+    let counter = received.clone();
+    let receiver = serve(Router::new().fallback(post(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::Relaxed);
+            "ok"
+        }
+    })))
+    .await?;
+
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
+    let task_queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &queue.url);
+    let settings = Settings { allow_private_targets: true, ..Settings::default() };
+    let request: CreateWebhook = serde_json::from_value(serde_json::json!({
+        "name": "bench", "url": format!("http://{receiver}/hook"), "topics": ["order_create"]
+    }))?;
+    webhooks::create_webhook(&store, &settings, "bench", request).await?;
+    eprint!("queueing {n} deliveries ... ");
+    for i in 0..n {
+        let event: EventRequest = serde_json::from_value(serde_json::json!({
+            "id": format!("order-{i}"), "topic": "order_create",
+            "context": {"business_name": "Bench", "business_currency_code": "INR"},
+            "data": {"order_id": i, "total": 499, "items": [{"sku": "A-1", "qty": 2}]}
+        }))?;
+        ingest::ingest_event(&store, &task_queue, &settings, "bench", event).await?;
+    }
+    eprintln!("done");
+
+    // The counting proxy and the runtime API.
+    let counts = Arc::new(Mutex::new(HashMap::new()));
+    let proxy = Proxy { target: moto.endpoint(), client: reqwest::Client::new(), counts: counts.clone() };
+    let proxy_addr = serve(Router::new().fallback(forward).with_state(proxy)).await?;
+    let runtime = Arc::new(Runtime {
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        queue_url: queue.url.clone(),
+        queue_arn: queue.arn.clone(),
+        target: n,
+        ready_at: Mutex::new(None),
+        pending: Mutex::new(HashMap::new()),
+        delivered: AtomicU64::new(0),
+        failed_reports: AtomicU64::new(0),
+        done: Notify::new(),
+    });
+    let runtime_addr = serve(
+        Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(invocation_response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
+            .route("/2018-06-01/runtime/init/error", post(|body: Bytes| invocation_error(Path("init".into()), body)))
+            .with_state(runtime.clone()),
+    )
+    .await?;
+
+    let started = Instant::now();
+    // BENCH_WRAPPER (e.g. "valgrind --tool=callgrind") runs the binary under a profiler.
+    let wrapper: Vec<String> =
+        std::env::var("BENCH_WRAPPER").unwrap_or_default().split_whitespace().map(String::from).collect();
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut c = tokio::process::Command::new(program);
+            c.args(rest).arg(&binary);
+            c
+        }
+        None => tokio::process::Command::new(&binary),
+    };
+    let mut child = command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env_remove("AWS_PROFILE")
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime_addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "hookline-delivery-bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", sdk::LOCAL_REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", format!("http://{proxy_addr}"))
+        .env("HOOKLINE_TABLE", &table)
+        .env("HOOKLINE_DELIVERY_QUEUE_URL", &queue.url)
+        .env("HOOKLINE_ALLOW_PRIVATE_TARGETS", "true")
+        .env("RUST_LOG", std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().ok_or("the delivery binary exited at once")?;
+
+    // Ready: the binary's first call for work.
+    while runtime.ready_at.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+        if let Some(status) = child.try_wait()? {
+            return Err(format!("the delivery binary exited: {status}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let ready_at = runtime.ready_at.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or(started);
+    let (cpu_at_ready, _) = process_usage(pid)?;
+    let calls_at_ready: u64 = counts.lock().unwrap_or_else(|e| e.into_inner()).values().sum();
+
+    tokio::time::timeout(Duration::from_secs(600), runtime.done.notified())
+        .await
+        .map_err(|_| format!("timed out with {} of {n} delivered", runtime.delivered.load(Ordering::SeqCst)))?;
+    let elapsed = ready_at.elapsed();
+    let (cpu_at_end, peak_rss_kib) = process_usage(pid)?;
+    let _ = child.kill().await;
+
+    let delivered = runtime.delivered.load(Ordering::SeqCst);
+    let counts = counts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let calls: u64 = counts.values().sum::<u64>() - calls_at_ready;
+    let cpu = cpu_at_end.saturating_sub(cpu_at_ready);
+    println!(
+        "hookline-delivery bench: {delivered} deliveries of {n} ({} reached the receiver)",
+        received.load(Ordering::SeqCst)
+    );
+    println!("  deliveries/s                  {:.0}", delivered as f64 / elapsed.as_secs_f64());
+    println!(
+        "  CPU per delivery              {:.1} µs (process user+sys, after ready)",
+        cpu.as_secs_f64() * 1e6 / delivered as f64
+    );
+    println!("  AWS calls per delivery        {:.3} ({calls} calls)", calls as f64 / delivered as f64);
+    let mut by_operation: Vec<_> = counts.into_iter().collect();
+    by_operation.sort();
+    for (operation, count) in by_operation {
+        println!("      {operation:<40} {count}");
+    }
+    println!("  peak RSS                      {:.1} MB", peak_rss_kib as f64 / 1024.0);
+    println!("  binary size                   {:.1} MB ({})", binary_size as f64 / 1_048_576.0, binary.display());
+    println!("  start to ready                {:.1} ms", (ready_at - started).as_secs_f64() * 1e3);
+    println!("  batch items reported failed   {}", runtime.failed_reports.load(Ordering::SeqCst));
+    drop(moto);
+    Ok(())
+}
