@@ -26,9 +26,6 @@ pub struct Delivery {
     pub topic: String,
     pub status: DeliveryStatus,
     pub attempt_count: u32,
-    /// Every attempt, oldest first (at most the queue's maxReceiveCount per enqueue).
-    #[serde(default)]
-    pub attempts: Vec<Attempt>,
     /// Why the last attempt failed, or why the delivery stopped without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -57,14 +54,19 @@ pub struct Attempt {
     pub response_excerpt: String,
 }
 
-/// A change to a delivery after an attempt (or instead of one). One write.
+/// What the delivery function writes after an attempt (or instead of one): the delivery's
+/// whole new state and the attempt, as puts, so a batch's writes go in one `BatchWriteItem`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeliveryUpdate {
-    pub status: DeliveryStatus,
+pub struct DeliveryWrite {
+    pub delivery: Delivery,
     pub attempt: Option<Attempt>,
-    pub last_error: Option<String>,
-    pub next_attempt_at: Option<String>,
-    pub updated_at: String,
+}
+
+/// A delivery with its attempts, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryLog {
+    pub delivery: Delivery,
+    pub attempts: Vec<Attempt>,
 }
 
 /// What `GET .../deliveries/{id}` answers.
@@ -84,8 +86,9 @@ pub struct DeliveryView {
     pub updated_at: String,
 }
 
-impl From<&Delivery> for DeliveryView {
-    fn from(d: &Delivery) -> Self {
+impl From<&DeliveryLog> for DeliveryView {
+    fn from(log: &DeliveryLog) -> Self {
+        let d = &log.delivery;
         Self {
             id: d.delivery_id.clone(),
             tenant_id: d.tenant_id.clone(),
@@ -96,7 +99,7 @@ impl From<&Delivery> for DeliveryView {
             attempt_count: d.attempt_count,
             last_error: d.last_error.clone(),
             next_attempt_at: d.next_attempt_at.clone(),
-            attempts: d.attempts.clone(),
+            attempts: log.attempts.clone(),
             created_at: d.created_at.clone(),
             updated_at: d.updated_at.clone(),
         }

@@ -13,7 +13,7 @@ use rand::Rng;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
-use crate::delivery::{Attempt, DeliveryStatus, DeliveryUpdate};
+use crate::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
 use crate::outbound::{HttpSender, SendOutcome};
 use crate::outcome::{AttemptVerdict, classify};
 use crate::render::render_payload;
@@ -106,10 +106,10 @@ impl<S: Store> Dispatcher<S> {
         let work = parsed.into_iter().map(|(message, task)| {
             let webhooks = webhooks.as_ref();
             async move {
-                let disposition = match (task, webhooks) {
-                    (None, _) => Disposition::Malformed,
+                let (disposition, write) = match (task, webhooks) {
+                    (None, _) => (Disposition::Malformed, None),
                     // Without the webhook nothing can be sent: retry on the schedule.
-                    (Some(_), None) => self.retry_or_exhaust(message.receive_count, None),
+                    (Some(_), None) => (self.retry_or_exhaust(message.receive_count, None), None),
                     (Some(task), Some(webhooks)) => {
                         let webhook = webhooks.get(&(task.tenant_id.clone(), task.webhook_id.clone()));
                         let span = tracing::info_span!(
@@ -120,13 +120,24 @@ impl<S: Store> Dispatcher<S> {
                             event_id = %task.event_id,
                             attempt = message.receive_count
                         );
-                        self.deliver(&task, webhook, message.receive_count).instrument(span).await
+                        let (disposition, write) =
+                            self.deliver(&task, webhook, message.receive_count).instrument(span).await;
+                        (disposition, Some(write))
                     }
                 };
-                (message.message_id, disposition)
+                (message.message_id, disposition, write)
             }
         });
-        futures::future::join_all(work).await
+        let results = futures::future::join_all(work).await;
+
+        // Every delivery's new state in one batched write for the whole batch.
+        let writes: Vec<DeliveryWrite> = results.iter().filter_map(|(_, _, w)| w.clone()).collect();
+        if let Err(e) = self.store.write_deliveries(&writes).await {
+            // The queue still gets the right dispositions; only the states shown lag (and a
+            // retry or a dead letter records its own state later).
+            tracing::error!(error = %e, deliveries = writes.len(), "cannot record the deliveries' state");
+        }
+        results.into_iter().map(|(id, disposition, _)| (id, disposition)).collect()
     }
 
     fn retry_or_exhaust(&self, attempt: u32, at_least: Option<Duration>) -> Disposition {
@@ -137,33 +148,49 @@ impl<S: Store> Dispatcher<S> {
         }
     }
 
-    async fn record(&self, task: &DeliveryTask, update: DeliveryUpdate) {
-        if let Err(e) = self.store.update_delivery(&task.tenant_id, &task.delivery_id, &update).await {
-            // The queue still gets the right disposition; only the status shown lags.
-            tracing::error!(error = %e, status = ?update.status, "cannot record the delivery's state");
+    /// The delivery's whole new state after this attempt (or instead of one).
+    fn state(
+        task: &DeliveryTask,
+        status: DeliveryStatus,
+        attempt_count: u32,
+        last_error: Option<String>,
+        next_attempt_at: Option<OffsetDateTime>,
+    ) -> Delivery {
+        Delivery {
+            tenant_id: task.tenant_id.clone(),
+            delivery_id: task.delivery_id.clone(),
+            event_id: task.event_id.clone(),
+            webhook_id: task.webhook_id.clone(),
+            topic: task.topic.clone(),
+            status,
+            attempt_count,
+            last_error,
+            next_attempt_at: next_attempt_at.map(time_fmt::format),
+            created_at: task.created_at.clone(),
+            updated_at: time_fmt::format(time_fmt::now()),
+            expires_at: task.expires_at,
         }
     }
 
     /// A delivery whose webhook is gone or disabled stops here, marked, not sent.
-    async fn stop(&self, task: &DeliveryTask, reason: &str) -> Disposition {
+    fn stop(task: &DeliveryTask, attempt: u32, reason: &str) -> (Disposition, DeliveryWrite) {
         tracing::info!(reason, "delivery stopped without sending");
-        let update = DeliveryUpdate {
-            status: DeliveryStatus::Failed,
-            attempt: None,
-            last_error: Some(reason.to_string()),
-            next_attempt_at: None,
-            updated_at: time_fmt::format(time_fmt::now()),
-        };
-        self.record(task, update).await;
-        Disposition::Done
+        // The attempts made before (if any) keep their count.
+        let delivery = Self::state(task, DeliveryStatus::Failed, attempt.saturating_sub(1), Some(reason.into()), None);
+        (Disposition::Done, DeliveryWrite { delivery, attempt: None })
     }
 
-    async fn deliver(&self, task: &DeliveryTask, webhook: Option<&Webhook>, attempt: u32) -> Disposition {
+    async fn deliver(
+        &self,
+        task: &DeliveryTask,
+        webhook: Option<&Webhook>,
+        attempt: u32,
+    ) -> (Disposition, DeliveryWrite) {
         let Some(webhook) = webhook else {
-            return self.stop(task, "webhook deleted").await;
+            return Self::stop(task, attempt, "webhook deleted");
         };
         if !webhook.enabled {
-            return self.stop(task, "webhook disabled").await;
+            return Self::stop(task, attempt, "webhook disabled");
         }
         let body = render_payload(&task.payload);
         let now = time_fmt::now();
@@ -187,18 +214,14 @@ impl<S: Store> Dispatcher<S> {
             response_excerpt: outcome.body_excerpt.clone(),
         };
         let finished = time_fmt::now();
-        let update = |status, last_error: Option<String>, next: Option<OffsetDateTime>| DeliveryUpdate {
-            status,
+        let write = |status, last_error: Option<String>, next: Option<OffsetDateTime>| DeliveryWrite {
+            delivery: Self::state(task, status, attempt, last_error, next),
             attempt: Some(record.clone()),
-            last_error,
-            next_attempt_at: next.map(time_fmt::format),
-            updated_at: time_fmt::format(finished),
         };
         match classify(outcome.status, outcome.retry_after) {
             AttemptVerdict::Delivered => {
                 tracing::info!(status = outcome.status, latency_ms = record.latency_ms, "delivered");
-                self.record(task, update(DeliveryStatus::Delivered, None, None)).await;
-                Disposition::Done
+                (Disposition::Done, write(DeliveryStatus::Delivered, None, None))
             }
             AttemptVerdict::Gone => {
                 let reason = "the endpoint answered 410 Gone";
@@ -210,25 +233,22 @@ impl<S: Store> Dispatcher<S> {
                 {
                     tracing::error!(error = %e, "cannot disable the webhook");
                 }
-                self.record(task, update(DeliveryStatus::Failed, Some(format!("{reason}; webhook disabled")), None))
-                    .await;
-                Disposition::Done
+                (Disposition::Done, write(DeliveryStatus::Failed, Some(format!("{reason}; webhook disabled")), None))
             }
             AttemptVerdict::Retry { at_least } => {
                 let error = describe(&outcome);
                 let disposition = self.retry_or_exhaust(attempt, at_least);
-                match disposition {
+                let write = match disposition {
                     Disposition::RetryIn(delay) => {
                         tracing::info!(error, delay_s = delay.as_secs(), "attempt failed; retrying");
-                        let next = finished + delay;
-                        self.record(task, update(DeliveryStatus::Retrying, Some(error), Some(next))).await;
+                        write(DeliveryStatus::Retrying, Some(error), Some(finished + delay))
                     }
                     _ => {
                         tracing::warn!(error, "last attempt failed; to the dead-letter queue");
-                        self.record(task, update(DeliveryStatus::Failed, Some(error), None)).await;
+                        write(DeliveryStatus::Failed, Some(error), None)
                     }
-                }
-                disposition
+                };
+                (disposition, write)
             }
         }
     }

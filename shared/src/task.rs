@@ -17,6 +17,10 @@ pub struct DeliveryTask {
     pub event_id: String,
     pub topic: String,
     pub occurred_at: String,
+    /// When the delivery was created, and when its records expire (TTL): the delivery function
+    /// rewrites the delivery's record whole, without reading it first.
+    pub created_at: String,
+    pub expires_at: i64,
     pub payload: EventPayload,
 }
 
@@ -34,6 +38,8 @@ impl DeliveryTask {
                 event_id: event.event_id.clone(),
                 topic: event.topic.clone(),
                 occurred_at: event.occurred_at.clone(),
+                created_at: event.received_at.clone(),
+                expires_at: event.expires_at,
                 payload: event.payload.clone(),
             })
             .collect()

@@ -204,14 +204,16 @@ async fn invocation_error(Path(request_id): Path<String>, body: Bytes) -> Status
     StatusCode::ACCEPTED
 }
 
-/// (user + system CPU time, peak RSS in KiB) of a process, from /proc.
-fn process_usage(pid: u32) -> Result<(Duration, u64), BoxError> {
+/// (user, system CPU time, peak RSS in KiB) of a process, from /proc.
+fn process_usage(pid: u32) -> Result<(Duration, Duration, u64), BoxError> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("").split_whitespace().collect();
-    let ticks: u64 = fields.get(11).ok_or("stat")?.parse::<u64>()? + fields.get(12).ok_or("stat")?.parse::<u64>()?;
-    // Linux reports CPU time in clock ticks of 1/100 s (USER_HZ).
-    let cpu = Duration::from_millis(ticks * 10);
+    // utime and stime, in clock ticks of 1/100 s (USER_HZ).
+    let ticks = |i: usize| -> Result<Duration, BoxError> {
+        Ok(Duration::from_millis(fields.get(i).ok_or("stat")?.parse::<u64>()? * 10))
+    };
+    let (user, system) = (ticks(11)?, ticks(12)?);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let hwm = status
         .lines()
@@ -219,7 +221,7 @@ fn process_usage(pid: u32) -> Result<(Duration, u64), BoxError> {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    Ok((cpu, hwm))
+    Ok((user, system, hwm))
 }
 
 async fn run() -> Result<(), BoxError> {
@@ -335,28 +337,38 @@ async fn run() -> Result<(), BoxError> {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let ready_at = runtime.ready_at.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or(started);
-    let (cpu_at_ready, _) = process_usage(pid)?;
+    let (user_at_ready, sys_at_ready, _) = process_usage(pid)?;
     let calls_at_ready: u64 = counts.lock().unwrap_or_else(|e| e.into_inner()).values().sum();
 
     tokio::time::timeout(Duration::from_secs(600), runtime.done.notified())
         .await
         .map_err(|_| format!("timed out with {} of {n} delivered", runtime.delivered.load(Ordering::SeqCst)))?;
     let elapsed = ready_at.elapsed();
-    let (cpu_at_end, peak_rss_kib) = process_usage(pid)?;
-    let _ = child.kill().await;
+    let (user_at_end, sys_at_end, peak_rss_kib) = process_usage(pid)?;
+    if wrapper.is_empty() {
+        let _ = child.kill().await;
+    } else {
+        // A profiler writes its report when the process ends by a signal it can catch.
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    }
 
     let delivered = runtime.delivered.load(Ordering::SeqCst);
     let counts = counts.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let calls: u64 = counts.values().sum::<u64>() - calls_at_ready;
-    let cpu = cpu_at_end.saturating_sub(cpu_at_ready);
+    let user = user_at_end.saturating_sub(user_at_ready);
+    let system = sys_at_end.saturating_sub(sys_at_ready);
+    let per_delivery = |d: Duration| d.as_secs_f64() * 1e6 / delivered as f64;
     println!(
         "hookline-delivery bench: {delivered} deliveries of {n} ({} reached the receiver)",
         received.load(Ordering::SeqCst)
     );
     println!("  deliveries/s                  {:.0}", delivered as f64 / elapsed.as_secs_f64());
     println!(
-        "  CPU per delivery              {:.1} µs (process user+sys, after ready)",
-        cpu.as_secs_f64() * 1e6 / delivered as f64
+        "  CPU per delivery              {:.0} µs (user {:.0} + system {:.0}; the process, after ready)",
+        per_delivery(user + system),
+        per_delivery(user),
+        per_delivery(system)
     );
     println!("  AWS calls per delivery        {:.3} ({calls} calls)", calls as f64 / delivered as f64);
     let mut by_operation: Vec<_> = counts.into_iter().collect();

@@ -6,6 +6,7 @@
 //! | webhook  | `TENANT#{tenant}`            | `WEBHOOK#{id}`   |                                  |
 //! | event    | `EVENT#{tenant}#{event}`     | `EVENT`          |                                  |
 //! | delivery | `DELIVERY#{tenant}#{id}`     | `DELIVERY`       | `WEBHOOK#{tenant}#{webhook}` / id |
+//! | attempt  | `DELIVERY#{tenant}#{id}`     | `ATTEMPT#{uuidv7}` |                                |
 //! | api key  | `APIKEY#{sha256}`            | `APIKEY`         |                                  |
 //!
 //! A tenant's partition holds only its marker and its webhooks, so fan-out is one Query.
@@ -24,7 +25,7 @@ use serde::de::DeserializeOwned;
 
 use super::{CreateEvent, Page, Store, StoreError, StoreResult};
 use crate::api_key::ApiKeyRecord;
-use crate::delivery::{Delivery, DeliveryUpdate};
+use crate::delivery::{Attempt, Delivery, DeliveryLog, DeliveryWrite};
 use crate::event::EventRecord;
 use crate::webhook::{Webhook, WebhookChanges};
 
@@ -47,6 +48,7 @@ mod keys {
     pub const EVENT_SK: &str = "EVENT";
     pub const DELIVERY_SK: &str = "DELIVERY";
     pub const API_KEY_SK: &str = "APIKEY";
+    pub const ATTEMPT_SK_PREFIX: &str = "ATTEMPT#";
 
     pub fn tenant_pk(tenant: &str) -> String {
         format!("TENANT#{tenant}")
@@ -116,6 +118,15 @@ fn delivery_item(d: &Delivery) -> StoreResult<Item> {
     let mut item = to_item(d, keys::delivery_pk(&d.tenant_id, &d.delivery_id), keys::DELIVERY_SK, "delivery")?;
     item.insert(GSI1_PK.into(), s(keys::webhook_deliveries_pk(&d.tenant_id, &d.webhook_id)));
     item.insert(GSI1_SK.into(), s(&d.delivery_id));
+    Ok(item)
+}
+
+/// An attempt is its own item under its delivery's key, sorted by a time-ordered id, so
+/// recording one is a put (no read-modify-write) and reading a delivery is one Query.
+fn attempt_item(d: &Delivery, attempt: &Attempt) -> StoreResult<Item> {
+    let sk = format!("{}{}", keys::ATTEMPT_SK_PREFIX, uuid::Uuid::now_v7().simple());
+    let mut item = to_item(attempt, keys::delivery_pk(&d.tenant_id, &d.delivery_id), &sk, "attempt")?;
+    item.insert("expires_at".into(), AttributeValue::N(d.expires_at.to_string()));
     Ok(item)
 }
 
@@ -488,53 +499,27 @@ impl Store for DynamoStore {
         Ok(())
     }
 
-    async fn update_delivery(&self, tenant_id: &str, delivery_id: &str, update: &DeliveryUpdate) -> StoreResult<()> {
-        let av = |v: &dyn erased::Ser| v.to_av();
-        let mut sets = vec!["#status = :status".to_string(), "updated_at = :updated_at".to_string()];
-        let mut removes = Vec::new();
-        let mut values = Item::from([
-            (":status".to_string(), av(&update.status)?),
-            (":updated_at".to_string(), s(&update.updated_at)),
-        ]);
-        if let Some(attempt) = &update.attempt {
-            sets.push("attempts = list_append(if_not_exists(attempts, :none), :attempt)".into());
-            sets.push("attempt_count = :count".into());
-            values.insert(":none".into(), AttributeValue::L(Vec::new()));
-            values.insert(":attempt".into(), AttributeValue::L(vec![av(attempt)?]));
-            values.insert(":count".into(), av(&attempt.attempt)?);
-        }
-        for (field, value) in [("last_error", &update.last_error), ("next_attempt_at", &update.next_attempt_at)] {
-            match value {
-                Some(v) => {
-                    sets.push(format!("{field} = :{field}"));
-                    values.insert(format!(":{field}"), s(v));
+    async fn write_deliveries(&self, writes: &[DeliveryWrite]) -> StoreResult<()> {
+        // One put per delivery state (the last wins: BatchWriteItem refuses a key twice) and
+        // one per attempt (each has its own key).
+        let mut states: Vec<Item> = Vec::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut attempts: Vec<Item> = Vec::new();
+        for w in writes {
+            let item = delivery_item(&w.delivery)?;
+            match seen.get(w.delivery.delivery_id.as_str()) {
+                Some(&i) => states[i] = item,
+                None => {
+                    seen.insert(&w.delivery.delivery_id, states.len());
+                    states.push(item);
                 }
-                None => removes.push(field),
+            }
+            if let Some(attempt) = &w.attempt {
+                attempts.push(attempt_item(&w.delivery, attempt)?);
             }
         }
-        let mut expr = format!("SET {}", sets.join(", "));
-        if !removes.is_empty() {
-            expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
-        }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::delivery_pk(tenant_id, delivery_id), keys::DELIVERY_SK)))
-            .update_expression(expr)
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                tracing::warn!(tenant_id, delivery_id, "delivery record is gone; update dropped");
-                Ok(())
-            }
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        states.extend(attempts);
+        self.batch_put(states).await
     }
 
     async fn get_webhooks(&self, keys_wanted: &[(String, String)]) -> StoreResult<Vec<Webhook>> {
@@ -597,11 +582,38 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn get_delivery(&self, tenant_id: &str, delivery_id: &str) -> StoreResult<Option<Delivery>> {
-        self.get("GetItem", keys::delivery_pk(tenant_id, delivery_id), keys::DELIVERY_SK)
-            .await?
-            .map(from_item)
-            .transpose()
+    async fn get_delivery(&self, tenant_id: &str, delivery_id: &str) -> StoreResult<Option<DeliveryLog>> {
+        let mut delivery = None;
+        let mut attempts = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(keys::delivery_pk(tenant_id, delivery_id)))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_err("Query"))?;
+            for item in out.items.unwrap_or_default() {
+                match item.get(SK) {
+                    Some(AttributeValue::S(sk)) if sk == keys::DELIVERY_SK => delivery = Some(from_item(item)?),
+                    Some(AttributeValue::S(sk)) if sk.starts_with(keys::ATTEMPT_SK_PREFIX) => {
+                        attempts.push(from_item(item)?)
+                    }
+                    _ => {}
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        // Attempt keys are time-ordered, so the Query returned them oldest first.
+        Ok(delivery.map(|delivery| DeliveryLog { delivery, attempts }))
     }
 }
 

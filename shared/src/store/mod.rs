@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use crate::api_key::ApiKeyRecord;
-use crate::delivery::{Delivery, DeliveryUpdate};
+use crate::delivery::{Delivery, DeliveryLog, DeliveryWrite};
 use crate::event::EventRecord;
 use crate::webhook::{Webhook, WebhookChanges};
 
@@ -86,14 +86,9 @@ pub trait Store: Send + Sync + 'static {
         deliveries: &[Delivery],
         only_if_absent: bool,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Records an attempt (or a stop without one) on a delivery: one write. A delivery that no
-    /// longer exists (expired) is left alone.
-    fn update_delivery(
-        &self,
-        tenant_id: &str,
-        delivery_id: &str,
-        update: &DeliveryUpdate,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Writes the new state and attempt of each delivery: puts only, batched (a whole SQS
+    /// batch in one or two calls). Of several writes for one delivery the last wins.
+    fn write_deliveries(&self, writes: &[DeliveryWrite]) -> impl Future<Output = StoreResult<()>> + Send;
     /// The webhooks with these `(tenant_id, webhook_id)` keys that exist: one batched read.
     fn get_webhooks(&self, keys: &[(String, String)]) -> impl Future<Output = StoreResult<Vec<Webhook>>> + Send;
     /// Disables a webhook and says why (e.g. its endpoint answered 410 Gone).
@@ -104,9 +99,10 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         at: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A delivery and its attempts: one Query.
     fn get_delivery(
         &self,
         tenant_id: &str,
         delivery_id: &str,
-    ) -> impl Future<Output = StoreResult<Option<Delivery>>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<DeliveryLog>>> + Send;
 }

@@ -9,3 +9,4 @@ mod ingest;
 mod lambda_events;
 mod receiver;
 mod stack;
+mod store;
