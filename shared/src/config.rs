@@ -27,6 +27,36 @@ pub const DEFAULT_SOURCE: &str = "hookline";
 /// The seed pages' TTL for a webhook request.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
+/// The process environment as a lookup (blank values count as unset).
+fn process_env() -> impl Fn(&str) -> Option<String> {
+    let vars: HashMap<String, String> = std::env::vars().filter(|(_, v)| !v.trim().is_empty()).collect();
+    move |name| vars.get(name).cloned()
+}
+
+fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
+    get(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+}
+
+/// An optional setting parsed as `T`, `default` when unset, refused when it does not parse
+/// or `valid` says no (`expected` tells the operator what would do).
+fn parsed<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(|v| valid(v))
+            .ok_or_else(|| ConfigError::Invalid { name, reason: format!("expected {expected}, got {raw:?}") }),
+    }
+}
+
 /// Rules of a deployment that the domain functions need.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -52,16 +82,13 @@ pub struct ApiConfig {
 
 impl ApiConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let vars: HashMap<String, String> = std::env::vars().collect();
-        Self::from_lookup(|name| vars.get(name).cloned())
+        Self::from_lookup(process_env())
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required =
-            |name: &'static str| get(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name));
         Ok(Self {
-            table_name: required(ENV_TABLE)?,
-            delivery_queue_url: required(ENV_DELIVERY_QUEUE_URL)?,
+            table_name: required(&get, ENV_TABLE)?,
+            delivery_queue_url: required(&get, ENV_DELIVERY_QUEUE_URL)?,
             settings: Settings::from_lookup(&get)?,
         })
     }
@@ -80,44 +107,29 @@ pub struct DeliveryConfig {
 
 impl DeliveryConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let vars: HashMap<String, String> = std::env::vars().collect();
-        Self::from_lookup(|name| vars.get(name).cloned())
+        Self::from_lookup(process_env())
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required =
-            |name: &'static str| get(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name));
-        let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
         let prefix = get(ENV_HEADER_PREFIX).unwrap_or_else(|| DEFAULT_HEADER_PREFIX.to_string());
         let header_names = crate::signatures::HeaderNames::with_prefix(&prefix)
-            .map_err(|e| invalid(ENV_HEADER_PREFIX, e.to_string()))?;
-        let max_attempts = match get(ENV_MAX_ATTEMPTS) {
-            None => 6,
-            Some(v) => {
-                v.trim().parse::<u32>().map_err(|_| invalid(ENV_MAX_ATTEMPTS, format!("not a number: {v:?}")))?
-            }
-        };
-        let jitter = match get(ENV_RETRY_JITTER) {
-            None => crate::retry::DEFAULT_JITTER,
-            Some(v) => {
-                v.trim().parse::<f64>().map_err(|_| invalid(ENV_RETRY_JITTER, format!("not a number: {v:?}")))?
-            }
-        };
+            .map_err(|e| ConfigError::Invalid { name: ENV_HEADER_PREFIX, reason: e.to_string() })?;
+        let max_attempts = parsed(&get, ENV_MAX_ATTEMPTS, 6u32, |n| (1..=100).contains(n), "1..=100 attempts")?;
+        let jitter =
+            parsed(&get, ENV_RETRY_JITTER, crate::retry::DEFAULT_JITTER, |j| (0.0..=1.0).contains(j), "0 to 1")?;
         let schedule = get(ENV_RETRY_SCHEDULE).unwrap_or_else(|| crate::retry::DEFAULT_SCHEDULE.to_string());
         let retry = crate::retry::RetryPolicy::new(&schedule, max_attempts, jitter)
-            .map_err(|e| invalid(ENV_RETRY_SCHEDULE, e.to_string()))?;
-        let timeout_ms = match get(ENV_REQUEST_TIMEOUT_MS) {
-            None => DEFAULT_REQUEST_TIMEOUT_MS,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|ms| (1..=60_000).contains(ms))
-                .ok_or_else(|| invalid(ENV_REQUEST_TIMEOUT_MS, format!("expected 1..=60000 ms, got {v:?}")))?,
-        };
+            .map_err(|e| ConfigError::Invalid { name: ENV_RETRY_SCHEDULE, reason: e.to_string() })?;
+        let timeout_ms = parsed(
+            &get,
+            ENV_REQUEST_TIMEOUT_MS,
+            DEFAULT_REQUEST_TIMEOUT_MS,
+            |ms| (1..=60_000).contains(ms),
+            "1..=60000 ms",
+        )?;
         Ok(Self {
-            table_name: required(ENV_TABLE)?,
-            delivery_queue_url: required(ENV_DELIVERY_QUEUE_URL)?,
+            table_name: required(&get, ENV_TABLE)?,
+            delivery_queue_url: required(&get, ENV_DELIVERY_QUEUE_URL)?,
             signing: crate::dispatch::SigningSettings {
                 header_names,
                 source: get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string()),
