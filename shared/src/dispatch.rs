@@ -120,9 +120,7 @@ impl<S: Store> Dispatcher<S> {
                             event_id = %task.event_id,
                             attempt = message.receive_count
                         );
-                        let (disposition, write) =
-                            self.deliver(&task, webhook, message.receive_count).instrument(span).await;
-                        (disposition, Some(write))
+                        self.deliver(&task, webhook, message.receive_count).instrument(span).await
                     }
                 };
                 (message.message_id, disposition, write)
@@ -173,11 +171,11 @@ impl<S: Store> Dispatcher<S> {
     }
 
     /// A delivery whose webhook is gone or disabled stops here, marked, not sent.
-    fn stop(task: &DeliveryTask, attempt: u32, reason: &str) -> (Disposition, DeliveryWrite) {
+    fn stop(task: &DeliveryTask, attempt: u32, reason: &str) -> (Disposition, Option<DeliveryWrite>) {
         tracing::info!(reason, "delivery stopped without sending");
         // The attempts made before (if any) keep their count.
         let delivery = Self::state(task, DeliveryStatus::Failed, attempt.saturating_sub(1), Some(reason.into()), None);
-        (Disposition::Done, DeliveryWrite { delivery, attempt: None })
+        (Disposition::Done, Some(DeliveryWrite { delivery, attempt: None }))
     }
 
     async fn deliver(
@@ -185,7 +183,13 @@ impl<S: Store> Dispatcher<S> {
         task: &DeliveryTask,
         webhook: Option<&Webhook>,
         attempt: u32,
-    ) -> (Disposition, DeliveryWrite) {
+    ) -> (Disposition, Option<DeliveryWrite>) {
+        // A queue allowing more receives than the function's attempts (a misconfiguration)
+        // must not mean more sends: the message just goes on to the dead-letter queue.
+        // Its state was written by the last allowed attempt.
+        if attempt > self.retry.max_attempts() {
+            return (Disposition::Exhausted, None);
+        }
         let Some(webhook) = webhook else {
             return Self::stop(task, attempt, "webhook deleted");
         };
@@ -214,9 +218,11 @@ impl<S: Store> Dispatcher<S> {
             response_excerpt: outcome.body_excerpt.clone(),
         };
         let finished = time_fmt::now();
-        let write = |status, last_error: Option<String>, next: Option<OffsetDateTime>| DeliveryWrite {
-            delivery: Self::state(task, status, attempt, last_error, next),
-            attempt: Some(record.clone()),
+        let write = |status, last_error: Option<String>, next: Option<OffsetDateTime>| {
+            Some(DeliveryWrite {
+                delivery: Self::state(task, status, attempt, last_error, next),
+                attempt: Some(record.clone()),
+            })
         };
         match classify(outcome.status, outcome.retry_after) {
             AttemptVerdict::Delivered => {

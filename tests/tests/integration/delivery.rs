@@ -263,3 +263,28 @@ async fn deliveries_of_a_disabled_or_deleted_webhook_stop_unsent() {
     }
     assert!(receiver.received().is_empty());
 }
+
+#[tokio::test]
+async fn a_queue_allowing_more_receives_than_attempts_sends_no_more() {
+    // GIVEN a function configured for 2 attempts on a queue that redrives after 6 receives
+    let h = Harness::start_local().await;
+    let receiver = Receiver::start(vec![Answer::status(500)]).await;
+    h.create_webhook_to("shop", &receiver.url, &["order_create"], None).await;
+    h.start_delivery(&[
+        ("HOOKLINE_MAX_ATTEMPTS", "2"),
+        ("HOOKLINE_RETRY_SCHEDULE", "1s"),
+        ("HOOKLINE_RETRY_JITTER", "0"),
+    ]);
+
+    let deliveries = send_event(&h, "shop", "order_create", json!({})).await;
+    // THEN the message still reaches the DLQ, after exactly 2 sends
+    h.eventually("the message in the DLQ", Duration::from_secs(30), || async {
+        (!h.drain_queue("DeliveryDeadLetterQueue").await.is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(receiver.received().len(), 2);
+    let d = h.get(&format!("/v1/tenants/shop/deliveries/{}", id(&deliveries[0]))).await.body;
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["attempt_count"], 2);
+    assert_eq!(d["last_error"], "HTTP 500", "the last attempt's error stays");
+}
