@@ -1,19 +1,22 @@
 //! `make run`: the whole local stack in one process. Starts moto, creates the resources of
 //! template.yaml in it, makes sure an API key exists, and serves the api Router on
 //! `HOOKLINE_LISTEN` (default 127.0.0.1:8080), and runs the delivery function on the delivery
-//! queue the way Lambda's event source mapping would. Ctrl-C stops everything.
+//! queue and the alert function on the dead-letter queue the way Lambda's event source mapping
+//! would. Ctrl-C stops everything.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use hookline_alert::AlertFunction;
 use hookline_api::{AwsApp, router};
 use hookline_delivery::DeliveryFunction;
 use hookline_local::moto::MotoServer;
 use hookline_local::{pump, sdk, stack};
 use hookline_shared::api_key;
 use hookline_shared::config::{
-    ApiConfig, DeliveryConfig, ENV_ALLOW_PRIVATE_TARGETS, ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_TABLE,
+    AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
+    ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_TABLE,
 };
 use hookline_shared::store::{DynamoStore, Store};
 use hookline_shared::telemetry;
@@ -58,12 +61,29 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     vars.insert(ENV_DELIVERY_QUEUE_URL.into(), created.queue("DeliveryQueue")?.url.clone());
     vars.entry(ENV_ALLOW_PRIVATE_TARGETS.into()).or_insert_with(|| "true".into());
     vars.entry(ENV_MAX_ATTEMPTS.into()).or_insert_with(|| template.parameter("MaxReceiveCount").unwrap_or("6").into());
+    vars.insert(ENV_DEAD_LETTER_QUEUE_URL.into(), created.queue("DeliveryDeadLetterQueue")?.url.clone());
+    vars.entry(ENV_ALERT_SENDER.into())
+        .or_insert_with(|| template.parameter("AlertSenderEmail").unwrap_or("alerts@example.com").into());
     let lookup = |name: &str| vars.get(name).cloned();
     let config = ApiConfig::from_lookup(lookup)?;
     let delivery_config = DeliveryConfig::from_lookup(lookup)?;
+    let alert_config = AlertConfig::from_lookup(lookup)?;
+    // SES sends only from a verified identity; moto verifies at once.
+    aws_sdk_ses::Client::new(&sdk).verify_email_identity().email_address(&alert_config.sender).send().await?;
     let app = AwsApp::from_config(&sdk, &config);
     let delivery = Arc::new(DeliveryFunction::from_config(&sdk, &delivery_config)?);
     let delivery_queue = created.queue("DeliveryQueue")?.clone();
+    let alerts = Arc::new(AlertFunction::from_config(&sdk, &alert_config));
+    let dead_letters = created.queue("DeliveryDeadLetterQueue")?.clone();
+    let alert_pump = tokio::spawn(pump::pump(
+        aws_sdk_sqs::Client::new(&sdk),
+        dead_letters.url.clone(),
+        dead_letters.arn.clone(),
+        move |event| {
+            let alerts = alerts.clone();
+            async move { alerts.handle(event).await }
+        },
+    ));
     let pump = tokio::spawn(pump::pump(
         aws_sdk_sqs::Client::new(&sdk),
         delivery_queue.url.clone(),
@@ -91,7 +111,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("  moto (AWS)       {}", moto.endpoint());
     println!("  table            {}", config.table_name);
     println!("  delivery queue   {}   (delivered by the delivery function, polled here)", config.delivery_queue_url);
-    println!("  dead letters     {}", created.queue("DeliveryDeadLetterQueue")?.url);
+    println!("  dead letters     {}   (alerted by the alert function, polled here)", dead_letters.url);
+    println!(
+        "  alert e-mails    from {}; sent mail: {}/moto-api/data.json (.ses.Message)",
+        alert_config.sender,
+        moto.endpoint()
+    );
     println!("Ctrl-C stops everything.");
 
     axum::serve(listener, router(app))
@@ -100,6 +125,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     pump.abort();
+    alert_pump.abort();
     drop(moto);
     println!("stopped");
     Ok(())

@@ -22,6 +22,10 @@ pub const ENV_RETRY_SCHEDULE: &str = "HOOKLINE_RETRY_SCHEDULE";
 pub const ENV_RETRY_JITTER: &str = "HOOKLINE_RETRY_JITTER";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "HOOKLINE_REQUEST_TIMEOUT_MS";
 
+pub const ENV_DEAD_LETTER_QUEUE_URL: &str = "HOOKLINE_DEAD_LETTER_QUEUE_URL";
+pub const ENV_ALERT_SENDER: &str = "HOOKLINE_ALERT_SENDER";
+pub const ENV_ALERT_MINUTE_MS: &str = "HOOKLINE_ALERT_MINUTE_MS";
+
 pub const DEFAULT_HEADER_PREFIX: &str = "x-hookline";
 pub const DEFAULT_SOURCE: &str = "hookline";
 /// The seed pages' TTL for a webhook request.
@@ -137,6 +141,33 @@ impl DeliveryConfig {
             retry,
             request_timeout: std::time::Duration::from_millis(timeout_ms),
             allow_private_targets: Settings::from_lookup(&get)?.allow_private_targets,
+        })
+    }
+}
+
+/// Everything the alert function needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertConfig {
+    pub table_name: String,
+    pub dead_letter_queue_url: String,
+    /// The verified SES identity alert e-mails come from.
+    pub sender: String,
+    /// How long one minute of `alert_interval_minutes` lasts: 60 s, shorter only in tests.
+    pub minute: std::time::Duration,
+}
+
+impl AlertConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let minute_ms = parsed(&get, ENV_ALERT_MINUTE_MS, 60_000u64, |ms| (1..=60_000).contains(ms), "1..=60000 ms")?;
+        Ok(Self {
+            table_name: required(&get, ENV_TABLE)?,
+            dead_letter_queue_url: required(&get, ENV_DEAD_LETTER_QUEUE_URL)?,
+            sender: required(&get, ENV_ALERT_SENDER)?,
+            minute: std::time::Duration::from_millis(minute_ms),
         })
     }
 }

@@ -227,6 +227,12 @@ impl<S: Store> Dispatcher<S> {
         match classify(outcome.status, outcome.retry_after) {
             AttemptVerdict::Delivered => {
                 tracing::info!(status = outcome.status, latency_ms = record.latency_ms, "delivered");
+                // A success ends a run of failures (read with the batch: no write otherwise).
+                if webhook.consecutive_failures > 0
+                    && let Err(e) = self.store.reset_failures(&task.tenant_id, &task.webhook_id).await
+                {
+                    tracing::error!(error = %e, "cannot reset the webhook's failure count");
+                }
                 (Disposition::Done, write(DeliveryStatus::Delivered, None, None))
             }
             AttemptVerdict::Gone => {

@@ -5,6 +5,7 @@
 //! tested without AWS; the adapters (`store`, `queue`) are the only modules that know the
 //! wire formats of DynamoDB and SQS.
 
+pub mod alerts;
 pub mod api_key;
 pub mod aws;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod event;
 pub mod ids;
 pub mod ingest;
 pub mod limits;
+pub mod mailer;
 pub mod net_policy;
 pub mod outbound;
 pub mod outcome;
@@ -24,6 +26,7 @@ pub mod render;
 pub mod retry;
 pub mod secret;
 pub mod signatures;
+pub mod sqs_batch;
 pub mod store;
 pub mod task;
 pub mod telemetry;

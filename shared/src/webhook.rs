@@ -27,8 +27,51 @@ pub struct Webhook {
     /// it is enabled again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
+    /// Stakeholders e-mailed when deliveries keep failing (page 004's failure alerts).
+    #[serde(default)]
+    pub alert_emails: Vec<String>,
+    /// At most one alert e-mail per this many minutes; failures in between are summarised.
+    #[serde(default = "default_alert_interval")]
+    pub alert_interval_minutes: u32,
+    /// Consecutive exhausted deliveries after which the webhook is disabled; 0 = never.
+    #[serde(default = "default_disable_after")]
+    pub disable_after_failures: u32,
+    /// Failure state, written by the delivery and alert functions (never by the API).
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_alert_at: Option<String>,
+    /// Failures not yet told in an alert e-mail.
+    #[serde(default)]
+    pub pending_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_first_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_last_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_last_error: Option<String>,
+    #[serde(default)]
+    pub pending_delivery_ids: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+pub const DEFAULT_ALERT_INTERVAL_MINUTES: u32 = 60;
+/// Ten exhausted deliveries in a row is ~65 hours of a dead endpoint with the default schedule.
+pub const DEFAULT_DISABLE_AFTER_FAILURES: u32 = 10;
+pub const MAX_ALERT_EMAILS: usize = 10;
+/// An alert window is held as an SQS visibility timeout, which SQS caps at 12 hours.
+pub const MAX_ALERT_INTERVAL_MINUTES: u32 = 720;
+pub const MAX_DISABLE_AFTER_FAILURES: u32 = 1000;
+
+fn default_alert_interval() -> u32 {
+    DEFAULT_ALERT_INTERVAL_MINUTES
+}
+
+fn default_disable_after() -> u32 {
+    DEFAULT_DISABLE_AFTER_FAILURES
 }
 
 impl Webhook {
@@ -48,8 +91,14 @@ pub struct WebhookView {
     pub topics: Vec<String>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
+    pub disabled_at: Option<String>,
     pub description: Option<String>,
     pub secret_hint: String,
+    pub alert_emails: Vec<String>,
+    pub alert_interval_minutes: u32,
+    pub disable_after_failures: u32,
+    pub consecutive_failures: u32,
+    pub last_alert_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -64,8 +113,14 @@ impl From<&Webhook> for WebhookView {
             topics: w.topics.clone(),
             enabled: w.enabled,
             disabled_reason: w.disabled_reason.clone(),
+            disabled_at: w.disabled_at.clone(),
             description: w.description.clone(),
             secret_hint: secret::hint(w.secret.expose()),
+            alert_emails: w.alert_emails.clone(),
+            alert_interval_minutes: w.alert_interval_minutes,
+            disable_after_failures: w.disable_after_failures,
+            consecutive_failures: w.consecutive_failures,
+            last_alert_at: w.last_alert_at.clone(),
             created_at: w.created_at.clone(),
             updated_at: w.updated_at.clone(),
         }
@@ -85,6 +140,12 @@ pub struct CreateWebhook {
     pub description: Option<String>,
     #[serde(default)]
     pub secret: Option<Secret>,
+    #[serde(default)]
+    pub alert_emails: Option<Vec<String>>,
+    #[serde(default)]
+    pub alert_interval_minutes: Option<u32>,
+    #[serde(default)]
+    pub disable_after_failures: Option<u32>,
 }
 
 /// `PATCH .../webhooks/{id}`: absent fields stay as they are; `description: null` clears it.
@@ -104,6 +165,12 @@ pub struct UpdateWebhook {
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub secret: Option<Option<Secret>>,
+    #[serde(default, deserialize_with = "present")]
+    pub alert_emails: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    pub alert_interval_minutes: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "present")]
+    pub disable_after_failures: Option<Option<u32>>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`).
@@ -120,6 +187,9 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
     pub description: Option<Option<String>>,
     pub secret: Option<Secret>,
+    pub alert_emails: Option<Vec<String>>,
+    pub alert_interval_minutes: Option<u32>,
+    pub disable_after_failures: Option<u32>,
 }
 
 impl WebhookChanges {
@@ -170,6 +240,66 @@ fn validate_topics(topics: &[String]) -> Result<Vec<String>, DomainError> {
     Ok(unique)
 }
 
+/// A deliberately plain address check (one `@`, a dotted domain, no spaces, ≤ 254 characters):
+/// SES is the real judge; this catches typos before they silence an alert.
+fn validate_email(email: &str) -> Result<String, DomainError> {
+    let email = email.trim();
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+        });
+    if ok {
+        Ok(email.to_string())
+    } else {
+        Err(DomainError::invalid("invalid_alert_emails", format!("{email:?} is not an e-mail address")))
+    }
+}
+
+fn validate_alert_emails(emails: &[String]) -> Result<Vec<String>, DomainError> {
+    if emails.len() > MAX_ALERT_EMAILS {
+        return Err(DomainError::invalid(
+            "invalid_alert_emails",
+            format!("at most {MAX_ALERT_EMAILS} alert recipients"),
+        ));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(emails.len());
+    for e in emails {
+        let e = validate_email(e)?;
+        if !unique.iter().any(|u| u.eq_ignore_ascii_case(&e)) {
+            unique.push(e);
+        }
+    }
+    Ok(unique)
+}
+
+fn validate_alert_interval(minutes: u32) -> Result<u32, DomainError> {
+    if (1..=MAX_ALERT_INTERVAL_MINUTES).contains(&minutes) {
+        Ok(minutes)
+    } else {
+        Err(DomainError::invalid(
+            "invalid_alert_interval",
+            format!("alert_interval_minutes must be 1 to {MAX_ALERT_INTERVAL_MINUTES}"),
+        ))
+    }
+}
+
+fn validate_disable_after(failures: u32) -> Result<u32, DomainError> {
+    if failures <= MAX_DISABLE_AFTER_FAILURES {
+        Ok(failures)
+    } else {
+        Err(DomainError::invalid(
+            "invalid_disable_after_failures",
+            format!("disable_after_failures must be 0 (never) to {MAX_DISABLE_AFTER_FAILURES}"),
+        ))
+    }
+}
+
 fn validate_url(url: &str, settings: &Settings) -> Result<String, DomainError> {
     net_policy::validate_webhook_url(url, settings.allow_private_targets).map(|u| u.to_string())
 }
@@ -194,6 +324,25 @@ impl CreateWebhook {
             description: self.description.as_deref().map(validate_description).transpose()?,
             secret,
             disabled_reason: None,
+            disabled_at: None,
+            alert_emails: self.alert_emails.as_deref().map(validate_alert_emails).transpose()?.unwrap_or_default(),
+            alert_interval_minutes: self
+                .alert_interval_minutes
+                .map(validate_alert_interval)
+                .transpose()?
+                .unwrap_or(DEFAULT_ALERT_INTERVAL_MINUTES),
+            disable_after_failures: self
+                .disable_after_failures
+                .map(validate_disable_after)
+                .transpose()?
+                .unwrap_or(DEFAULT_DISABLE_AFTER_FAILURES),
+            consecutive_failures: 0,
+            last_alert_at: None,
+            pending_count: 0,
+            pending_first_at: None,
+            pending_last_at: None,
+            pending_last_error: None,
+            pending_delivery_ids: Vec::new(),
             created_at: now.to_string(),
             updated_at: now.to_string(),
         })
@@ -216,6 +365,14 @@ impl UpdateWebhook {
             enabled: not_null("enabled", self.enabled)?,
             description: self.description.map(|d| d.as_deref().map(validate_description).transpose()).transpose()?,
             secret: not_null("secret", self.secret)?.map(|s| secret::validate(s.expose()).map(|()| s)).transpose()?,
+            // `null` clears the recipients.
+            alert_emails: self.alert_emails.map(|e| validate_alert_emails(&e.unwrap_or_default())).transpose()?,
+            alert_interval_minutes: not_null("alert_interval_minutes", self.alert_interval_minutes)?
+                .map(validate_alert_interval)
+                .transpose()?,
+            disable_after_failures: not_null("disable_after_failures", self.disable_after_failures)?
+                .map(validate_disable_after)
+                .transpose()?,
         })
     }
 }
@@ -262,6 +419,37 @@ mod tests {
             }
             assert_eq!(create(body).expect_err("invalid").code(), code);
         }
+    }
+
+    #[test]
+    fn alert_settings_default_and_validate() {
+        let wh = create(serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"],
+            "alert_emails": ["ops@example.com", " OPS@example.com", "cto@shop.example"]}))
+        .expect("valid");
+        assert_eq!(wh.alert_emails, ["ops@example.com", "cto@shop.example"]);
+        assert_eq!(wh.alert_interval_minutes, DEFAULT_ALERT_INTERVAL_MINUTES);
+        assert_eq!(wh.disable_after_failures, DEFAULT_DISABLE_AFTER_FAILURES);
+        let base = serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"]});
+        for (field, value, code) in [
+            ("alert_emails", serde_json::json!(["not-an-address"]), "invalid_alert_emails"),
+            ("alert_emails", serde_json::json!(["a@b"]), "invalid_alert_emails"),
+            ("alert_emails", serde_json::json!(["a b@example.com"]), "invalid_alert_emails"),
+            (
+                "alert_emails",
+                serde_json::json!((0..11).map(|i| format!("u{i}@example.com")).collect::<Vec<_>>()),
+                "invalid_alert_emails",
+            ),
+            ("alert_interval_minutes", serde_json::json!(0), "invalid_alert_interval"),
+            ("alert_interval_minutes", serde_json::json!(721), "invalid_alert_interval"),
+            ("disable_after_failures", serde_json::json!(1001), "invalid_disable_after_failures"),
+        ] {
+            let mut body = base.clone();
+            body[field] = value;
+            assert_eq!(create(body).expect_err(field).code(), code, "{field}");
+        }
+        let never = create(serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"], "disable_after_failures": 0}))
+            .expect("0 = never");
+        assert_eq!(never.disable_after_failures, 0);
     }
 
     #[test]

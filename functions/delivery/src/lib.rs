@@ -6,21 +6,19 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use hookline_shared::aws::SdkConfig;
 use hookline_shared::config::DeliveryConfig;
-use hookline_shared::dispatch::{Dispatcher, Disposition, Incoming};
+use hookline_shared::dispatch::{Dispatcher, Disposition};
 use hookline_shared::outbound::{HttpSender, SenderConfig};
-use hookline_shared::queue::{SqsQueue, VisibilityChange};
+use hookline_shared::queue::SqsQueue;
+use hookline_shared::sqs_batch;
 use hookline_shared::store::{DynamoStore, Store};
 
 pub struct DeliveryFunction<S> {
     pub dispatcher: Dispatcher<S>,
     pub queue: SqsQueue,
 }
-
-/// The SQS attribute that numbers the attempt.
-const RECEIVE_COUNT: &str = "ApproximateReceiveCount";
 
 impl DeliveryFunction<DynamoStore> {
     pub fn from_config(
@@ -46,47 +44,21 @@ impl DeliveryFunction<DynamoStore> {
 
 impl<S: Store> DeliveryFunction<S> {
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut receipts = std::collections::HashMap::new();
-        let batch: Vec<Incoming> = event
-            .records
+        let (batch, receipts) = sqs_batch::incoming(event);
+        let results = self.dispatcher.dispatch_batch(batch).await;
+        let outcomes = results
             .into_iter()
-            .map(|r| {
-                let message_id = r.message_id.unwrap_or_default();
-                if let Some(receipt) = r.receipt_handle {
-                    receipts.insert(message_id.clone(), receipt);
-                }
-                Incoming {
-                    receive_count: r.attributes.get(RECEIVE_COUNT).and_then(|c| c.parse().ok()).unwrap_or(1),
-                    body: r.body.unwrap_or_default(),
-                    message_id,
-                }
+            .map(|(message_id, disposition)| {
+                let delay = match disposition {
+                    Disposition::Done => None,
+                    Disposition::RetryIn(delay) => Some(delay),
+                    // No delay: the redrive policy takes it to the DLQ on the next receives
+                    // (a malformed message can never succeed, so there is nothing to wait for).
+                    Disposition::Exhausted | Disposition::Malformed => Some(Duration::ZERO),
+                };
+                (message_id, delay)
             })
             .collect();
-
-        let results = self.dispatcher.dispatch_batch(batch).await;
-
-        let mut changes = Vec::new();
-        let mut response = SqsBatchResponse::default();
-        for (message_id, disposition) in results {
-            let delay = match disposition {
-                Disposition::Done => continue,
-                Disposition::RetryIn(delay) => delay,
-                // No delay: the redrive policy takes it to the DLQ on the next receives
-                // (a malformed message can never succeed, so there is nothing to wait for).
-                Disposition::Exhausted | Disposition::Malformed => Duration::ZERO,
-            };
-            if let Some(receipt) = receipts.get(&message_id) {
-                changes.push(VisibilityChange { receipt_handle: receipt.clone(), delay });
-            }
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = message_id;
-            response.batch_item_failures.push(failure);
-        }
-        if let Err(e) = self.queue.change_visibility(&changes).await {
-            // The messages come back after the queue's default visibility timeout instead:
-            // earlier or later than planned, but not lost.
-            tracing::error!(error = %e, "cannot set the retry delays");
-        }
-        response
+        sqs_batch::respond(&self.queue, outcomes, &receipts).await
     }
 }

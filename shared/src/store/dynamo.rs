@@ -41,6 +41,8 @@ const KIND: &str = "kind";
 /// BatchWriteItem takes at most 25 requests; unprocessed ones are retried this many times.
 const BATCH_WRITE_MAX: usize = 25;
 const BATCH_RETRIES: u32 = 5;
+/// Delivery ids kept for an alert summary.
+const MAX_PENDING_IDS: usize = 5;
 
 mod keys {
     pub const TENANT_SK: &str = "#TENANT";
@@ -230,10 +232,23 @@ impl DynamoStore {
         if let Some(v) = &changes.secret {
             set("secret", av(v)?);
         }
+        if let Some(v) = &changes.alert_emails {
+            set("alert_emails", av(v)?);
+        }
+        if let Some(v) = &changes.alert_interval_minutes {
+            set("alert_interval_minutes", av(v)?);
+        }
+        if let Some(v) = &changes.disable_after_failures {
+            set("disable_after_failures", av(v)?);
+        }
         if let Some(Some(v)) = &changes.description {
             set("description", av(v)?);
         }
         set("updated_at", s(updated_at));
+        // Enabling a webhook again starts its failure count afresh.
+        if changes.enabled == Some(true) {
+            set("consecutive_failures", AttributeValue::N("0".into()));
+        }
         let mut remove = |field: &str| {
             names.insert(format!("#{field}"), field.to_string());
             removes.push(format!("#{field}"));
@@ -241,9 +256,10 @@ impl DynamoStore {
         if let Some(None) = &changes.description {
             remove("description");
         }
-        // Enabling a webhook again clears why it was disabled.
+        // ... and clears why and when it was disabled.
         if changes.enabled == Some(true) {
             remove("disabled_reason");
+            remove("disabled_at");
         }
         let mut expr = format!("SET {}", sets.join(", "));
         if !removes.is_empty() {
@@ -567,7 +583,7 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
-            .update_expression("SET enabled = :false, disabled_reason = :reason, updated_at = :at")
+            .update_expression("SET enabled = :false, disabled_reason = :reason, disabled_at = :at, updated_at = :at")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":reason", s(reason))
@@ -577,6 +593,163 @@ impl Store for DynamoStore {
         match result {
             Ok(_) => Ok(()),
             // Deleted meanwhile: nothing left to disable.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
+    async fn count_dead_delivery(&self, tenant_id: &str, delivery_id: &str, at: &str) -> StoreResult<Option<Delivery>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::delivery_pk(tenant_id, delivery_id), keys::DELIVERY_SK)))
+            .update_expression("SET #status = :failed, alert_counted = :true, updated_at = :at")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(alert_counted)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":at", s(at))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.map(from_item).transpose(),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
+    async fn count_failure(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        delivery_id: &str,
+        error: &str,
+        at: &str,
+    ) -> StoreResult<Option<Webhook>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
+            .update_expression(
+                "ADD consecutive_failures :one, pending_count :one \
+                 SET pending_first_at = if_not_exists(pending_first_at, :at), pending_last_at = :at, \
+                 pending_last_error = :error",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":at", s(at))
+            .expression_attribute_values(":error", s(error))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let mut webhook: Webhook = match result {
+            Ok(out) => match out.attributes {
+                Some(item) => from_item(item)?,
+                None => return Ok(None),
+            },
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(sdk_err("UpdateItem")(e)),
+        };
+        // The summary names a few deliveries, not all: the item must not grow with an outage.
+        if webhook.pending_delivery_ids.len() < MAX_PENDING_IDS {
+            let appended = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
+                .update_expression("SET pending_delivery_ids = list_append(if_not_exists(pending_delivery_ids, :none), :id)")
+                .condition_expression("attribute_exists(pk) AND (attribute_not_exists(pending_delivery_ids) OR size(pending_delivery_ids) < :max)")
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":id", AttributeValue::L(vec![s(delivery_id)]))
+                .expression_attribute_values(":max", AttributeValue::N(MAX_PENDING_IDS.to_string()))
+                .send()
+                .await;
+            match appended {
+                Ok(_) => webhook.pending_delivery_ids.push(delivery_id.to_string()),
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(sdk_err("UpdateItem")(e)),
+            }
+        }
+        Ok(Some(webhook))
+    }
+
+    async fn claim_alert(&self, seen: &Webhook, at: &str) -> StoreResult<bool> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(&seen.tenant_id), &keys::webhook_sk(&seen.id))))
+            .update_expression(
+                "SET last_alert_at = :at, pending_count = :zero \
+                 REMOVE pending_first_at, pending_last_at, pending_last_error, pending_delivery_ids",
+            )
+            .expression_attribute_values(":at", s(at))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":count", AttributeValue::N(seen.pending_count.to_string()));
+        req = match &seen.last_alert_at {
+            Some(previous) => req
+                .condition_expression("pending_count = :count AND last_alert_at = :previous")
+                .expression_attribute_values(":previous", s(previous)),
+            None => req.condition_expression("pending_count = :count AND attribute_not_exists(last_alert_at)"),
+        };
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
+    async fn restore_alert(&self, claimed: &Webhook, at: &str) -> StoreResult<()> {
+        let av = |v: &dyn erased::Ser| v.to_av();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(&claimed.tenant_id), &keys::webhook_sk(&claimed.id))))
+            .condition_expression("attribute_exists(pk) AND last_alert_at = :at")
+            .expression_attribute_values(":at", s(at))
+            .expression_attribute_values(":count", av(&claimed.pending_count)?)
+            .expression_attribute_values(":ids", av(&claimed.pending_delivery_ids)?)
+            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":first", av(&claimed.pending_first_at.clone().unwrap_or_default())?)
+            .expression_attribute_values(":last", av(&claimed.pending_last_at.clone().unwrap_or_default())?)
+            .expression_attribute_values(":error", av(&claimed.pending_last_error.clone().unwrap_or_default())?);
+        let common = "ADD pending_count :count SET pending_first_at = :first, \
+             pending_last_at = if_not_exists(pending_last_at, :last), \
+             pending_last_error = if_not_exists(pending_last_error, :error), \
+             pending_delivery_ids = list_append(:ids, if_not_exists(pending_delivery_ids, :none))";
+        req = match &claimed.last_alert_at {
+            Some(previous) => req
+                .update_expression(format!("{common}, last_alert_at = :previous"))
+                .expression_attribute_values(":previous", s(previous)),
+            None => req.update_expression(format!("{common} REMOVE last_alert_at")),
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            // Another alert went out meanwhile or the webhook is gone: nothing to put back.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_err("UpdateItem")(e)),
+        }
+    }
+
+    async fn reset_failures(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
+            .update_expression("SET consecutive_failures = :zero")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(sdk_err("UpdateItem")(e)),
         }

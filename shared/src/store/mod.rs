@@ -99,6 +99,31 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         at: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Marks a dead-lettered delivery `failed` and counted, once: `None` when it was counted
+    /// before (a redelivered DLQ message) or no longer exists.
+    fn count_dead_delivery(
+        &self,
+        tenant_id: &str,
+        delivery_id: &str,
+        at: &str,
+    ) -> impl Future<Output = StoreResult<Option<Delivery>>> + Send;
+    /// Adds one failure to a webhook's consecutive count and to its pending alert summary;
+    /// the webhook after the change, `None` when it no longer exists.
+    fn count_failure(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        delivery_id: &str,
+        error: &str,
+        at: &str,
+    ) -> impl Future<Output = StoreResult<Option<Webhook>>> + Send;
+    /// Claims the pending alert summary `seen` for sending at `at`: true when this caller won
+    /// (the summary and the last alert time were still as seen), and the summary is cleared.
+    fn claim_alert(&self, seen: &Webhook, at: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Puts a claimed summary back (the e-mail could not be sent), so the next try tells it.
+    fn restore_alert(&self, claimed: &Webhook, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A delivery succeeded: the consecutive failure count starts again from zero.
+    fn reset_failures(&self, tenant_id: &str, webhook_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// A delivery and its attempts: one Query.
     fn get_delivery(
         &self,

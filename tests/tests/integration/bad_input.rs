@@ -81,6 +81,30 @@ async fn malformed_webhook_requests_are_refused_and_store_nothing() {
         (json!({"name": "n", "url": "https://example.com/", "topics": ["has space"]}), "invalid_topic"),
         (json!({"name": "", "url": "https://example.com/", "topics": ["t"]}), "invalid_name"),
         (json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "secret": "short"}), "invalid_secret"),
+        (
+            json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "alert_emails": ["nope"]}),
+            "invalid_alert_emails",
+        ),
+        (
+            json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "alert_emails": "ops@example.com"}),
+            "invalid_request",
+        ),
+        (
+            json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "alert_interval_minutes": 0}),
+            "invalid_alert_interval",
+        ),
+        (
+            json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "alert_interval_minutes": -5}),
+            "invalid_request",
+        ),
+        (
+            json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "disable_after_failures": 5000}),
+            "invalid_disable_after_failures",
+        ),
+        (
+            json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "consecutive_failures": 0}),
+            "invalid_request",
+        ),
     ];
     field_cases.push((
         json!({"name": "n", "url": format!("https://example.com/{}", "a".repeat(2100)), "topics": ["t"]}),
@@ -92,7 +116,7 @@ async fn malformed_webhook_requests_are_refused_and_store_nothing() {
         if code == "invalid_request" {
             let message = reply.body["error"]["message"].as_str().expect("message");
             assert!(
-                ["missing field", "unknown field", "invalid type"].iter().any(|m| message.contains(m)),
+                ["missing field", "unknown field", "invalid type", "invalid value"].iter().any(|m| message.contains(m)),
                 "the message says what is wrong: {message}"
             );
         }
@@ -156,6 +180,11 @@ async fn bad_patches_change_nothing() {
         (json!({"secret": "tiny"}), "invalid_secret"),
         (json!({"tenant_id": "other"}), "invalid_request"),
         (json!({"name": "ok", "topics": ["bad topic"]}), "invalid_topic"),
+        (json!({"alert_emails": ["a@b@c.com"]}), "invalid_alert_emails"),
+        (json!({"alert_interval_minutes": 721}), "invalid_alert_interval"),
+        (json!({"alert_interval_minutes": null}), "invalid_request"),
+        (json!({"disable_after_failures": 1001}), "invalid_disable_after_failures"),
+        (json!({"last_alert_at": "2026-01-01T00:00:00Z"}), "invalid_request"),
     ] {
         let reply = h.call("PATCH", &format!("/v1/tenants/acme/webhooks/{id}"), Some(body)).await;
         assert_error(&reply, StatusCode::BAD_REQUEST, code);

@@ -121,3 +121,37 @@ async fn given_secrets_are_kept() {
     assert_eq!(reply.body["secret"], "nector-style-secret-42");
     assert_eq!(reply.body["enabled"], false);
 }
+
+#[tokio::test]
+async fn alert_settings_round_trip() {
+    let h = Harness::start().await;
+    let created = h
+        .post(
+            "/v1/tenants/acme/webhooks",
+            json!({"name": "n", "url": "https://example.com/", "topics": ["t"],
+                   "alert_emails": ["ops@example.com", "cto@example.com"], "alert_interval_minutes": 15}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_string();
+    let got = h.get(&format!("/v1/tenants/acme/webhooks/{id}")).await.body;
+    assert_eq!(got["alert_emails"], json!(["ops@example.com", "cto@example.com"]));
+    assert_eq!(got["alert_interval_minutes"], 15);
+    assert_eq!(got["disable_after_failures"], 10, "the default");
+    assert_eq!(got["consecutive_failures"], 0);
+    assert!(got["last_alert_at"].is_null());
+    assert!(got["disabled_reason"].is_null());
+
+    let patched = h
+        .call(
+            "PATCH",
+            &format!("/v1/tenants/acme/webhooks/{id}"),
+            Some(json!({"alert_emails": null, "alert_interval_minutes": 120, "disable_after_failures": 0})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let got = h.get(&format!("/v1/tenants/acme/webhooks/{id}")).await.body;
+    assert_eq!(got["alert_emails"], json!([]), "null clears the recipients");
+    assert_eq!(got["alert_interval_minutes"], 120);
+    assert_eq!(got["disable_after_failures"], 0);
+}

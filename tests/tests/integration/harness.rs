@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use axum::Router;
+use hookline_alert::AlertFunction;
 use hookline_api::{AwsApp, router};
 use hookline_delivery::DeliveryFunction;
 use hookline_local::moto::MotoServer;
@@ -16,13 +17,15 @@ use hookline_local::pump;
 use hookline_local::stack::{self, Stack, Template};
 use hookline_shared::aws::SdkConfig;
 use hookline_shared::config::{
-    ApiConfig, DeliveryConfig, ENV_ALLOW_PRIVATE_TARGETS, ENV_DELIVERY_QUEUE_URL, ENV_TABLE, Settings,
+    AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
+    ENV_DELIVERY_QUEUE_URL, ENV_TABLE, Settings,
 };
 use hookline_shared::store::{DynamoStore, Store};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 static MOTO: OnceLock<MotoServer> = OnceLock::new();
+pub const ALERT_SENDER: &str = "alerts@hookline.test";
 static NEXT_STACK: AtomicUsize = AtomicUsize::new(0);
 
 pub fn moto() -> &'static MotoServer {
@@ -80,6 +83,55 @@ impl Harness {
             let function = function.clone();
             async move { function.handle(event).await }
         }))
+    }
+
+    /// Runs the alert function on the stack's dead-letter queue (sender verified in moto's
+    /// SES), with the deployment variables `env` (e.g. a shorter alert minute).
+    pub async fn start_alerts(&self, env: &[(&str, &str)]) -> tokio::task::JoinHandle<()> {
+        let dlq = self.stack.queue("DeliveryDeadLetterQueue").expect("dlq").clone();
+        let mut vars: HashMap<String, String> = HashMap::from([
+            (ENV_TABLE.to_string(), self.config.table_name.clone()),
+            (ENV_DEAD_LETTER_QUEUE_URL.to_string(), dlq.url.clone()),
+            (ENV_ALERT_SENDER.to_string(), ALERT_SENDER.to_string()),
+        ]);
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = AlertConfig::from_lookup(|name| vars.get(name).cloned()).expect("alert config");
+        aws_sdk_ses::Client::new(&self.sdk)
+            .verify_email_identity()
+            .email_address(&config.sender)
+            .send()
+            .await
+            .expect("verify sender");
+        let function = Arc::new(AlertFunction::from_config(&self.sdk, &config));
+        tokio::spawn(pump::pump(self.sqs(), dlq.url, dlq.arn, move |event| {
+            let function = function.clone();
+            async move { function.handle(event).await }
+        }))
+    }
+
+    /// The e-mails moto's SES sent to `recipient` (read back from `/moto-api/data.json`):
+    /// (subject, body) pairs, oldest first. Filtered by recipient, so tests don't interfere.
+    pub async fn emails_to(&self, recipient: &str) -> Vec<(String, String)> {
+        let data: Value = self
+            .http
+            .get(format!("{}/moto-api/data.json", moto().endpoint()))
+            .send()
+            .await
+            .expect("moto data")
+            .json()
+            .await
+            .expect("json");
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["destinations"]["ToAddresses"].as_array().is_some_and(|to| to.iter().any(|a| a == recipient)))
+            .map(|m| {
+                assert_eq!(m["source"], ALERT_SENDER, "sent from the configured sender");
+                (m["subject"].as_str().unwrap_or("").to_string(), m["body"].as_str().unwrap_or("").to_string())
+            })
+            .collect()
     }
 
     /// Polls `check` until it yields a value or `limit` passes (then panics with `what`).

@@ -9,7 +9,7 @@ use hookline_api::{AwsApp, router};
 use hookline_delivery::DeliveryFunction;
 use hookline_shared::api_key;
 use hookline_shared::config::DeliveryConfig;
-use hookline_shared::secret::{self, Secret};
+use hookline_shared::secret;
 use hookline_shared::store::{DynamoStore, Store};
 use hookline_shared::webhook::Webhook;
 use http_body_util::BodyExt;
@@ -75,19 +75,12 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
     let text = sample("delivery", "sqs-batch.json");
     let event: SqsEvent = serde_json::from_str(&text).expect("an SQS event");
     let task: Value = serde_json::from_str(event.records[0].body.as_deref().expect("body")).expect("task");
-    let webhook = Webhook {
-        id: task["webhook_id"].as_str().expect("id").into(),
-        tenant_id: task["tenant_id"].as_str().expect("tenant").into(),
-        name: "sample".into(),
-        url: receiver.url.clone(),
-        topics: vec!["coupon_create".into()],
-        enabled: true,
-        description: None,
-        secret: Secret::new(secret::generate()),
-        disabled_reason: None,
-        created_at: "2026-11-22T17:00:00Z".into(),
-        updated_at: "2026-11-22T17:00:00Z".into(),
-    };
+    let webhook: Webhook = serde_json::from_value(serde_json::json!({
+        "id": task["webhook_id"], "tenant_id": task["tenant_id"], "name": "sample", "url": receiver.url,
+        "topics": ["coupon_create"], "enabled": true, "secret": secret::generate(),
+        "created_at": "2026-11-22T17:00:00Z", "updated_at": "2026-11-22T17:00:00Z"
+    }))
+    .expect("webhook");
     DynamoStore::new(h.dynamodb(), &h.config.table_name).create_webhook(&webhook).await.expect("webhook");
     let config = DeliveryConfig::from_lookup(|name| match name {
         "HOOKLINE_TABLE" => Some(h.config.table_name.clone()),

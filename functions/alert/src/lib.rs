@@ -1,0 +1,47 @@
+//! The alert function: dead-lettered deliveries in, failure alerts out. The work is
+//! `hookline_shared::alerts`; this adapter maps the DLQ batch to it, and holds back (as a
+//! batch item failure with a visibility timeout) each message whose alert must wait.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use hookline_shared::alerts::{AlertDisposition, Alerter};
+use hookline_shared::aws::SdkConfig;
+use hookline_shared::config::AlertConfig;
+use hookline_shared::mailer::{Mailer, SesMailer};
+use hookline_shared::queue::SqsQueue;
+use hookline_shared::sqs_batch;
+use hookline_shared::store::{DynamoStore, Store};
+
+pub struct AlertFunction<S, M> {
+    pub alerter: Alerter<S, M>,
+    pub dead_letter_queue: SqsQueue,
+}
+
+impl AlertFunction<DynamoStore, SesMailer> {
+    pub fn from_config(sdk: &SdkConfig, config: &AlertConfig) -> Self {
+        Self {
+            alerter: Alerter {
+                store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+                mailer: SesMailer::new(aws_sdk_ses::Client::new(sdk), &config.sender),
+                minute: config.minute,
+            },
+            dead_letter_queue: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.dead_letter_queue_url),
+        }
+    }
+}
+
+impl<S: Store, M: Mailer> AlertFunction<S, M> {
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let (batch, receipts) = sqs_batch::incoming(event);
+        let outcomes = self
+            .alerter
+            .handle_batch(batch)
+            .await
+            .into_iter()
+            .map(|(id, disposition)| match disposition {
+                AlertDisposition::Done => (id, None),
+                AlertDisposition::HoldFor(delay) => (id, Some(delay)),
+            })
+            .collect();
+        sqs_batch::respond(&self.dead_letter_queue, outcomes, &receipts).await
+    }
+}
