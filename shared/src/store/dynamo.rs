@@ -95,6 +95,34 @@ where
     move |e| StoreError::Dynamo { operation, message: DisplayErrorContext(e).to_string() }
 }
 
+/// A write whose condition may fail by design: `Ok(None)` when it did not hold.
+trait ConditionFailed {
+    fn condition_failed(&self) -> bool;
+}
+
+impl ConditionFailed for aws_sdk_dynamodb::operation::put_item::PutItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+impl ConditionFailed for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+fn unless_condition_failed<T, E>(operation: &'static str, result: Result<T, SdkError<E>>) -> StoreResult<Option<T>>
+where
+    E: ConditionFailed + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.as_service_error().is_some_and(ConditionFailed::condition_failed) => Ok(None),
+        Err(e) => Err(sdk_err(operation)(e)),
+    }
+}
+
 fn build_err(operation: &'static str) -> impl FnOnce(aws_sdk_dynamodb::error::BuildError) -> StoreError {
     move |e| StoreError::Dynamo { operation, message: e.to_string() }
 }
@@ -156,11 +184,7 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(sdk_err("PutItem")(e)),
-        }
+        Ok(unless_condition_failed("PutItem", result)?.is_some())
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
@@ -420,11 +444,7 @@ impl Store for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => out.attributes.map(from_item).transpose(),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        unless_condition_failed("UpdateItem", result)?.and_then(|out| out.attributes).map(from_item).transpose()
     }
 
     async fn delete_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<bool> {
@@ -590,12 +610,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":at", s(at))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Deleted meanwhile: nothing left to disable.
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        // Deleted meanwhile: nothing left to disable.
+        unless_condition_failed("UpdateItem", result).map(|_| ())
     }
 
     async fn count_dead_delivery(&self, tenant_id: &str, delivery_id: &str, at: &str) -> StoreResult<Option<Delivery>> {
@@ -613,11 +629,7 @@ impl Store for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => out.attributes.map(from_item).transpose(),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(None),
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        unless_condition_failed("UpdateItem", result)?.and_then(|out| out.attributes).map(from_item).transpose()
     }
 
     async fn count_failure(
@@ -645,16 +657,10 @@ impl Store for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        let mut webhook: Webhook = match result {
-            Ok(out) => match out.attributes {
-                Some(item) => from_item(item)?,
-                None => return Ok(None),
-            },
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(sdk_err("UpdateItem")(e)),
+        let Some(item) = unless_condition_failed("UpdateItem", result)?.and_then(|out| out.attributes) else {
+            return Ok(None);
         };
+        let mut webhook: Webhook = from_item(item)?;
         // The summary names a few deliveries, not all: the item must not grow with an outage.
         if webhook.pending_delivery_ids.len() < MAX_PENDING_IDS {
             let appended = self
@@ -669,10 +675,8 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":max", AttributeValue::N(MAX_PENDING_IDS.to_string()))
                 .send()
                 .await;
-            match appended {
-                Ok(_) => webhook.pending_delivery_ids.push(delivery_id.to_string()),
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(sdk_err("UpdateItem")(e)),
+            if unless_condition_failed("UpdateItem", appended)?.is_some() {
+                webhook.pending_delivery_ids.push(delivery_id.to_string());
             }
         }
         Ok(Some(webhook))
@@ -697,11 +701,7 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":previous", s(previous)),
             None => req.condition_expression("pending_count = :count AND attribute_not_exists(last_alert_at)"),
         };
-        match req.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        Ok(unless_condition_failed("UpdateItem", req.send().await)?.is_some())
     }
 
     async fn restore_alert(&self, claimed: &Webhook, at: &str) -> StoreResult<()> {
@@ -729,12 +729,8 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":previous", s(previous)),
             None => req.update_expression(format!("{common} REMOVE last_alert_at")),
         };
-        match req.send().await {
-            Ok(_) => Ok(()),
-            // Another alert went out meanwhile or the webhook is gone: nothing to put back.
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        // Another alert went out meanwhile or the webhook is gone: nothing to put back.
+        unless_condition_failed("UpdateItem", req.send().await).map(|_| ())
     }
 
     async fn reset_failures(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<()> {
@@ -748,11 +744,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_err("UpdateItem")(e)),
-        }
+        unless_condition_failed("UpdateItem", result).map(|_| ())
     }
 
     async fn get_delivery(&self, tenant_id: &str, delivery_id: &str) -> StoreResult<Option<DeliveryLog>> {
