@@ -199,3 +199,34 @@ async fn garbage_in_the_dead_letter_queue_is_acknowledged() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn parallel_alert_functions_send_one_email_per_window() {
+    // GIVEN two alert functions on the same DLQ (as parallel Lambda invocations) and a long
+    // alert "minute", so the whole test stays inside one window
+    let settings = Settings { allow_private_targets: true, ..Settings::default() };
+    let overrides = HashMap::from([("MaxReceiveCount".to_string(), "1".to_string())]);
+    let h = Harness::start_with(settings, overrides, |sdk, config| {
+        hookline_api::router(hookline_api::AwsApp::from_config(sdk, config))
+    })
+    .await;
+    h.start_delivery(&[("HOOKLINE_MAX_ATTEMPTS", "1")]);
+    h.start_alerts(&[("HOOKLINE_ALERT_MINUTE_MS", "60000")]).await;
+    h.start_alerts(&[("HOOKLINE_ALERT_MINUTE_MS", "60000")]).await;
+    let ops = format!("ops-{}@example.com", h.config.table_name.to_lowercase());
+    let receiver = Receiver::start(vec![Answer::status(500)]).await;
+    let wh = webhook(&h, &receiver.url, json!({"alert_emails": [ops], "disable_after_failures": 0})).await;
+    let id = wh["id"].as_str().expect("id").to_string();
+
+    // WHEN several deliveries die at once
+    for _ in 0..6 {
+        event(&h).await;
+    }
+    wait_failures(&h, &id, 6).await;
+    wait_emails(&h, &ops, 1).await;
+    // Give a second, wrongly allowed e-mail every chance to appear.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // THEN exactly one e-mail went out for the window
+    assert_eq!(h.emails_to(&ops).await.len(), 1);
+}
