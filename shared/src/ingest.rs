@@ -19,18 +19,20 @@ use time::Duration;
 use crate::config::Settings;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::error::DomainResult;
-use crate::event::{DeliveryRef, EventRecord, EventRequest, EventState, IngestResult};
+use crate::event::{DeliveryRef, EventPayload, EventRecord, EventRequest, EventState, IngestResult};
 use crate::ids::{self, DELIVERY_PREFIX};
 use crate::queue::TaskQueue;
 use crate::store::{CreateEvent, Store};
 use crate::task::DeliveryTask;
-use crate::time_fmt;
 use crate::webhook::Webhook;
 use crate::webhooks::tenant_not_found;
+use crate::{filter, render, time_fmt};
 
-/// The webhooks an event of `topic` goes to: enabled and subscribed.
-pub fn select_targets<'a>(webhooks: &'a [Webhook], topic: &str) -> Vec<&'a Webhook> {
-    webhooks.iter().filter(|w| w.wants(topic)).collect()
+/// The webhooks an event goes to: enabled, subscribed to its topic, and whose filters all
+/// hold for its flat payload.
+pub fn select_targets<'a>(webhooks: &'a [Webhook], topic: &str, payload: &EventPayload) -> Vec<&'a Webhook> {
+    let flat = render::flat(payload);
+    webhooks.iter().filter(|w| w.wants(topic) && filter::matches(&w.filters, &flat)).collect()
 }
 
 /// The delivery records of an event, all `pending`.
@@ -68,7 +70,7 @@ pub async fn ingest_event(
     let event = request.validate(&time_fmt::format(now))?;
 
     let webhooks = store.tenant_webhooks(tenant_id).await?.ok_or_else(|| tenant_not_found(tenant_id))?;
-    let deliveries = select_targets(&webhooks, &event.topic)
+    let deliveries = select_targets(&webhooks, &event.topic, &event.payload)
         .into_iter()
         .map(|w| DeliveryRef { id: ids::new_id(DELIVERY_PREFIX), webhook_id: w.id.clone() })
         .collect();
@@ -134,8 +136,9 @@ mod tests {
             webhook("c", &["coupon_create"], false),
             webhook("d", &["order_create"], true),
         ];
-        let ids: Vec<&str> = select_targets(&hooks, "coupon_create").iter().map(|w| w.id.as_str()).collect();
+        let payload = EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() };
+        let ids: Vec<&str> = select_targets(&hooks, "coupon_create", &payload).iter().map(|w| w.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
-        assert!(select_targets(&hooks, "lead_create").is_empty());
+        assert!(select_targets(&hooks, "lead_create", &payload).is_empty());
     }
 }

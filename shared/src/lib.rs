@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod dispatch;
 pub mod error;
 pub mod event;
+pub mod filter;
 pub mod ids;
 pub mod ingest;
 pub mod limits;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::Settings;
 use crate::error::DomainError;
+use crate::filter::{self, Filter};
 use crate::limits::{MAX_DESCRIPTION_LEN, MAX_NAME_LEN, MAX_TOPICS_PER_WEBHOOK};
 use crate::secret::Secret;
 use crate::{net_policy, secret, topic};
@@ -29,6 +30,9 @@ pub struct Webhook {
     pub disabled_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<String>,
+    /// Conditions on the event's fields, all of which must hold (page 000's restrictions).
+    #[serde(default)]
+    pub filters: Vec<Filter>,
     /// Stakeholders e-mailed when deliveries keep failing (page 004's failure alerts).
     #[serde(default)]
     pub alert_emails: Vec<String>,
@@ -94,6 +98,7 @@ pub struct WebhookView {
     pub disabled_at: Option<String>,
     pub description: Option<String>,
     pub secret_hint: String,
+    pub filters: Vec<Filter>,
     pub alert_emails: Vec<String>,
     pub alert_interval_minutes: u32,
     pub disable_after_failures: u32,
@@ -116,6 +121,7 @@ impl From<&Webhook> for WebhookView {
             disabled_at: w.disabled_at.clone(),
             description: w.description.clone(),
             secret_hint: secret::hint(w.secret.expose()),
+            filters: w.filters.clone(),
             alert_emails: w.alert_emails.clone(),
             alert_interval_minutes: w.alert_interval_minutes,
             disable_after_failures: w.disable_after_failures,
@@ -140,6 +146,8 @@ pub struct CreateWebhook {
     pub description: Option<String>,
     #[serde(default)]
     pub secret: Option<Secret>,
+    #[serde(default)]
+    pub filters: Option<Vec<Filter>>,
     #[serde(default)]
     pub alert_emails: Option<Vec<String>>,
     #[serde(default)]
@@ -166,6 +174,8 @@ pub struct UpdateWebhook {
     #[serde(default, deserialize_with = "present")]
     pub secret: Option<Option<Secret>>,
     #[serde(default, deserialize_with = "present")]
+    pub filters: Option<Option<Vec<Filter>>>,
+    #[serde(default, deserialize_with = "present")]
     pub alert_emails: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
     pub alert_interval_minutes: Option<Option<u32>>,
@@ -187,6 +197,7 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
     pub description: Option<Option<String>>,
     pub secret: Option<Secret>,
+    pub filters: Option<Vec<Filter>>,
     pub alert_emails: Option<Vec<String>>,
     pub alert_interval_minutes: Option<u32>,
     pub disable_after_failures: Option<u32>,
@@ -325,6 +336,7 @@ impl CreateWebhook {
             secret,
             disabled_reason: None,
             disabled_at: None,
+            filters: self.filters.map(|f| filter::validate_filters(&f).map(|()| f)).transpose()?.unwrap_or_default(),
             alert_emails: self.alert_emails.as_deref().map(validate_alert_emails).transpose()?.unwrap_or_default(),
             alert_interval_minutes: self
                 .alert_interval_minutes
@@ -365,7 +377,14 @@ impl UpdateWebhook {
             enabled: not_null("enabled", self.enabled)?,
             description: self.description.map(|d| d.as_deref().map(validate_description).transpose()).transpose()?,
             secret: not_null("secret", self.secret)?.map(|s| secret::validate(s.expose()).map(|()| s)).transpose()?,
-            // `null` clears the recipients.
+            // `null` clears the filters (every event of the topics) and the recipients.
+            filters: self
+                .filters
+                .map(|f| {
+                    let f = f.unwrap_or_default();
+                    filter::validate_filters(&f).map(|()| f)
+                })
+                .transpose()?,
             alert_emails: self.alert_emails.map(|e| validate_alert_emails(&e.unwrap_or_default())).transpose()?,
             alert_interval_minutes: not_null("alert_interval_minutes", self.alert_interval_minutes)?
                 .map(validate_alert_interval)

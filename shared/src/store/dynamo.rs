@@ -256,6 +256,9 @@ impl DynamoStore {
         if let Some(v) = &changes.secret {
             set("secret", av(v)?);
         }
+        if let Some(v) = &changes.filters {
+            set("filters", av(v)?);
+        }
         if let Some(v) = &changes.alert_emails {
             set("alert_emails", av(v)?);
         }

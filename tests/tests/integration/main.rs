@@ -8,6 +8,7 @@ mod delivery;
 mod harness;
 mod ingest;
 mod lambda_events;
+mod options;
 mod receiver;
 mod stack;
 mod store;
