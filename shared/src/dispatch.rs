@@ -16,7 +16,7 @@ use tracing::Instrument;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
 use crate::outbound::{HttpSender, SendOutcome};
 use crate::outcome::{AttemptVerdict, classify};
-use crate::render::render_payload;
+use crate::render::{self, EventView, PayloadFormat};
 use crate::retry::RetryPolicy;
 use crate::signatures::{self, HeaderNames};
 use crate::store::Store;
@@ -103,30 +103,50 @@ impl<S: Store> Dispatcher<S> {
             }
         };
 
-        let work = parsed.into_iter().map(|(message, task)| {
-            let webhooks = webhooks.as_ref();
-            async move {
-                let (disposition, write) = match (task, webhooks) {
-                    (None, _) => (Disposition::Malformed, None),
-                    // Without the webhook nothing can be sent: retry on the schedule.
-                    (Some(_), None) => (self.retry_or_exhaust(message.receive_count, None), None),
-                    (Some(task), Some(webhooks)) => {
-                        let webhook = webhooks.get(&(task.tenant_id.clone(), task.webhook_id.clone()));
-                        let span = tracing::info_span!(
-                            "delivery",
-                            tenant_id = %task.tenant_id,
-                            delivery_id = %task.delivery_id,
-                            webhook_id = %task.webhook_id,
-                            event_id = %task.event_id,
-                            attempt = message.receive_count
-                        );
-                        self.deliver(&task, webhook, message.receive_count).instrument(span).await
+        // A `form` webhook's deliveries of this batch go in one request (page 004's batches);
+        // every other delivery is a request of its own.
+        let mut results: Vec<(String, Disposition, Option<DeliveryWrite>)> = Vec::new();
+        let mut groups: Vec<Vec<(Incoming, DeliveryTask)>> = Vec::new();
+        let mut form_groups: HashMap<(String, String), usize> = HashMap::new();
+        for (message, task) in parsed {
+            match (task, &webhooks) {
+                (None, _) => results.push((message.message_id, Disposition::Malformed, None)),
+                // Without the webhook nothing can be sent: retry on the schedule.
+                (Some(_), None) => {
+                    let disposition = self.retry_or_exhaust(message.receive_count, None);
+                    results.push((message.message_id, disposition, None));
+                }
+                (Some(task), Some(webhooks)) => {
+                    let key = (task.tenant_id.clone(), task.webhook_id.clone());
+                    if webhooks.get(&key).is_some_and(|w| w.format == PayloadFormat::Form) {
+                        if let Some(&i) = form_groups.get(&key) {
+                            groups[i].push((message, task));
+                            continue;
+                        }
+                        form_groups.insert(key, groups.len());
                     }
-                };
-                (message.message_id, disposition, write)
+                    groups.push(vec![(message, task)]);
+                }
             }
+        }
+        let webhooks = webhooks.as_ref();
+        let work = groups.into_iter().map(|group| async move {
+            let (tenant_id, webhook_id) = (group[0].1.tenant_id.clone(), group[0].1.webhook_id.clone());
+            let webhook = webhooks.and_then(|w| w.get(&(tenant_id.clone(), webhook_id.clone())));
+            let span = tracing::info_span!(
+                "delivery",
+                tenant_id = %tenant_id,
+                webhook_id = %webhook_id,
+                delivery_id = %group[0].1.delivery_id,
+                event_id = %group[0].1.event_id,
+                attempt = group[0].0.receive_count,
+                batched = group.len()
+            );
+            self.deliver(group, webhook).instrument(span).await
         });
-        let results = futures::future::join_all(work).await;
+        for group_results in futures::future::join_all(work).await {
+            results.extend(group_results);
+        }
 
         // Every delivery's new state in one batched write for the whole batch.
         let writes: Vec<DeliveryWrite> = results.iter().filter_map(|(_, _, w)| w.clone()).collect();
@@ -178,90 +198,136 @@ impl<S: Store> Dispatcher<S> {
         (Disposition::Done, Some(DeliveryWrite { delivery, attempt: None }))
     }
 
+    /// Sends one request for `group` (one delivery, or a `form` webhook's batch) and decides
+    /// each message's fate from the one answer.
     async fn deliver(
         &self,
-        task: &DeliveryTask,
+        group: Vec<(Incoming, DeliveryTask)>,
         webhook: Option<&Webhook>,
-        attempt: u32,
-    ) -> (Disposition, Option<DeliveryWrite>) {
+    ) -> Vec<(String, Disposition, Option<DeliveryWrite>)> {
+        let mut out = Vec::with_capacity(group.len());
         // A queue allowing more receives than the function's attempts (a misconfiguration)
         // must not mean more sends: the message just goes on to the dead-letter queue.
         // Its state was written by the last allowed attempt.
-        if attempt > self.retry.max_attempts() {
-            return (Disposition::Exhausted, None);
-        }
-        let Some(webhook) = webhook else {
-            return Self::stop(task, attempt, "webhook deleted");
+        let group: Vec<(Incoming, DeliveryTask)> = group
+            .into_iter()
+            .filter_map(|(m, t)| {
+                if m.receive_count > self.retry.max_attempts() {
+                    out.push((m.message_id, Disposition::Exhausted, None));
+                    None
+                } else {
+                    Some((m, t))
+                }
+            })
+            .collect();
+        let stop_reason = match webhook {
+            None => Some("webhook deleted"),
+            Some(w) if !w.enabled => Some("webhook disabled"),
+            Some(_) => None,
         };
-        if !webhook.enabled {
-            return Self::stop(task, attempt, "webhook disabled");
+        let (Some(webhook), None) = (webhook, stop_reason) else {
+            for (m, t) in group {
+                let (disposition, write) = Self::stop(&t, m.receive_count, stop_reason.unwrap_or_default());
+                out.push((m.message_id, disposition, write));
+            }
+            return out;
+        };
+        if group.is_empty() {
+            return out;
         }
-        let body = render_payload(&task.payload);
+
+        let options = webhook.render_options();
+        let events: Vec<EventView<'_>> = group
+            .iter()
+            .map(|(_, t)| EventView { topic: &t.topic, occurred_at: &t.occurred_at, payload: &t.payload })
+            .collect();
+        let body = render::render(&events, &options);
+        let delivery_ids: Vec<&str> = group.iter().map(|(_, t)| t.delivery_id.as_str()).collect();
+        let mut topics: Vec<String> =
+            group.iter().map(|(_, t)| render::event_type(&t.topic, options.event_prefix)).collect();
+        topics.dedup();
         let now = time_fmt::now();
         let headers = signatures::request_headers(
             &self.signing.header_names,
             &self.signing.source,
             body.content_type,
             &[webhook.secret.expose()],
-            &task.delivery_id,
-            &task.topic,
+            &delivery_ids.join(","),
+            &topics.join(","),
             now.unix_timestamp(),
             &body.bytes,
         );
         let outcome = self.sender.send(&webhook.url, &headers, body.bytes).await;
-        let record = Attempt {
-            attempt,
-            at: time_fmt::format(now),
-            status_code: outcome.status,
-            error: outcome.error.as_ref().map(ToString::to_string),
-            latency_ms: millis(outcome.latency),
-            response_excerpt: outcome.body_excerpt.clone(),
-        };
         let finished = time_fmt::now();
-        let write = |status, last_error: Option<String>, next: Option<OffsetDateTime>| {
-            Some(DeliveryWrite {
-                delivery: Self::state(task, status, attempt, last_error, next),
-                attempt: Some(record.clone()),
-            })
-        };
-        match classify(outcome.status, outcome.retry_after) {
+        let verdict = classify(outcome.status, outcome.retry_after);
+        match verdict {
             AttemptVerdict::Delivered => {
-                tracing::info!(status = outcome.status, latency_ms = record.latency_ms, "delivered");
+                tracing::info!(status = outcome.status, latency_ms = millis(outcome.latency), "delivered");
                 // A success ends a run of failures (read with the batch: no write otherwise).
                 if webhook.consecutive_failures > 0
-                    && let Err(e) = self.store.reset_failures(&task.tenant_id, &task.webhook_id).await
+                    && let Err(e) = self.store.reset_failures(&webhook.tenant_id, &webhook.id).await
                 {
                     tracing::error!(error = %e, "cannot reset the webhook's failure count");
                 }
-                (Disposition::Done, write(DeliveryStatus::Delivered, None, None))
             }
             AttemptVerdict::Gone => {
                 let reason = "the endpoint answered 410 Gone";
                 tracing::warn!(reason, "disabling webhook");
                 if let Err(e) = self
                     .store
-                    .disable_webhook(&task.tenant_id, &task.webhook_id, reason, &time_fmt::format(finished))
+                    .disable_webhook(&webhook.tenant_id, &webhook.id, reason, &time_fmt::format(finished))
                     .await
                 {
                     tracing::error!(error = %e, "cannot disable the webhook");
                 }
-                (Disposition::Done, write(DeliveryStatus::Failed, Some(format!("{reason}; webhook disabled")), None))
             }
-            AttemptVerdict::Retry { at_least } => {
-                let error = describe(&outcome);
-                let disposition = self.retry_or_exhaust(attempt, at_least);
-                let write = match disposition {
-                    Disposition::RetryIn(delay) => {
-                        tracing::info!(error, delay_s = delay.as_secs(), "attempt failed; retrying");
-                        write(DeliveryStatus::Retrying, Some(error), Some(finished + delay))
-                    }
-                    _ => {
-                        tracing::warn!(error, "last attempt failed; to the dead-letter queue");
-                        write(DeliveryStatus::Failed, Some(error), None)
-                    }
-                };
-                (disposition, write)
-            }
+            AttemptVerdict::Retry { .. } => {}
         }
+        for (message, task) in group {
+            let attempt = message.receive_count;
+            let record = Attempt {
+                attempt,
+                at: time_fmt::format(now),
+                status_code: outcome.status,
+                error: outcome.error.as_ref().map(ToString::to_string),
+                latency_ms: millis(outcome.latency),
+                response_excerpt: outcome.body_excerpt.clone(),
+            };
+            let write = |status, last_error: Option<String>, next: Option<OffsetDateTime>| {
+                Some(DeliveryWrite {
+                    delivery: Self::state(&task, status, attempt, last_error, next),
+                    attempt: Some(record.clone()),
+                })
+            };
+            let (disposition, write) = match verdict {
+                AttemptVerdict::Delivered => (Disposition::Done, write(DeliveryStatus::Delivered, None, None)),
+                AttemptVerdict::Gone => (
+                    Disposition::Done,
+                    write(
+                        DeliveryStatus::Failed,
+                        Some("the endpoint answered 410 Gone; webhook disabled".into()),
+                        None,
+                    ),
+                ),
+                AttemptVerdict::Retry { at_least } => {
+                    let error = describe(&outcome);
+                    match self.retry_or_exhaust(attempt, at_least) {
+                        Disposition::RetryIn(delay) => {
+                            tracing::info!(error, delay_s = delay.as_secs(), "attempt failed; retrying");
+                            (
+                                Disposition::RetryIn(delay),
+                                write(DeliveryStatus::Retrying, Some(error), Some(finished + delay)),
+                            )
+                        }
+                        other => {
+                            tracing::warn!(error, "last attempt failed; to the dead-letter queue");
+                            (other, write(DeliveryStatus::Failed, Some(error), None))
+                        }
+                    }
+                }
+            };
+            out.push((message.message_id, disposition, write));
+        }
+        out
     }
 }

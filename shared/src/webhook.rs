@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::error::DomainError;
 use crate::filter::{self, Filter};
 use crate::limits::{MAX_DESCRIPTION_LEN, MAX_NAME_LEN, MAX_TOPICS_PER_WEBHOOK};
+use crate::render::{DEFAULT_FORM_KEY, PayloadFormat};
 use crate::secret::Secret;
 use crate::{net_policy, secret, topic};
 
@@ -33,6 +34,18 @@ pub struct Webhook {
     /// Conditions on the event's fields, all of which must hold (page 000's restrictions).
     #[serde(default)]
     pub filters: Vec<Filter>,
+    /// The body's shape (see `render`).
+    #[serde(default)]
+    pub format: PayloadFormat,
+    /// The JSON key of a `form` batch.
+    #[serde(default = "default_form_key")]
+    pub form_key: String,
+    /// Put before the topic in `event_type` and the topic header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_prefix: Option<String>,
+    /// Only these fields (dotted paths) are sent; all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
     /// Stakeholders e-mailed when deliveries keep failing (page 004's failure alerts).
     #[serde(default)]
     pub alert_emails: Vec<String>,
@@ -70,6 +83,12 @@ pub const MAX_ALERT_EMAILS: usize = 10;
 pub const MAX_ALERT_INTERVAL_MINUTES: u32 = 720;
 pub const MAX_DISABLE_AFTER_FAILURES: u32 = 1000;
 
+fn default_form_key() -> String {
+    DEFAULT_FORM_KEY.to_string()
+}
+
+pub const MAX_FIELDS: usize = 100;
+
 fn default_alert_interval() -> u32 {
     DEFAULT_ALERT_INTERVAL_MINUTES
 }
@@ -79,6 +98,15 @@ fn default_disable_after() -> u32 {
 }
 
 impl Webhook {
+    pub fn render_options(&self) -> crate::render::RenderOptions<'_> {
+        crate::render::RenderOptions {
+            format: self.format,
+            event_prefix: self.event_prefix.as_deref(),
+            fields: self.fields.as_deref(),
+            form_key: &self.form_key,
+        }
+    }
+
     /// Whether an event of `topic` is to be delivered to this webhook.
     pub fn wants(&self, topic: &str) -> bool {
         self.enabled && self.topics.iter().any(|t| t == topic)
@@ -99,6 +127,10 @@ pub struct WebhookView {
     pub description: Option<String>,
     pub secret_hint: String,
     pub filters: Vec<Filter>,
+    pub format: PayloadFormat,
+    pub form_key: String,
+    pub event_prefix: Option<String>,
+    pub fields: Option<Vec<String>>,
     pub alert_emails: Vec<String>,
     pub alert_interval_minutes: u32,
     pub disable_after_failures: u32,
@@ -122,6 +154,10 @@ impl From<&Webhook> for WebhookView {
             description: w.description.clone(),
             secret_hint: secret::hint(w.secret.expose()),
             filters: w.filters.clone(),
+            format: w.format,
+            form_key: w.form_key.clone(),
+            event_prefix: w.event_prefix.clone(),
+            fields: w.fields.clone(),
             alert_emails: w.alert_emails.clone(),
             alert_interval_minutes: w.alert_interval_minutes,
             disable_after_failures: w.disable_after_failures,
@@ -148,6 +184,14 @@ pub struct CreateWebhook {
     pub secret: Option<Secret>,
     #[serde(default)]
     pub filters: Option<Vec<Filter>>,
+    #[serde(default)]
+    pub format: Option<PayloadFormat>,
+    #[serde(default)]
+    pub form_key: Option<String>,
+    #[serde(default)]
+    pub event_prefix: Option<String>,
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
     #[serde(default)]
     pub alert_emails: Option<Vec<String>>,
     #[serde(default)]
@@ -176,6 +220,14 @@ pub struct UpdateWebhook {
     #[serde(default, deserialize_with = "present")]
     pub filters: Option<Option<Vec<Filter>>>,
     #[serde(default, deserialize_with = "present")]
+    pub format: Option<Option<PayloadFormat>>,
+    #[serde(default, deserialize_with = "present")]
+    pub form_key: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub event_prefix: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub fields: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
     pub alert_emails: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
     pub alert_interval_minutes: Option<Option<u32>>,
@@ -198,6 +250,11 @@ pub struct WebhookChanges {
     pub description: Option<Option<String>>,
     pub secret: Option<Secret>,
     pub filters: Option<Vec<Filter>>,
+    pub format: Option<PayloadFormat>,
+    pub form_key: Option<String>,
+    /// `Some(None)` removes the prefix (likewise `fields`: all fields again).
+    pub event_prefix: Option<Option<String>>,
+    pub fields: Option<Option<Vec<String>>>,
     pub alert_emails: Option<Vec<String>>,
     pub alert_interval_minutes: Option<u32>,
     pub disable_after_failures: Option<u32>,
@@ -311,6 +368,36 @@ fn validate_disable_after(failures: u32) -> Result<u32, DomainError> {
     }
 }
 
+fn validate_form_key(key: &str) -> Result<String, DomainError> {
+    topic::validate_topic(key)
+        .map(|()| key.to_string())
+        .map_err(|_| DomainError::invalid("invalid_form_key", "form_key must be 1 to 100 of A-Z a-z 0-9 _ - . :"))
+}
+
+fn validate_event_prefix(prefix: &str) -> Result<String, DomainError> {
+    let ok = (1..=50).contains(&prefix.len())
+        && prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+    if ok {
+        Ok(prefix.to_string())
+    } else {
+        Err(DomainError::invalid("invalid_event_prefix", "event_prefix must be 1 to 50 of A-Z a-z 0-9 _ - . :"))
+    }
+}
+
+fn validate_fields(fields: &[String]) -> Result<Vec<String>, DomainError> {
+    let ok = !fields.is_empty()
+        && fields.len() <= MAX_FIELDS
+        && fields.iter().all(|f| f.len() <= filter::MAX_PATH_LEN && f.split('.').all(|s| !s.is_empty()));
+    if ok {
+        Ok(fields.to_vec())
+    } else {
+        Err(DomainError::invalid(
+            "invalid_fields",
+            format!("fields must be 1 to {MAX_FIELDS} dotted paths of non-empty names"),
+        ))
+    }
+}
+
 fn validate_url(url: &str, settings: &Settings) -> Result<String, DomainError> {
     net_policy::validate_webhook_url(url, settings.allow_private_targets).map(|u| u.to_string())
 }
@@ -337,6 +424,10 @@ impl CreateWebhook {
             disabled_reason: None,
             disabled_at: None,
             filters: self.filters.map(|f| filter::validate_filters(&f).map(|()| f)).transpose()?.unwrap_or_default(),
+            format: self.format.unwrap_or_default(),
+            form_key: self.form_key.as_deref().map(validate_form_key).transpose()?.unwrap_or_else(default_form_key),
+            event_prefix: self.event_prefix.as_deref().map(validate_event_prefix).transpose()?,
+            fields: self.fields.as_deref().map(validate_fields).transpose()?,
             alert_emails: self.alert_emails.as_deref().map(validate_alert_emails).transpose()?.unwrap_or_default(),
             alert_interval_minutes: self
                 .alert_interval_minutes
@@ -377,6 +468,10 @@ impl UpdateWebhook {
             enabled: not_null("enabled", self.enabled)?,
             description: self.description.map(|d| d.as_deref().map(validate_description).transpose()).transpose()?,
             secret: not_null("secret", self.secret)?.map(|s| secret::validate(s.expose()).map(|()| s)).transpose()?,
+            format: not_null("format", self.format)?,
+            form_key: not_null("form_key", self.form_key)?.map(|k| validate_form_key(&k)).transpose()?,
+            event_prefix: self.event_prefix.map(|p| p.as_deref().map(validate_event_prefix).transpose()).transpose()?,
+            fields: self.fields.map(|f| f.as_deref().map(validate_fields).transpose()).transpose()?,
             // `null` clears the filters (every event of the topics) and the recipients.
             filters: self
                 .filters

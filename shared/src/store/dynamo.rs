@@ -259,6 +259,18 @@ impl DynamoStore {
         if let Some(v) = &changes.filters {
             set("filters", av(v)?);
         }
+        if let Some(v) = &changes.format {
+            set("format", av(v)?);
+        }
+        if let Some(v) = &changes.form_key {
+            set("form_key", av(v)?);
+        }
+        if let Some(Some(v)) = &changes.event_prefix {
+            set("event_prefix", av(v)?);
+        }
+        if let Some(Some(v)) = &changes.fields {
+            set("fields", av(v)?);
+        }
         if let Some(v) = &changes.alert_emails {
             set("alert_emails", av(v)?);
         }
@@ -282,6 +294,12 @@ impl DynamoStore {
         };
         if let Some(None) = &changes.description {
             remove("description");
+        }
+        if let Some(None) = &changes.event_prefix {
+            remove("event_prefix");
+        }
+        if let Some(None) = &changes.fields {
+            remove("fields");
         }
         // ... and clears why and when it was disabled.
         if changes.enabled == Some(true) {

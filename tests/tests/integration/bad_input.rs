@@ -186,6 +186,9 @@ async fn bad_patches_change_nothing() {
         (json!({"disable_after_failures": 1001}), "invalid_disable_after_failures"),
         (json!({"last_alert_at": "2026-01-01T00:00:00Z"}), "invalid_request"),
         (json!({"filters": [{"field": "x", "op": "in", "value": []}]}), "invalid_filter"),
+        (json!({"format": null}), "invalid_request"),
+        (json!({"format": "soap"}), "invalid_request"),
+        (json!({"event_prefix": ""}), "invalid_event_prefix"),
     ] {
         let reply = h.call("PATCH", &format!("/v1/tenants/acme/webhooks/{id}"), Some(body)).await;
         assert_error(&reply, StatusCode::BAD_REQUEST, code);

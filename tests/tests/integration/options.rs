@@ -71,3 +71,113 @@ async fn page_000_coupon_filters_decide_which_webhooks_get_an_event() {
     assert_eq!(patched.status, StatusCode::OK);
     assert_eq!(patched.body["filters"], json!([]));
 }
+
+mod on_the_wire {
+    use std::time::Duration;
+
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+
+    use crate::harness::Harness;
+    use crate::receiver::{Answer, Receiver};
+
+    async fn webhook(h: &Harness, url: &str, options: Value) {
+        let mut body = json!({"name": "wire", "url": url, "topics": ["coupon_create"], "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+        for (k, v) in options.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let reply = h.post("/v1/tenants/shop/webhooks", body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+
+    async fn send(h: &Harness, n: u32) -> Vec<String> {
+        let reply = h
+            .post(
+                "/v1/tenants/shop/events",
+                json!({"topic": "coupon_create", "occurred_at": "2026-11-22T10:00:00Z",
+                       "context": {"business_name": "Shop", "user_email": "a@example.com"},
+                       "data": {"value": format!("CODE{n}"), "fiat_value": n, "meta": {"lead_name": "Ayush"}}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+        reply.body["deliveries"]
+            .as_array()
+            .expect("deliveries")
+            .iter()
+            .map(|d| d["id"].as_str().expect("id").to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn envelope_with_an_event_prefix() {
+        let h = Harness::start_local().await;
+        let receiver = Receiver::start(vec![Answer::status(200)]).await;
+        webhook(&h, &receiver.url, json!({"format": "envelope", "event_prefix": "nector_"})).await;
+        h.start_delivery(&[]);
+        send(&h, 2).await;
+        let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+        let r = &got[0];
+        assert_eq!(r.header("content-type"), "application/json");
+        assert_eq!(r.header("x-hookline-topic"), "nector_coupon_create");
+        let body: Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(
+            body,
+            json!({"event_time": "2026-11-22T10:00:00Z", "event_type": "nector_coupon_create",
+                   "current_context": {"business_name": "Shop", "user_email": "a@example.com"},
+                   "data": {"value": "CODE2", "fiat_value": 2, "meta": {"lead_name": "Ayush"}}})
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_selected_fields_are_sent() {
+        let h = Harness::start_local().await;
+        let receiver = Receiver::start(vec![Answer::status(200)]).await;
+        webhook(&h, &receiver.url, json!({"fields": ["business_name", "value", "meta.lead_name"]})).await;
+        h.start_delivery(&[]);
+        send(&h, 3).await;
+        let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+        let body: Value = serde_json::from_slice(&got[0].body).expect("json");
+        assert_eq!(body, json!({"business_name": "Shop", "value": "CODE3", "meta": {"lead_name": "Ayush"}}));
+    }
+
+    #[tokio::test]
+    async fn a_form_webhook_gets_a_batch_of_events_in_one_request() {
+        // GIVEN four pending deliveries to a form webhook (the function is not running yet)
+        let h = Harness::start_local().await;
+        let receiver = Receiver::start(vec![Answer::status(200)]).await;
+        webhook(&h, &receiver.url, json!({"format": "form", "form_key": "pod2_email"})).await;
+        let mut ids = Vec::new();
+        for n in 0..4 {
+            ids.extend(send(&h, n).await);
+        }
+        // WHEN the function takes them in one SQS batch
+        h.start_delivery(&[]);
+        for id in &ids {
+            h.delivery_with_status("shop", id, "delivered", Duration::from_secs(20)).await;
+        }
+        // THEN one request carried all four, url-encoded under `data`
+        let got = receiver.received();
+        assert_eq!(got.len(), 1, "one request for the batch");
+        let r = &got[0];
+        assert_eq!(r.header("content-type"), "application/x-www-form-urlencoded");
+        let (key, json_text) = url::form_urlencoded::parse(&r.body).next().expect("a data field");
+        assert_eq!(key, "data");
+        let body: Value = serde_json::from_str(&json_text).expect("JSON inside");
+        let events = body["pod2_email"].as_array().expect("the batch key");
+        assert_eq!(events.len(), 4);
+        let mut codes: Vec<&str> = events.iter().map(|e| e["value"].as_str().expect("value")).collect();
+        codes.sort();
+        assert_eq!(codes, ["CODE0", "CODE1", "CODE2", "CODE3"]);
+        assert_eq!(events[0]["business_name"], "Shop");
+        let mut header_ids: Vec<&str> = r.header("x-hookline-delivery-id").split(',').collect();
+        header_ids.sort();
+        let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+        expected.sort();
+        assert_eq!(header_ids, expected);
+        // The signature covers the exact form body.
+        standardwebhooks::Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .expect("secret")
+            .verify(&r.body, &r.headers)
+            .expect("verifies");
+    }
+}
