@@ -16,7 +16,7 @@ use hookline_local::{pump, sdk, stack};
 use hookline_shared::api_key;
 use hookline_shared::config::{
     AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
-    ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_TABLE,
+    ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_TABLE, ENV_TOPIC_CATALOG,
 };
 use hookline_shared::store::{DynamoStore, Store};
 use hookline_shared::telemetry;
@@ -61,6 +61,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     vars.insert(ENV_DELIVERY_QUEUE_URL.into(), created.queue("DeliveryQueue")?.url.clone());
     vars.entry(ENV_ALLOW_PRIVATE_TARGETS.into()).or_insert_with(|| "true".into());
     vars.entry(ENV_MAX_ATTEMPTS.into()).or_insert_with(|| template.parameter("MaxReceiveCount").unwrap_or("6").into());
+    vars.entry(ENV_TOPIC_CATALOG.into()).or_insert_with(|| template.parameter("TopicCatalog").unwrap_or("none").into());
     vars.insert(ENV_DEAD_LETTER_QUEUE_URL.into(), created.queue("DeliveryDeadLetterQueue")?.url.clone());
     vars.entry(ENV_ALERT_SENDER.into())
         .or_insert_with(|| template.parameter("AlertSenderEmail").unwrap_or("alerts@example.com").into());

@@ -22,6 +22,7 @@ pub const ENV_RETRY_SCHEDULE: &str = "HOOKLINE_RETRY_SCHEDULE";
 pub const ENV_RETRY_JITTER: &str = "HOOKLINE_RETRY_JITTER";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "HOOKLINE_REQUEST_TIMEOUT_MS";
 
+pub const ENV_TOPIC_CATALOG: &str = "HOOKLINE_TOPIC_CATALOG";
 pub const ENV_DEAD_LETTER_QUEUE_URL: &str = "HOOKLINE_DEAD_LETTER_QUEUE_URL";
 pub const ENV_ALERT_SENDER: &str = "HOOKLINE_ALERT_SENDER";
 pub const ENV_ALERT_MINUTE_MS: &str = "HOOKLINE_ALERT_MINUTE_MS";
@@ -68,11 +69,13 @@ pub struct Settings {
     pub allow_private_targets: bool,
     /// How long events and deliveries are kept (DynamoDB TTL).
     pub retention_days: u32,
+    /// The topics webhooks may subscribe to; any well-formed topic when `None`.
+    pub catalog: Option<std::sync::Arc<crate::catalog::TopicCatalog>>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { allow_private_targets: false, retention_days: 30 }
+        Self { allow_private_targets: false, retention_days: 30, catalog: None }
     }
 }
 
@@ -192,7 +195,10 @@ impl Settings {
                 reason: format!("expected 1..=3650 days, got {v:?}"),
             })?,
         };
-        Ok(Self { allow_private_targets, retention_days })
+        let catalog = crate::catalog::TopicCatalog::load(get(ENV_TOPIC_CATALOG).as_deref())
+            .map_err(|reason| ConfigError::Invalid { name: ENV_TOPIC_CATALOG, reason })?
+            .map(std::sync::Arc::new);
+        Ok(Self { allow_private_targets, retention_days, catalog })
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod api_key;
 pub mod aws;
+pub mod catalog;
 pub mod config;
 pub mod deliveries;
 pub mod delivery;

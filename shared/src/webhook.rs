@@ -287,8 +287,9 @@ fn validate_description(description: &str) -> Result<String, DomainError> {
     Ok(description.to_string())
 }
 
-/// Checks each topic and drops repeats, keeping the caller's order.
-fn validate_topics(topics: &[String]) -> Result<Vec<String>, DomainError> {
+/// Checks each topic (against the deployment's catalog, if it has one) and drops repeats,
+/// keeping the caller's order.
+fn validate_topics(topics: &[String], settings: &Settings) -> Result<Vec<String>, DomainError> {
     if topics.is_empty() {
         return Err(DomainError::invalid("invalid_topics", "topics must name at least one topic"));
     }
@@ -301,6 +302,14 @@ fn validate_topics(topics: &[String]) -> Result<Vec<String>, DomainError> {
     let mut unique: Vec<String> = Vec::with_capacity(topics.len());
     for t in topics {
         topic::validate_topic(t)?;
+        if let Some(catalog) = &settings.catalog
+            && catalog.get(t).is_none()
+        {
+            return Err(DomainError::invalid(
+                "unknown_topic",
+                format!("topic {t:?} is not in this deployment's catalog (GET /v1/topics)"),
+            ));
+        }
         if !unique.contains(t) {
             unique.push(t.clone());
         }
@@ -417,7 +426,7 @@ impl CreateWebhook {
             tenant_id: tenant_id.to_string(),
             name: validate_name(&self.name)?,
             url: validate_url(&self.url, settings)?,
-            topics: validate_topics(&self.topics)?,
+            topics: validate_topics(&self.topics, settings)?,
             enabled: self.enabled.unwrap_or(true),
             description: self.description.as_deref().map(validate_description).transpose()?,
             secret,
@@ -464,7 +473,7 @@ impl UpdateWebhook {
         Ok(WebhookChanges {
             name: not_null("name", self.name)?.map(|n| validate_name(&n)).transpose()?,
             url: not_null("url", self.url)?.map(|u| validate_url(&u, settings)).transpose()?,
-            topics: not_null("topics", self.topics)?.map(|t| validate_topics(&t)).transpose()?,
+            topics: not_null("topics", self.topics)?.map(|t| validate_topics(&t, settings)).transpose()?,
             enabled: not_null("enabled", self.enabled)?,
             description: self.description.map(|d| d.as_deref().map(validate_description).transpose()).transpose()?,
             secret: not_null("secret", self.secret)?.map(|s| secret::validate(s.expose()).map(|()| s)).transpose()?,

@@ -1,4 +1,4 @@
-//! The route table. Everything under `/v1/tenants` needs an API key; `/v1/health` does not.
+//! The route table. Every route needs an API key but `/v1/health`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use crate::auth::require_api_key;
 use crate::error::ApiError;
-use crate::handlers::{deliveries, events, health, webhooks};
+use crate::handlers::{deliveries, events, health, topics, webhooks};
 use crate::state::App;
 
 pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
@@ -28,6 +28,7 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
         )
         .route("/v1/tenants/{tenant_id}/events", axum::routing::post(events::ingest::<S, Q>))
         .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}", get(deliveries::get::<S, Q>))
+        .route("/v1/topics", get(topics::list::<S, Q>))
         .route_layer(middleware::from_fn_with_state(app.clone(), require_api_key::<S, Q>));
 
     Router::new()

@@ -57,6 +57,15 @@ async fn wait_emails(h: &Harness, to: &str, n: usize) -> Vec<(String, String)> {
     .await
 }
 
+/// Waits until the webhook is disabled (the alert function counts, then disables).
+async fn wait_disabled(h: &Harness, id: &str) -> Value {
+    h.eventually("the webhook to be disabled", Duration::from_secs(30), || async {
+        let w = webhook_state(h, id).await;
+        (w["enabled"] == false).then_some(w)
+    })
+    .await
+}
+
 async fn wait_failures(h: &Harness, id: &str, n: u64) -> Value {
     h.eventually(&format!("{n} counted failure(s)"), Duration::from_secs(30), || async {
         let w = webhook_state(h, id).await;
@@ -116,8 +125,8 @@ async fn failing_deliveries_are_alerted_once_per_window_summarised_and_then_disa
 
     // WHEN a third delivery fails: the threshold disables the webhook
     let third = event(&h).await;
-    let w = wait_failures(&h, &id, 3).await;
-    assert_eq!(w["enabled"], false);
+    let w = wait_disabled(&h, &id).await;
+    assert_eq!(w["consecutive_failures"], 3);
     assert_eq!(w["disabled_reason"], "3 consecutive deliveries failed");
     assert!(w["disabled_at"].is_string());
     let mails = wait_emails(&h, &ops, 3).await;
@@ -171,8 +180,8 @@ async fn without_recipients_failures_are_still_counted_and_disable() {
     let wh = webhook(&h, &receiver.url, json!({"disable_after_failures": 1})).await;
     let id = wh["id"].as_str().expect("id").to_string();
     let d = event(&h).await;
-    let w = wait_failures(&h, &id, 1).await;
-    assert_eq!(w["enabled"], false);
+    let w = wait_disabled(&h, &id).await;
+    assert_eq!(w["consecutive_failures"], 1);
     assert_eq!(h.get(&format!("/v1/tenants/shop/deliveries/{d}")).await.body["status"], "failed");
     assert!(w["last_alert_at"].is_null(), "no e-mail without recipients");
 }

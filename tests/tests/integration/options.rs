@@ -181,3 +181,66 @@ mod on_the_wire {
             .expect("verifies");
     }
 }
+
+mod catalog {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use hookline_shared::catalog::TopicCatalog;
+    use hookline_shared::config::Settings;
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    use crate::harness::Harness;
+
+    #[tokio::test]
+    async fn with_the_seed_catalog_only_its_topics_can_be_subscribed() {
+        let settings = Settings { catalog: Some(Arc::new(TopicCatalog::seed())), ..Settings::default() };
+        let h = Harness::start_with(settings, HashMap::new(), |sdk, config| {
+            hookline_api::router(hookline_api::AwsApp::from_config(sdk, config))
+        })
+        .await;
+        let topics = h.get("/v1/topics").await;
+        assert_eq!(topics.status, StatusCode::OK);
+        assert_eq!(topics.body["catalog"], true);
+        let list = topics.body["data"].as_array().expect("topics");
+        assert_eq!(list.len(), 17);
+        let wallet = list.iter().find(|t| t["name"] == "wallettrasaction_update").expect("page 001's spelling");
+        assert!(wallet["description"].is_string());
+        assert_eq!(wallet["sample"]["data"]["operation"], "cr");
+
+        let known = h
+            .post(
+                "/v1/tenants/shop/webhooks",
+                json!({"name": "n", "url": "https://example.com/", "topics": ["coupon_create"]}),
+            )
+            .await;
+        assert_eq!(known.status, StatusCode::CREATED);
+        let unknown = h
+            .post(
+                "/v1/tenants/shop/webhooks",
+                json!({"name": "n", "url": "https://example.com/", "topics": ["coupon_created"]}),
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+        assert_eq!(unknown.code(), "unknown_topic");
+        let id = known.body["id"].as_str().expect("id");
+        let patch =
+            h.call("PATCH", &format!("/v1/tenants/shop/webhooks/{id}"), Some(json!({"topics": ["nope_create"]}))).await;
+        assert_eq!(patch.code(), "unknown_topic");
+    }
+
+    #[tokio::test]
+    async fn without_a_catalog_any_well_formed_topic_goes() {
+        let h = Harness::start().await;
+        let topics = h.get("/v1/topics").await;
+        assert_eq!(topics.body, json!({"catalog": false, "data": []}));
+        let any = h
+            .post(
+                "/v1/tenants/shop/webhooks",
+                json!({"name": "n", "url": "https://example.com/", "topics": ["email.opened"]}),
+            )
+            .await;
+        assert_eq!(any.status, StatusCode::CREATED);
+    }
+}

@@ -3,4 +3,5 @@
 pub mod deliveries;
 pub mod events;
 pub mod health;
+pub mod topics;
 pub mod webhooks;

@@ -1,0 +1,26 @@
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use hookline_shared::catalog::Topic;
+use hookline_shared::queue::TaskQueue;
+use hookline_shared::store::Store;
+use serde::Serialize;
+
+use crate::state::App;
+
+#[derive(Serialize)]
+pub struct TopicList {
+    /// Whether the deployment restricts subscriptions to these topics.
+    catalog: bool,
+    data: Vec<Topic>,
+}
+
+/// `GET /v1/topics`: the deployment's topic catalog (empty without one).
+pub async fn list<S: Store, Q: TaskQueue>(State(app): State<Arc<App<S, Q>>>) -> Json<TopicList> {
+    let catalog = app.settings.catalog.as_deref();
+    Json(TopicList {
+        catalog: catalog.is_some(),
+        data: catalog.map(|c| c.topics().cloned().collect()).unwrap_or_default(),
+    })
+}
