@@ -71,11 +71,18 @@ pub struct Settings {
     pub retention_days: u32,
     /// The topics webhooks may subscribe to; any well-formed topic when `None`.
     pub catalog: Option<std::sync::Arc<crate::catalog::TopicCatalog>>,
+    /// Hookline's own header prefix: custom endpoint headers may not use it.
+    pub header_prefix: String,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { allow_private_targets: false, retention_days: 30, catalog: None }
+        Self {
+            allow_private_targets: false,
+            retention_days: 30,
+            catalog: None,
+            header_prefix: DEFAULT_HEADER_PREFIX.into(),
+        }
     }
 }
 
@@ -198,7 +205,10 @@ impl Settings {
         let catalog = crate::catalog::TopicCatalog::load(get(ENV_TOPIC_CATALOG).as_deref())
             .map_err(|reason| ConfigError::Invalid { name: ENV_TOPIC_CATALOG, reason })?
             .map(std::sync::Arc::new);
-        Ok(Self { allow_private_targets, retention_days, catalog })
+        let header_prefix = get(ENV_HEADER_PREFIX).unwrap_or_else(|| DEFAULT_HEADER_PREFIX.to_string());
+        crate::signatures::HeaderNames::with_prefix(&header_prefix)
+            .map_err(|e| ConfigError::Invalid { name: ENV_HEADER_PREFIX, reason: e.to_string() })?;
+        Ok(Self { allow_private_targets, retention_days, catalog, header_prefix })
     }
 }
 

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use crate::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
+use crate::endpoint_auth;
 use crate::outbound::{HttpSender, SendOutcome};
 use crate::outcome::{AttemptVerdict, classify};
 use crate::render::{self, EventView, PayloadFormat};
@@ -247,7 +248,7 @@ impl<S: Store> Dispatcher<S> {
             group.iter().map(|(_, t)| render::event_type(&t.topic, options.event_prefix)).collect();
         topics.dedup();
         let now = time_fmt::now();
-        let headers = signatures::request_headers(
+        let mut headers = signatures::request_headers(
             &self.signing.header_names,
             &self.signing.source,
             body.content_type,
@@ -257,6 +258,7 @@ impl<S: Store> Dispatcher<S> {
             now.unix_timestamp(),
             &body.bytes,
         );
+        headers.extend(endpoint_auth::auth_headers(webhook.auth.as_ref(), &webhook.headers));
         let outcome = self.sender.send(&webhook.url, &headers, body.bytes).await;
         let finished = time_fmt::now();
         let verdict = classify(outcome.status, outcome.retry_after);

@@ -13,6 +13,7 @@ pub mod config;
 pub mod deliveries;
 pub mod delivery;
 pub mod dispatch;
+pub mod endpoint_auth;
 pub mod error;
 pub mod event;
 pub mod filter;

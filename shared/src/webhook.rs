@@ -5,6 +5,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::Settings;
 use crate::error::DomainError;
+use std::collections::BTreeMap;
+
+use crate::endpoint_auth::{self, EndpointAuth, EndpointAuthView};
 use crate::filter::{self, Filter};
 use crate::limits::{MAX_DESCRIPTION_LEN, MAX_NAME_LEN, MAX_TOPICS_PER_WEBHOOK};
 use crate::render::{DEFAULT_FORM_KEY, PayloadFormat};
@@ -46,6 +49,12 @@ pub struct Webhook {
     /// Only these fields (dotted paths) are sent; all when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
+    /// How the endpoint authenticates Hookline (API-key header or Basic auth).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<EndpointAuth>,
+    /// Static headers sent on every request; values are kept like secrets.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
     /// Stakeholders e-mailed when deliveries keep failing (page 004's failure alerts).
     #[serde(default)]
     pub alert_emails: Vec<String>,
@@ -131,6 +140,9 @@ pub struct WebhookView {
     pub form_key: String,
     pub event_prefix: Option<String>,
     pub fields: Option<Vec<String>>,
+    pub auth: Option<EndpointAuthView>,
+    /// Custom header names, each with a hint of its value.
+    pub headers: BTreeMap<String, String>,
     pub alert_emails: Vec<String>,
     pub alert_interval_minutes: u32,
     pub disable_after_failures: u32,
@@ -158,6 +170,8 @@ impl From<&Webhook> for WebhookView {
             form_key: w.form_key.clone(),
             event_prefix: w.event_prefix.clone(),
             fields: w.fields.clone(),
+            auth: w.auth.as_ref().map(EndpointAuthView::from),
+            headers: w.headers.iter().map(|(k, v)| (k.clone(), secret::hint(v.expose()))).collect(),
             alert_emails: w.alert_emails.clone(),
             alert_interval_minutes: w.alert_interval_minutes,
             disable_after_failures: w.disable_after_failures,
@@ -192,6 +206,10 @@ pub struct CreateWebhook {
     pub event_prefix: Option<String>,
     #[serde(default)]
     pub fields: Option<Vec<String>>,
+    #[serde(default)]
+    pub auth: Option<EndpointAuth>,
+    #[serde(default)]
+    pub headers: Option<BTreeMap<String, Secret>>,
     #[serde(default)]
     pub alert_emails: Option<Vec<String>>,
     #[serde(default)]
@@ -228,6 +246,10 @@ pub struct UpdateWebhook {
     #[serde(default, deserialize_with = "present")]
     pub fields: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
+    pub auth: Option<Option<EndpointAuth>>,
+    #[serde(default, deserialize_with = "present")]
+    pub headers: Option<Option<BTreeMap<String, Secret>>>,
+    #[serde(default, deserialize_with = "present")]
     pub alert_emails: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
     pub alert_interval_minutes: Option<Option<u32>>,
@@ -255,6 +277,9 @@ pub struct WebhookChanges {
     /// `Some(None)` removes the prefix (likewise `fields`: all fields again).
     pub event_prefix: Option<Option<String>>,
     pub fields: Option<Option<Vec<String>>>,
+    /// `Some(None)` removes the auth; `headers` `Some(empty)` removes every custom header.
+    pub auth: Option<Option<EndpointAuth>>,
+    pub headers: Option<BTreeMap<String, Secret>>,
     pub alert_emails: Option<Vec<String>>,
     pub alert_interval_minutes: Option<u32>,
     pub disable_after_failures: Option<u32>,
@@ -407,6 +432,21 @@ fn validate_fields(fields: &[String]) -> Result<Vec<String>, DomainError> {
     }
 }
 
+fn own_prefix(settings: &Settings) -> String {
+    format!("{}-", settings.header_prefix)
+}
+
+fn check_auth(auth: EndpointAuth, settings: &Settings) -> Result<EndpointAuth, DomainError> {
+    endpoint_auth::validate_auth(&auth, &[&own_prefix(settings)]).map(|()| auth)
+}
+
+fn check_headers(
+    headers: BTreeMap<String, Secret>,
+    settings: &Settings,
+) -> Result<BTreeMap<String, Secret>, DomainError> {
+    endpoint_auth::validate_headers(&headers, &[&own_prefix(settings)]).map(|()| headers)
+}
+
 fn validate_url(url: &str, settings: &Settings) -> Result<String, DomainError> {
     net_policy::validate_webhook_url(url, settings.allow_private_targets).map(|u| u.to_string())
 }
@@ -437,6 +477,8 @@ impl CreateWebhook {
             form_key: self.form_key.as_deref().map(validate_form_key).transpose()?.unwrap_or_else(default_form_key),
             event_prefix: self.event_prefix.as_deref().map(validate_event_prefix).transpose()?,
             fields: self.fields.as_deref().map(validate_fields).transpose()?,
+            auth: self.auth.map(|a| check_auth(a, settings)).transpose()?,
+            headers: self.headers.map(|h| check_headers(h, settings)).transpose()?.unwrap_or_default(),
             alert_emails: self.alert_emails.as_deref().map(validate_alert_emails).transpose()?.unwrap_or_default(),
             alert_interval_minutes: self
                 .alert_interval_minutes
@@ -481,6 +523,8 @@ impl UpdateWebhook {
             form_key: not_null("form_key", self.form_key)?.map(|k| validate_form_key(&k)).transpose()?,
             event_prefix: self.event_prefix.map(|p| p.as_deref().map(validate_event_prefix).transpose()).transpose()?,
             fields: self.fields.map(|f| f.as_deref().map(validate_fields).transpose()).transpose()?,
+            auth: self.auth.map(|a| a.map(|a| check_auth(a, settings)).transpose()).transpose()?,
+            headers: self.headers.map(|h| check_headers(h.unwrap_or_default(), settings)).transpose()?,
             // `null` clears the filters (every event of the topics) and the recipients.
             filters: self
                 .filters

@@ -271,6 +271,12 @@ impl DynamoStore {
         if let Some(Some(v)) = &changes.fields {
             set("fields", av(v)?);
         }
+        if let Some(Some(v)) = &changes.auth {
+            set("auth", av(v)?);
+        }
+        if let Some(v) = &changes.headers {
+            set("headers", av(v)?);
+        }
         if let Some(v) = &changes.alert_emails {
             set("alert_emails", av(v)?);
         }
@@ -300,6 +306,9 @@ impl DynamoStore {
         }
         if let Some(None) = &changes.fields {
             remove("fields");
+        }
+        if let Some(None) = &changes.auth {
+            remove("auth");
         }
         // ... and clears why and when it was disabled.
         if changes.enabled == Some(true) {

@@ -109,6 +109,42 @@ mod on_the_wire {
     }
 
     #[tokio::test]
+    async fn endpoint_auth_and_custom_headers_are_sent_and_never_shown() {
+        let h = Harness::start_local().await;
+        let basic_receiver = Receiver::start(vec![Answer::status(200)]).await;
+        let key_receiver = Receiver::start(vec![Answer::status(200)]).await;
+        webhook(
+            &h,
+            &basic_receiver.url,
+            json!({"auth": {"type": "basic", "username": "netcore", "password": "s3cret-pass"},
+                   "headers": {"X-Account": "acct-991122"}}),
+        )
+        .await;
+        webhook(
+            &h,
+            &key_receiver.url,
+            json!({"auth": {"type": "api_key", "header": "X-Api-Key", "value": "key-abcdef-7788"}}),
+        )
+        .await;
+        h.start_delivery(&[]);
+        send(&h, 1).await;
+        let basic = basic_receiver.wait_for(1, Duration::from_secs(20)).await;
+        assert_eq!(basic[0].header("authorization"), "Basic bmV0Y29yZTpzM2NyZXQtcGFzcw==");
+        assert_eq!(basic[0].header("x-account"), "acct-991122");
+        let keyed = key_receiver.wait_for(1, Duration::from_secs(20)).await;
+        assert_eq!(keyed[0].header("x-api-key"), "key-abcdef-7788");
+        assert_eq!(keyed[0].header("authorization"), "");
+
+        // The API shows hints only.
+        let list = h.get("/v1/tenants/shop/webhooks").await.body.to_string();
+        for secret in ["s3cret-pass", "acct-991122", "key-abcdef-7788"] {
+            assert!(!list.contains(secret), "{secret} is not returned");
+        }
+        assert!(list.contains("\"password_hint\":\"…pass\""), "{list}");
+        assert!(list.contains("\"value_hint\":\"…7788\""));
+    }
+
+    #[tokio::test]
     async fn envelope_with_an_event_prefix() {
         let h = Harness::start_local().await;
         let receiver = Receiver::start(vec![Answer::status(200)]).await;
