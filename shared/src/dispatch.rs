@@ -252,7 +252,7 @@ impl<S: Store> Dispatcher<S> {
             &self.signing.header_names,
             &self.signing.source,
             body.content_type,
-            &[webhook.secret.expose()],
+            &webhook.signing_secrets(&time_fmt::format(now)),
             &delivery_ids.join(","),
             &topics.join(","),
             now.unix_timestamp(),

@@ -28,6 +28,12 @@ pub struct Webhook {
     /// The signing secret: stored as is because signing needs it; its `Debug` is redacted and
     /// the API returns it only at creation.
     pub secret: Secret,
+    /// During a rotation, the secret before the last change, still signing (a second
+    /// Standard Webhooks signature) until `previous_secret_expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<String>,
     /// Why Hookline disabled the webhook (e.g. the endpoint answered 410 Gone). Cleared when
     /// it is enabled again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,7 +112,22 @@ fn default_disable_after() -> u32 {
     DEFAULT_DISABLE_AFTER_FAILURES
 }
 
+pub const DEFAULT_SECRET_GRACE_MINUTES: u32 = 24 * 60;
+pub const MAX_SECRET_GRACE_MINUTES: u32 = 7 * 24 * 60;
+
 impl Webhook {
+    /// The secrets that sign a request at `now`: the current one, and the previous one while
+    /// its grace period lasts.
+    pub fn signing_secrets(&self, now: &str) -> Vec<&str> {
+        let mut secrets = vec![self.secret.expose()];
+        if let (Some(previous), Some(until)) = (&self.previous_secret, &self.previous_secret_expires_at)
+            && until.as_str() > now
+        {
+            secrets.push(previous.expose());
+        }
+        secrets
+    }
+
     pub fn render_options(&self) -> crate::render::RenderOptions<'_> {
         crate::render::RenderOptions {
             format: self.format,
@@ -135,6 +156,8 @@ pub struct WebhookView {
     pub disabled_at: Option<String>,
     pub description: Option<String>,
     pub secret_hint: String,
+    /// Set while the previous secret still signs (after a rotation).
+    pub previous_secret_expires_at: Option<String>,
     pub filters: Vec<Filter>,
     pub format: PayloadFormat,
     pub form_key: String,
@@ -165,6 +188,7 @@ impl From<&Webhook> for WebhookView {
             disabled_at: w.disabled_at.clone(),
             description: w.description.clone(),
             secret_hint: secret::hint(w.secret.expose()),
+            previous_secret_expires_at: w.previous_secret.as_ref().and(w.previous_secret_expires_at.clone()),
             filters: w.filters.clone(),
             format: w.format,
             form_key: w.form_key.clone(),
@@ -235,6 +259,9 @@ pub struct UpdateWebhook {
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub secret: Option<Option<Secret>>,
+    /// With `secret`: how long the old secret keeps signing too (default 24 h; 0 = not at all).
+    #[serde(default)]
+    pub secret_grace_minutes: Option<u32>,
     #[serde(default, deserialize_with = "present")]
     pub filters: Option<Option<Vec<Filter>>>,
     #[serde(default, deserialize_with = "present")]
@@ -271,6 +298,8 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
     pub description: Option<Option<String>>,
     pub secret: Option<Secret>,
+    /// With a new secret: until when the old one keeps signing (`None`: it stops at once).
+    pub previous_secret_until: Option<String>,
     pub filters: Option<Vec<Filter>>,
     pub format: Option<PayloadFormat>,
     pub form_key: Option<String>,
@@ -470,6 +499,8 @@ impl CreateWebhook {
             enabled: self.enabled.unwrap_or(true),
             description: self.description.as_deref().map(validate_description).transpose()?,
             secret,
+            previous_secret: None,
+            previous_secret_expires_at: None,
             disabled_reason: None,
             disabled_at: None,
             filters: self.filters.map(|f| filter::validate_filters(&f).map(|()| f)).transpose()?.unwrap_or_default(),
@@ -505,6 +536,20 @@ impl CreateWebhook {
 
 impl UpdateWebhook {
     pub fn into_changes(self, settings: &Settings) -> Result<WebhookChanges, DomainError> {
+        let grace = match (self.secret_grace_minutes, &self.secret) {
+            (Some(_), None) => {
+                return Err(DomainError::invalid("invalid_request", "secret_grace_minutes goes with a new secret"));
+            }
+            (Some(m), _) if m > MAX_SECRET_GRACE_MINUTES => {
+                return Err(DomainError::invalid(
+                    "invalid_secret_grace",
+                    format!("secret_grace_minutes must be 0 to {MAX_SECRET_GRACE_MINUTES}"),
+                ));
+            }
+            (m, _) => m.unwrap_or(DEFAULT_SECRET_GRACE_MINUTES),
+        };
+        let previous_secret_until = (grace > 0)
+            .then(|| crate::time_fmt::format(crate::time_fmt::now() + time::Duration::minutes(i64::from(grace))));
         fn not_null<T>(field: &'static str, v: Option<Option<T>>) -> Result<Option<T>, DomainError> {
             match v {
                 Some(None) => Err(DomainError::invalid("invalid_request", format!("{field} cannot be null"))),
@@ -519,6 +564,7 @@ impl UpdateWebhook {
             enabled: not_null("enabled", self.enabled)?,
             description: self.description.map(|d| d.as_deref().map(validate_description).transpose()).transpose()?,
             secret: not_null("secret", self.secret)?.map(|s| secret::validate(s.expose()).map(|()| s)).transpose()?,
+            previous_secret_until,
             format: not_null("format", self.format)?,
             form_key: not_null("form_key", self.form_key)?.map(|k| validate_form_key(&k)).transpose()?,
             event_prefix: self.event_prefix.map(|p| p.as_deref().map(validate_event_prefix).transpose()).transpose()?,

@@ -254,6 +254,11 @@ impl DynamoStore {
             set("enabled", av(v)?);
         }
         if let Some(v) = &changes.secret {
+            // A rotation: the old secret keeps signing until the grace period ends. The
+            // right-hand `#secret` is read before this update writes the new one.
+            if let Some(until) = &changes.previous_secret_until {
+                set("previous_secret_expires_at", s(until));
+            }
             set("secret", av(v)?);
         }
         if let Some(v) = &changes.filters {
@@ -310,10 +315,18 @@ impl DynamoStore {
         if let Some(None) = &changes.auth {
             remove("auth");
         }
+        if changes.secret.is_some() && changes.previous_secret_until.is_none() {
+            remove("previous_secret");
+            remove("previous_secret_expires_at");
+        }
         // ... and clears why and when it was disabled.
         if changes.enabled == Some(true) {
             remove("disabled_reason");
             remove("disabled_at");
+        }
+        if changes.secret.is_some() && changes.previous_secret_until.is_some() {
+            names.insert("#previous_secret".into(), "previous_secret".into());
+            sets.push("#previous_secret = #secret".into());
         }
         let mut expr = format!("SET {}", sets.join(", "));
         if !removes.is_empty() {

@@ -187,6 +187,8 @@ async fn bad_patches_change_nothing() {
         (json!({"last_alert_at": "2026-01-01T00:00:00Z"}), "invalid_request"),
         (json!({"filters": [{"field": "x", "op": "in", "value": []}]}), "invalid_filter"),
         (json!({"format": null}), "invalid_request"),
+        (json!({"secret_grace_minutes": 10}), "invalid_request"),
+        (json!({"secret": "a-long-enough-secret", "secret_grace_minutes": 20000}), "invalid_secret_grace"),
         (json!({"format": "soap"}), "invalid_request"),
         (json!({"event_prefix": ""}), "invalid_event_prefix"),
     ] {

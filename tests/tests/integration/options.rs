@@ -145,6 +145,50 @@ mod on_the_wire {
     }
 
     #[tokio::test]
+    async fn during_a_secret_rotation_both_signatures_verify() {
+        const OLD: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        const NEW: &str = "whsec_dGhlLW5ldy1zZWNyZXQtMTIzNDU2Nzg5MA==";
+        const NEXT: &str = "a-chosen-secret-without-grace";
+        let h = Harness::start_local().await;
+        let receiver = Receiver::start(vec![Answer::status(200)]).await;
+        webhook(&h, &receiver.url, json!({})).await;
+        let id = h.get("/v1/tenants/shop/webhooks").await.body["data"][0]["id"].as_str().expect("id").to_string();
+        h.start_delivery(&[]);
+
+        // WHEN the secret is rotated (default grace: 24 h)
+        let rotated = h.call("PATCH", &format!("/v1/tenants/shop/webhooks/{id}"), Some(json!({"secret": NEW}))).await;
+        assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+        assert!(rotated.body["previous_secret_expires_at"].is_string());
+        send(&h, 1).await;
+        let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+        let r = &got[0];
+        // THEN the request carries two signatures, one per secret, and both verify
+        assert_eq!(r.header("webhook-signature").split(' ').count(), 2);
+        for secret in [OLD, NEW] {
+            standardwebhooks::Webhook::new(secret).expect("secret").verify(&r.body, &r.headers).expect("verifies");
+        }
+        assert_eq!(r.header("x-hookline-webhook-hmac"), hookline_shared::signatures::body_hmac_hex(NEW, &r.body));
+
+        // WHEN it is rotated again without grace, only the newest signs
+        let again = h
+            .call(
+                "PATCH",
+                &format!("/v1/tenants/shop/webhooks/{id}"),
+                Some(json!({"secret": NEXT, "secret_grace_minutes": 0})),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+        assert!(again.body["previous_secret_expires_at"].is_null());
+        send(&h, 2).await;
+        let got = receiver.wait_for(2, Duration::from_secs(20)).await;
+        let r = &got[1];
+        assert_eq!(r.header("webhook-signature").split(' ').count(), 1);
+        let next = standardwebhooks::Webhook::from_bytes(NEXT.as_bytes().to_vec()).expect("raw secret");
+        next.verify(&r.body, &r.headers).expect("the new secret verifies");
+        assert!(standardwebhooks::Webhook::new(NEW).expect("secret").verify(&r.body, &r.headers).is_err());
+    }
+
+    #[tokio::test]
     async fn envelope_with_an_event_prefix() {
         let h = Harness::start_local().await;
         let receiver = Receiver::start(vec![Answer::status(200)]).await;
