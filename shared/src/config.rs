@@ -73,6 +73,8 @@ pub struct Settings {
     pub catalog: Option<std::sync::Arc<crate::catalog::TopicCatalog>>,
     /// Hookline's own header prefix: custom endpoint headers may not use it.
     pub header_prefix: String,
+    /// The `x-source` header's value.
+    pub source: String,
 }
 
 impl Default for Settings {
@@ -82,6 +84,7 @@ impl Default for Settings {
             retention_days: 30,
             catalog: None,
             header_prefix: DEFAULT_HEADER_PREFIX.into(),
+            source: DEFAULT_SOURCE.into(),
         }
     }
 }
@@ -125,9 +128,7 @@ impl DeliveryConfig {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let prefix = get(ENV_HEADER_PREFIX).unwrap_or_else(|| DEFAULT_HEADER_PREFIX.to_string());
-        let header_names = crate::signatures::HeaderNames::with_prefix(&prefix)
-            .map_err(|e| ConfigError::Invalid { name: ENV_HEADER_PREFIX, reason: e.to_string() })?;
+        let settings = Settings::from_lookup(&get)?;
         let max_attempts = parsed(&get, ENV_MAX_ATTEMPTS, 6u32, |n| (1..=100).contains(n), "1..=100 attempts")?;
         let jitter =
             parsed(&get, ENV_RETRY_JITTER, crate::retry::DEFAULT_JITTER, |j| (0.0..=1.0).contains(j), "0 to 1")?;
@@ -144,13 +145,10 @@ impl DeliveryConfig {
         Ok(Self {
             table_name: required(&get, ENV_TABLE)?,
             delivery_queue_url: required(&get, ENV_DELIVERY_QUEUE_URL)?,
-            signing: crate::dispatch::SigningSettings {
-                header_names,
-                source: get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string()),
-            },
+            signing: settings.signing(),
             retry,
             request_timeout: std::time::Duration::from_millis(timeout_ms),
-            allow_private_targets: Settings::from_lookup(&get)?.allow_private_targets,
+            allow_private_targets: settings.allow_private_targets,
         })
     }
 }
@@ -183,6 +181,14 @@ impl AlertConfig {
 }
 
 impl Settings {
+    /// The signing settings these settings imply (their prefix was checked when read).
+    pub fn signing(&self) -> crate::dispatch::SigningSettings {
+        let header_names = crate::signatures::HeaderNames::with_prefix(&self.header_prefix).unwrap_or_else(|_| {
+            crate::signatures::HeaderNames::with_prefix(DEFAULT_HEADER_PREFIX).unwrap_or_else(|_| unreachable!())
+        });
+        crate::dispatch::SigningSettings { header_names, source: self.source.clone() }
+    }
+
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = Settings::default();
         let allow_private_targets = match get(ENV_ALLOW_PRIVATE_TARGETS).as_deref() {
@@ -208,7 +214,8 @@ impl Settings {
         let header_prefix = get(ENV_HEADER_PREFIX).unwrap_or_else(|| DEFAULT_HEADER_PREFIX.to_string());
         crate::signatures::HeaderNames::with_prefix(&header_prefix)
             .map_err(|e| ConfigError::Invalid { name: ENV_HEADER_PREFIX, reason: e.to_string() })?;
-        Ok(Self { allow_private_targets, retention_days, catalog, header_prefix })
+        let source = get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+        Ok(Self { allow_private_targets, retention_days, catalog, header_prefix, source })
     }
 }
 

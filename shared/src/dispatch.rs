@@ -56,6 +56,34 @@ pub struct SigningSettings {
     pub source: String,
 }
 
+/// The body and headers of one request to `webhook` carrying `events` (one, or a `form`
+/// batch): rendered in the webhook's format, signed, with its endpoint auth. The one way a
+/// request is built, for deliveries and test sends alike.
+pub fn outgoing_request(
+    webhook: &Webhook,
+    events: &[EventView<'_>],
+    delivery_ids: &[&str],
+    signing: &SigningSettings,
+    now: OffsetDateTime,
+) -> (render::RenderedBody, Vec<(String, String)>) {
+    let options = webhook.render_options();
+    let body = render::render(events, &options);
+    let mut topics: Vec<String> = events.iter().map(|e| render::event_type(e.topic, options.event_prefix)).collect();
+    topics.dedup();
+    let mut headers = signatures::request_headers(
+        &signing.header_names,
+        &signing.source,
+        body.content_type,
+        &webhook.signing_secrets(&time_fmt::format(now)),
+        &delivery_ids.join(","),
+        &topics.join(","),
+        now.unix_timestamp(),
+        &body.bytes,
+    );
+    headers.extend(endpoint_auth::auth_headers(webhook.auth.as_ref(), &webhook.headers));
+    (body, headers)
+}
+
 pub struct Dispatcher<S> {
     pub store: S,
     pub sender: HttpSender,
@@ -237,28 +265,13 @@ impl<S: Store> Dispatcher<S> {
             return out;
         }
 
-        let options = webhook.render_options();
         let events: Vec<EventView<'_>> = group
             .iter()
             .map(|(_, t)| EventView { topic: &t.topic, occurred_at: &t.occurred_at, payload: &t.payload })
             .collect();
-        let body = render::render(&events, &options);
         let delivery_ids: Vec<&str> = group.iter().map(|(_, t)| t.delivery_id.as_str()).collect();
-        let mut topics: Vec<String> =
-            group.iter().map(|(_, t)| render::event_type(&t.topic, options.event_prefix)).collect();
-        topics.dedup();
         let now = time_fmt::now();
-        let mut headers = signatures::request_headers(
-            &self.signing.header_names,
-            &self.signing.source,
-            body.content_type,
-            &webhook.signing_secrets(&time_fmt::format(now)),
-            &delivery_ids.join(","),
-            &topics.join(","),
-            now.unix_timestamp(),
-            &body.bytes,
-        );
-        headers.extend(endpoint_auth::auth_headers(webhook.auth.as_ref(), &webhook.headers));
+        let (body, headers) = outgoing_request(webhook, &events, &delivery_ids, &self.signing, now);
         let outcome = self.sender.send(&webhook.url, &headers, body.bytes).await;
         let finished = time_fmt::now();
         let verdict = classify(outcome.status, outcome.retry_after);

@@ -12,6 +12,8 @@ pub enum ErrorKind {
     NotFound,
     /// The request conflicts with the current state (a limit reached, ...): 409.
     Conflict,
+    /// Well-formed but refused on its merits (a required test send failed): 422.
+    Unprocessable,
     /// A dependency (DynamoDB, SQS) failed: 503, safe to retry with the same event id.
     Unavailable,
 }
@@ -24,6 +26,8 @@ pub enum DomainError {
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error("storage error: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("queue error: {0}")]
@@ -48,13 +52,17 @@ impl DomainError {
             Self::Invalid { .. } => ErrorKind::Invalid,
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::Conflict { .. } => ErrorKind::Conflict,
+            Self::Unprocessable { .. } => ErrorKind::Unprocessable,
             Self::Store(_) | Self::Queue(_) => ErrorKind::Unavailable,
         }
     }
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Invalid { code, .. } | Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Invalid { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
             Self::Store(_) | Self::Queue(_) => "service_unavailable",
         }
     }

@@ -33,6 +33,7 @@ pub mod sqs_batch;
 pub mod store;
 pub mod task;
 pub mod telemetry;
+pub mod test_send;
 pub mod time_fmt;
 pub mod topic;
 pub mod webhook;

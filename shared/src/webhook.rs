@@ -318,6 +318,61 @@ impl WebhookChanges {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// The webhook as it would be after the change (to test it before saving).
+    pub fn applied_to(&self, webhook: &Webhook) -> Webhook {
+        let mut w = webhook.clone();
+        let c = self.clone();
+        if let Some(v) = c.name {
+            w.name = v;
+        }
+        if let Some(v) = c.url {
+            w.url = v;
+        }
+        if let Some(v) = c.topics {
+            w.topics = v;
+        }
+        if let Some(v) = c.enabled {
+            w.enabled = v;
+        }
+        if let Some(v) = c.description {
+            w.description = v;
+        }
+        if let Some(v) = c.secret {
+            w.secret = v;
+        }
+        if let Some(v) = c.filters {
+            w.filters = v;
+        }
+        if let Some(v) = c.format {
+            w.format = v;
+        }
+        if let Some(v) = c.form_key {
+            w.form_key = v;
+        }
+        if let Some(v) = c.event_prefix {
+            w.event_prefix = v;
+        }
+        if let Some(v) = c.fields {
+            w.fields = v;
+        }
+        if let Some(v) = c.auth {
+            w.auth = v;
+        }
+        if let Some(v) = c.headers {
+            w.headers = v;
+        }
+        if let Some(v) = c.alert_emails {
+            w.alert_emails = v;
+        }
+        if let Some(v) = c.alert_interval_minutes {
+            w.alert_interval_minutes = v;
+        }
+        if let Some(v) = c.disable_after_failures {
+            w.disable_after_failures = v;
+        }
+        w
+    }
 }
 
 fn validate_name(name: &str) -> Result<String, DomainError> {
@@ -548,7 +603,7 @@ impl UpdateWebhook {
             }
             (m, _) => m.unwrap_or(DEFAULT_SECRET_GRACE_MINUTES),
         };
-        let previous_secret_until = (grace > 0)
+        let previous_secret_until = (grace > 0 && matches!(self.secret, Some(Some(_))))
             .then(|| crate::time_fmt::format(crate::time_fmt::now() + time::Duration::minutes(i64::from(grace))));
         fn not_null<T>(field: &'static str, v: Option<Option<T>>) -> Result<Option<T>, DomainError> {
             match v {
@@ -684,7 +739,8 @@ mod tests {
         let req: UpdateWebhook = serde_json::from_str(r#"{"name": null}"#).expect("json");
         assert_eq!(req.into_changes(&s).expect_err("null name").code(), "invalid_request");
         let req: UpdateWebhook = serde_json::from_str("{}").expect("json");
-        assert!(req.into_changes(&s).expect("empty").is_empty());
+        let empty = req.into_changes(&s).expect("empty");
+        assert!(empty.is_empty(), "{empty:?}");
         assert!(serde_json::from_str::<UpdateWebhook>(r#"{"colour": "red"}"#).is_err());
     }
 

@@ -8,6 +8,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{self, WEBHOOK_PREFIX};
 use crate::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_WEBHOOKS_PER_TENANT};
 use crate::store::{Page, Store};
+use crate::test_send::{TestSendRequest, TestSendResult, Tester};
 use crate::time_fmt;
 use crate::webhook::{CreateWebhook, UpdateWebhook, Webhook};
 
@@ -22,14 +23,19 @@ pub fn tenant_not_found(tenant_id: &str) -> DomainError {
     )
 }
 
+/// Creates a webhook; with a `tester`, only if a test send to it answers 2xx.
 pub async fn create_webhook(
     store: &impl Store,
     settings: &Settings,
     tenant_id: &str,
     request: CreateWebhook,
+    tester: Option<&Tester<'_>>,
 ) -> DomainResult<Webhook> {
     ids::validate_tenant_id(tenant_id)?;
     let webhook = request.into_webhook(tenant_id, settings, &time_fmt::format(time_fmt::now()))?;
+    if let Some(tester) = tester {
+        tester.require_ok(&webhook).await?;
+    }
     if store.count_webhooks(tenant_id).await? >= MAX_WEBHOOKS_PER_TENANT {
         return Err(DomainError::conflict(
             "webhook_limit_reached",
@@ -96,17 +102,34 @@ pub async fn update_webhook(
     tenant_id: &str,
     webhook_id: &str,
     request: UpdateWebhook,
+    tester: Option<&Tester<'_>>,
 ) -> DomainResult<Webhook> {
     ids::validate_tenant_id(tenant_id)?;
     let changes = request.into_changes(settings)?;
     if !ids::is_generated_id(webhook_id, WEBHOOK_PREFIX) {
         return Err(webhook_not_found(webhook_id));
     }
+    if let Some(tester) = tester {
+        let current = get_webhook(store, tenant_id, webhook_id).await?;
+        tester.require_ok(&changes.applied_to(&current)).await?;
+    }
     if changes.is_empty() {
         return get_webhook(store, tenant_id, webhook_id).await;
     }
     let now = time_fmt::format(time_fmt::now());
     store.update_webhook(tenant_id, webhook_id, &changes, &now).await?.ok_or_else(|| webhook_not_found(webhook_id))
+}
+
+/// `POST .../webhooks/{id}/test`.
+pub async fn test_webhook(
+    store: &impl Store,
+    tester: &Tester<'_>,
+    tenant_id: &str,
+    webhook_id: &str,
+    request: TestSendRequest,
+) -> DomainResult<TestSendResult> {
+    let webhook = get_webhook(store, tenant_id, webhook_id).await?;
+    tester.send(&webhook, request).await
 }
 
 pub async fn delete_webhook(store: &impl Store, tenant_id: &str, webhook_id: &str) -> DomainResult<()> {

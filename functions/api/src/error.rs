@@ -26,6 +26,7 @@ impl From<DomainError> for ApiError {
             ErrorKind::Invalid => StatusCode::BAD_REQUEST,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Unavailable => {
                 // The details (AWS error, table) are for operators, not for the caller.
                 tracing::error!(error = %e, "dependency failure");

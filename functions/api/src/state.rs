@@ -5,13 +5,19 @@ use std::sync::Arc;
 
 use hookline_shared::aws::SdkConfig;
 use hookline_shared::config::{ApiConfig, Settings};
+use hookline_shared::dispatch::SigningSettings;
+use hookline_shared::outbound::{HttpSender, SenderConfig};
 use hookline_shared::queue::{SqsQueue, TaskQueue};
 use hookline_shared::store::{DynamoStore, Store};
+use hookline_shared::test_send::Tester;
 
 pub struct App<S, Q> {
     pub store: S,
     pub queue: Q,
     pub settings: Settings,
+    /// For test sends: the same SSRF-safe client and signing as the delivery function.
+    pub sender: HttpSender,
+    pub signing: SigningSettings,
 }
 
 /// The app as deployed: DynamoDB and SQS.
@@ -19,7 +25,21 @@ pub type AwsApp = App<DynamoStore, SqsQueue>;
 
 impl<S: Store, Q: TaskQueue> App<S, Q> {
     pub fn new(store: S, queue: Q, settings: Settings) -> Arc<Self> {
-        Arc::new(Self { store, queue, settings })
+        let sender = HttpSender::new(SenderConfig {
+            allow_private_targets: settings.allow_private_targets,
+            ..SenderConfig::default()
+        })
+        // Only a broken TLS backend fails here, at cold start, before any request.
+        .expect("the outbound HTTP client cannot be built");
+        let signing = settings.signing();
+        Arc::new(Self { store, queue, settings, sender, signing })
+    }
+}
+
+impl<S, Q> App<S, Q> {
+    /// What test sends need, from this app's client, signing and catalog.
+    pub fn tester(&self) -> Tester<'_> {
+        Tester { sender: &self.sender, signing: &self.signing, catalog: self.settings.catalog.as_deref() }
     }
 }
 

@@ -258,7 +258,7 @@ async fn run() -> Result<(), BoxError> {
     let request: CreateWebhook = serde_json::from_value(serde_json::json!({
         "name": "bench", "url": format!("http://{receiver}/hook"), "topics": ["order_create"]
     }))?;
-    webhooks::create_webhook(&store, &settings, "bench", request).await?;
+    webhooks::create_webhook(&store, &settings, "bench", request, None).await?;
     eprint!("queueing {n} deliveries ... ");
     for i in 0..n {
         let event: EventRequest = serde_json::from_value(serde_json::json!({

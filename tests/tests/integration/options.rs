@@ -324,3 +324,111 @@ mod catalog {
         assert_eq!(any.status, StatusCode::CREATED);
     }
 }
+
+mod test_sends {
+    use std::time::Duration;
+
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+
+    use crate::harness::Harness;
+    use crate::receiver::{Answer, Receiver};
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    async fn webhook(h: &Harness, url: &str) -> String {
+        let reply = h
+            .post(
+                "/v1/tenants/shop/webhooks",
+                json!({"name": "t", "url": url, "topics": ["order_create"], "secret": SECRET}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().expect("id").to_string()
+    }
+
+    #[tokio::test]
+    async fn a_test_send_reports_a_failing_receiver_honestly_and_does_not_retry() {
+        let h = Harness::start_local().await;
+        h.start_delivery(&[("HOOKLINE_RETRY_SCHEDULE", "1s"), ("HOOKLINE_RETRY_JITTER", "0")]);
+        let receiver = Receiver::start(vec![Answer::status(500)]).await;
+        let id = webhook(&h, &receiver.url).await;
+
+        let reply = h
+            .post(
+                &format!("/v1/tenants/shop/webhooks/{id}/test"),
+                json!({"topic": "order_create", "payload": {"context": {"business_name": "Shop"}, "data": {"order_id": "T-1"}}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["ok"], false);
+        assert_eq!(reply.body["status_code"], 500);
+        assert_eq!(reply.body["response_excerpt"], "answer 500");
+        assert!(reply.body["latency_ms"].is_u64());
+
+        let got = receiver.received();
+        assert_eq!(got.len(), 1);
+        let body: Value = serde_json::from_slice(&got[0].body).expect("json");
+        assert_eq!(body, json!({"business_name": "Shop", "order_id": "T-1"}));
+        standardwebhooks::Webhook::new(SECRET).expect("secret").verify(&got[0].body, &got[0].headers).expect("signed");
+        // No retry follows a test send.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(receiver.received().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_test_send_without_a_payload_sends_a_test_event_and_a_200_is_ok() {
+        let h = Harness::start_local().await;
+        let receiver = Receiver::start(vec![Answer::status(200)]).await;
+        let id = webhook(&h, &receiver.url).await;
+        let reply = h
+            .raw(
+                "POST",
+                &format!("/v1/tenants/shop/webhooks/{id}/test"),
+                &[("authorization", &format!("Bearer {}", h.key))],
+                vec![],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["ok"], true);
+        assert_eq!(reply.body["topic"], "order_create");
+        let body: Value = serde_json::from_slice(&receiver.received()[0].body).expect("json");
+        assert_eq!(body["test"], true);
+    }
+
+    #[tokio::test]
+    async fn require_ok_refuses_to_save_a_webhook_whose_test_fails() {
+        let h = Harness::start_local().await;
+        let bad = Receiver::start(vec![Answer::status(503)]).await;
+        let good = Receiver::start(vec![Answer::status(200)]).await;
+        let before = h.item_count().await;
+        let refused = h
+            .post(
+                "/v1/tenants/shop/webhooks?require_ok=true",
+                json!({"name": "t", "url": bad.url, "topics": ["order_create"]}),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert_eq!(refused.code(), "test_failed");
+        assert!(refused.body["error"]["message"].as_str().expect("message").contains("HTTP 503"));
+        assert_eq!(h.item_count().await, before, "nothing saved");
+
+        let saved = h
+            .post(
+                "/v1/tenants/shop/webhooks?require_ok=true",
+                json!({"name": "t", "url": good.url, "topics": ["order_create"]}),
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.body);
+        let id = saved.body["id"].as_str().expect("id");
+
+        // An update to a failing URL is refused too, and changes nothing.
+        let patch = h
+            .call("PATCH", &format!("/v1/tenants/shop/webhooks/{id}?require_ok=true"), Some(json!({"url": bad.url})))
+            .await;
+        assert_eq!(patch.code(), "test_failed");
+        assert_eq!(h.get(&format!("/v1/tenants/shop/webhooks/{id}")).await.body["url"], good.url.as_str());
+        assert_eq!(good.received().len(), 1);
+        assert_eq!(bad.received().len(), 2);
+    }
+}

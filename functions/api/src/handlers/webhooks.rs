@@ -5,12 +5,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use hookline_shared::queue::TaskQueue;
 use hookline_shared::store::Store;
+use hookline_shared::test_send::{TestSendRequest, TestSendResult};
 use hookline_shared::webhook::{CreateWebhook, UpdateWebhook, WebhookView};
 use hookline_shared::webhooks::{self, ListParams};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiResult;
-use crate::extract::{ApiPath, ApiQuery, JsonBody};
+use crate::extract::{ApiPath, ApiQuery, JsonBody, OptionalJsonBody};
 use crate::state::App;
 
 /// The create answer: the webhook and, this once, its whole signing secret.
@@ -27,12 +28,23 @@ pub struct WebhookList {
     next_cursor: Option<String>,
 }
 
+/// `?require_ok=true` on create and update: save only if a test send answers 2xx.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaveParams {
+    #[serde(default)]
+    require_ok: bool,
+}
+
 pub async fn create<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath(tenant_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<SaveParams>,
     JsonBody(request): JsonBody<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
-    let webhook = webhooks::create_webhook(&app.store, &app.settings, &tenant_id, request).await?;
+    let tester = app.tester();
+    let tester = params.require_ok.then_some(&tester);
+    let webhook = webhooks::create_webhook(&app.store, &app.settings, &tenant_id, request, tester).await?;
     tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook.id, "webhook created");
     let created = CreatedWebhook { webhook: WebhookView::from(&webhook), secret: webhook.secret.expose().to_string() };
     Ok((StatusCode::CREATED, Json(created)))
@@ -58,11 +70,24 @@ pub async fn get<S: Store, Q: TaskQueue>(
 pub async fn update<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<SaveParams>,
     JsonBody(request): JsonBody<UpdateWebhook>,
 ) -> ApiResult<Json<WebhookView>> {
-    let webhook = webhooks::update_webhook(&app.store, &app.settings, &tenant_id, &webhook_id, request).await?;
+    let tester = app.tester();
+    let tester = params.require_ok.then_some(&tester);
+    let webhook = webhooks::update_webhook(&app.store, &app.settings, &tenant_id, &webhook_id, request, tester).await?;
     tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook_id, "webhook updated");
     Ok(Json(WebhookView::from(&webhook)))
+}
+
+/// `POST .../webhooks/{id}/test`: one signed request now; the receiver's answer back.
+pub async fn test<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+    OptionalJsonBody(request): OptionalJsonBody<TestSendRequest>,
+) -> ApiResult<Json<TestSendResult>> {
+    let result = webhooks::test_webhook(&app.store, &app.tester(), &tenant_id, &webhook_id, request).await?;
+    Ok(Json(result))
 }
 
 pub async fn delete<S: Store, Q: TaskQueue>(
