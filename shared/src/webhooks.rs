@@ -66,7 +66,7 @@ pub fn encode_cursor(last_id: &str) -> String {
     URL_SAFE_NO_PAD.encode(last_id)
 }
 
-fn decode_cursor(cursor: &str, prefix: &str) -> DomainResult<String> {
+pub(crate) fn decode_cursor(cursor: &str, prefix: &str) -> DomainResult<String> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()

@@ -27,6 +27,12 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
             get(webhooks::get::<S, Q>).patch(webhooks::update::<S, Q>).delete(webhooks::delete::<S, Q>),
         )
         .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/test", axum::routing::post(webhooks::test::<S, Q>))
+        .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries", get(deliveries::list::<S, Q>))
+        .route(
+            "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/recover",
+            axum::routing::post(deliveries::recover::<S, Q>),
+        )
+        .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}/retry", axum::routing::post(deliveries::retry::<S, Q>))
         .route("/v1/tenants/{tenant_id}/events", axum::routing::post(events::ingest::<S, Q>))
         .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}", get(deliveries::get::<S, Q>))
         .route("/v1/topics", get(topics::list::<S, Q>))

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CreateEvent, Page, Store, StoreError, StoreResult};
+use super::{CreateEvent, DeliveryQuery, Page, Store, StoreError, StoreResult};
 use crate::api_key::ApiKeyRecord;
 use crate::delivery::{Attempt, Delivery, DeliveryLog, DeliveryWrite};
 use crate::event::EventRecord;
@@ -788,6 +788,57 @@ impl Store for DynamoStore {
             .send()
             .await;
         unless_condition_failed("UpdateItem", result).map(|_| ())
+    }
+
+    async fn list_webhook_deliveries(&self, q: &DeliveryQuery<'_>) -> StoreResult<Page<Delivery>> {
+        let gsi_pk = keys::webhook_deliveries_pk(q.tenant_id, q.webhook_id);
+        let mut items: Vec<Delivery> = Vec::new();
+        let mut start = q.start_after.map(|id| {
+            let mut k = key(keys::delivery_pk(q.tenant_id, id), keys::DELIVERY_SK);
+            k.insert(GSI1_PK.into(), s(gsi_pk.clone()));
+            k.insert(GSI1_SK.into(), s(id));
+            k
+        });
+        let want = q.limit + 1;
+        loop {
+            let mut req = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .expression_attribute_values(":pk", s(gsi_pk.clone()))
+                .scan_index_forward(q.since_id.is_some())
+                .limit(i32::try_from(want.max(25)).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start);
+            req = match q.since_id {
+                Some(since) => req
+                    .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :since")
+                    .expression_attribute_values(":since", s(since)),
+                None => req.key_condition_expression("gsi1pk = :pk"),
+            };
+            if let Some(status) = q.status {
+                let av = |v: &dyn erased::Ser| v.to_av();
+                req = req
+                    .filter_expression("#status = :status")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":status", av(&status)?);
+            }
+            let out = req.send().await.map_err(sdk_err("Query"))?;
+            for item in out.items.unwrap_or_default() {
+                items.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= want {
+                break;
+            }
+        }
+        let next = if items.len() > q.limit {
+            items.truncate(q.limit);
+            items.last().map(|d| d.delivery_id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 
     async fn get_delivery(&self, tenant_id: &str, delivery_id: &str) -> StoreResult<Option<DeliveryLog>> {

@@ -29,6 +29,18 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// Which of a webhook's deliveries to list.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeliveryQuery<'a> {
+    pub tenant_id: &'a str,
+    pub webhook_id: &'a str,
+    pub status: Option<crate::delivery::DeliveryStatus>,
+    pub limit: usize,
+    pub start_after: Option<&'a str>,
+    /// Oldest first, from this delivery id on (ids are time-ordered).
+    pub since_id: Option<&'a str>,
+}
+
 /// Outcome of writing an event that may already exist (idempotent ingest).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateEvent {
@@ -124,6 +136,12 @@ pub trait Store: Send + Sync + 'static {
     fn restore_alert(&self, claimed: &Webhook, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// A delivery succeeded: the consecutive failure count starts again from zero.
     fn reset_failures(&self, tenant_id: &str, webhook_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A webhook's deliveries, newest first (or oldest first from `since_id` on), optionally
+    /// only those with `status`; the page starts after `start_after`. One index Query a page.
+    fn list_webhook_deliveries(
+        &self,
+        query: &DeliveryQuery<'_>,
+    ) -> impl Future<Output = StoreResult<Page<Delivery>>> + Send;
     /// A delivery and its attempts: one Query.
     fn get_delivery(
         &self,

@@ -432,3 +432,91 @@ mod test_sends {
         assert_eq!(bad.received().len(), 2);
     }
 }
+
+mod delivery_log {
+    use std::time::Duration;
+
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    use crate::harness::Harness;
+    use crate::receiver::{Answer, Receiver};
+
+    #[tokio::test]
+    async fn the_log_lists_deliveries_and_retry_and_recover_send_them_again_with_the_same_ids() {
+        // GIVEN three deliveries that failed (one attempt each), then a receiver that recovers
+        let h = Harness::start_local().await;
+        let receiver =
+            Receiver::start(vec![Answer::status(500), Answer::status(500), Answer::status(500), Answer::status(200)])
+                .await;
+        let wh = h.create_webhook_to("shop", &receiver.url, &["order_create"], None).await;
+        let wid = wh["id"].as_str().expect("id").to_string();
+        h.start_delivery(&[("HOOKLINE_MAX_ATTEMPTS", "1")]);
+        let since =
+            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("time");
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let reply = h.post("/v1/tenants/shop/events", json!({"topic": "order_create", "data": {"n": n}})).await;
+            let id = reply.body["deliveries"][0]["id"].as_str().expect("delivery").to_string();
+            h.delivery_with_status("shop", &id, "failed", Duration::from_secs(20)).await;
+            ids.push(id);
+        }
+
+        // THEN the log lists them newest first, with attempts, filtered and paginated
+        let log = h.get(&format!("/v1/tenants/shop/webhooks/{wid}/deliveries")).await;
+        assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+        let listed: Vec<&str> =
+            log.body["data"].as_array().expect("data").iter().map(|d| d["id"].as_str().expect("id")).collect();
+        let mut newest_first = ids.clone();
+        newest_first.reverse();
+        assert_eq!(listed, newest_first);
+        assert_eq!(log.body["data"][0]["attempts"][0]["status_code"], 500);
+        let failed = h.get(&format!("/v1/tenants/shop/webhooks/{wid}/deliveries?status=failed")).await;
+        assert_eq!(failed.body["data"].as_array().map(Vec::len), Some(3));
+        let delivered = h.get(&format!("/v1/tenants/shop/webhooks/{wid}/deliveries?status=delivered")).await;
+        assert_eq!(delivered.body["data"], json!([]));
+        let page = h.get(&format!("/v1/tenants/shop/webhooks/{wid}/deliveries?limit=2")).await;
+        assert_eq!(page.body["data"].as_array().map(Vec::len), Some(2));
+        let cursor = page.body["next_cursor"].as_str().expect("a next page");
+        let rest = h.get(&format!("/v1/tenants/shop/webhooks/{wid}/deliveries?limit=2&cursor={cursor}")).await;
+        assert_eq!(rest.body["data"][0]["id"], ids[0].as_str());
+
+        // WHEN one is retried: it is delivered, with the same delivery id, after its old attempt
+        let retried = h.post(&format!("/v1/tenants/shop/deliveries/{}/retry", ids[0]), json!({})).await;
+        assert_eq!(retried.status, StatusCode::ACCEPTED, "{}", retried.body);
+        let d = h.delivery_with_status("shop", &ids[0], "delivered", Duration::from_secs(20)).await;
+        let codes: Vec<&serde_json::Value> =
+            d["attempts"].as_array().expect("attempts").iter().map(|a| &a["status_code"]).collect();
+        assert_eq!(codes, [&json!(500), &json!(200)]);
+        assert_eq!(receiver.received()[3].header("x-hookline-delivery-id"), ids[0]);
+        let again = h.post(&format!("/v1/tenants/shop/deliveries/{}/retry", ids[0]), json!({})).await;
+        assert_eq!(again.code(), "delivery_not_failed");
+
+        // WHEN the webhook is recovered since before the events: the other two go again
+        let recovered = h.post(&format!("/v1/tenants/shop/webhooks/{wid}/recover?since={since}"), json!({})).await;
+        assert_eq!(recovered.status, StatusCode::ACCEPTED, "{}", recovered.body);
+        assert_eq!(recovered.body["requeued"], 2);
+        for id in &ids[1..] {
+            h.delivery_with_status("shop", id, "delivered", Duration::from_secs(20)).await;
+        }
+        let resent: Vec<String> =
+            receiver.received()[4..].iter().map(|r| r.header("x-hookline-delivery-id").to_string()).collect();
+        let mut resent_sorted = resent.clone();
+        resent_sorted.sort();
+        assert_eq!(resent_sorted, ids[1..].to_vec());
+
+        // Bad parameters are 400s.
+        assert_eq!(
+            h.get(&format!("/v1/tenants/shop/webhooks/{wid}/deliveries?status=lost")).await.code(),
+            "invalid_status"
+        );
+        assert_eq!(
+            h.post(&format!("/v1/tenants/shop/webhooks/{wid}/recover?since=yesterday"), json!({})).await.code(),
+            "invalid_since"
+        );
+        assert_eq!(
+            h.post(&format!("/v1/tenants/shop/webhooks/{wid}/recover"), json!({})).await.code(),
+            "invalid_query"
+        );
+    }
+}

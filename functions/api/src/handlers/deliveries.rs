@@ -2,13 +2,15 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use hookline_shared::deliveries;
+use axum::http::StatusCode;
+use hookline_shared::deliveries::{self, DeliveryListParams, Requeued};
 use hookline_shared::delivery::DeliveryView;
 use hookline_shared::queue::TaskQueue;
 use hookline_shared::store::Store;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiResult;
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::state::App;
 
 pub async fn get<S: Store, Q: TaskQueue>(
@@ -17,4 +19,47 @@ pub async fn get<S: Store, Q: TaskQueue>(
 ) -> ApiResult<Json<DeliveryView>> {
     let delivery = deliveries::get_delivery(&app.store, &tenant_id, &delivery_id).await?;
     Ok(Json(DeliveryView::from(&delivery)))
+}
+
+#[derive(Serialize)]
+pub struct DeliveryList {
+    data: Vec<DeliveryView>,
+    next_cursor: Option<String>,
+}
+
+/// `GET .../webhooks/{id}/deliveries`: the webhook's delivery log, newest first.
+pub async fn list<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<DeliveryListParams>,
+) -> ApiResult<Json<DeliveryList>> {
+    let page = deliveries::list_webhook_deliveries(&app.store, &tenant_id, &webhook_id, &params).await?;
+    Ok(Json(DeliveryList { data: page.items.iter().map(DeliveryView::from).collect(), next_cursor: page.next }))
+}
+
+/// `POST .../deliveries/{id}/retry`.
+pub async fn retry<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath((tenant_id, delivery_id)): ApiPath<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Requeued>)> {
+    let requeued = deliveries::retry_delivery(&app.store, &app.queue, &tenant_id, &delivery_id).await?;
+    tracing::info!(tenant_id = %tenant_id, delivery_id = %delivery_id, "delivery requeued");
+    Ok((StatusCode::ACCEPTED, Json(requeued)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverParams {
+    since: String,
+}
+
+/// `POST .../webhooks/{id}/recover?since=`.
+pub async fn recover<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<RecoverParams>,
+) -> ApiResult<(StatusCode, Json<Requeued>)> {
+    let requeued = deliveries::recover_webhook(&app.store, &app.queue, &tenant_id, &webhook_id, &params.since).await?;
+    tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook_id, requeued = requeued.requeued, "deliveries recovered");
+    Ok((StatusCode::ACCEPTED, Json(requeued)))
 }
