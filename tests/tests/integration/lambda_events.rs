@@ -1,14 +1,18 @@
-//! The sample API Gateway events in events/api, converted by `lambda_http` as in Lambda and
-//! answered by the api Router against moto: the Lambda adapter path works end to end.
+//! The sample Lambda events in events/, converted as Lambda does (`lambda_http` for the API,
+//! `aws_lambda_events` for SQS) and handled against moto: the adapters work end to end.
 
 use std::path::PathBuf;
 
 use aws_lambda_events::sqs::SqsEvent;
 use axum::http::StatusCode;
+use hookline_alert::AlertFunction;
 use hookline_api::{AwsApp, router};
 use hookline_delivery::DeliveryFunction;
 use hookline_shared::api_key;
-use hookline_shared::config::DeliveryConfig;
+use hookline_shared::config::{AlertConfig, DeliveryConfig};
+use hookline_shared::delivery::{DeliveryStatus, DeliveryWrite};
+use hookline_shared::event::{DeliveryRef, EventPayload, EventRecord, EventState};
+use hookline_shared::ingest;
 use hookline_shared::secret;
 use hookline_shared::store::{DynamoStore, Store};
 use hookline_shared::webhook::Webhook;
@@ -103,4 +107,74 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
     let body: Value = serde_json::from_slice(&got[0].body).expect("json");
     assert_eq!(body["fiat_value"], 2);
     assert_eq!(body["business_currency_code"], "INR");
+
+    // AND the same two messages as dead letters: counted on the webhook, garbage acknowledged
+    let alert_config = AlertConfig::from_lookup(|name| match name {
+        "HOOKLINE_TABLE" => Some(h.config.table_name.clone()),
+        "HOOKLINE_DEAD_LETTER_QUEUE_URL" => Some(h.stack.queue("DeliveryDeadLetterQueue").expect("dlq").url.clone()),
+        "HOOKLINE_ALERT_SENDER" => Some("alerts@hookline.test".into()),
+        _ => None,
+    })
+    .expect("alert config");
+    let alerts = AlertFunction::from_config(&h.sdk, &alert_config);
+    let dead: SqsEvent = serde_json::from_str(&sample("alert", "sqs-batch.json")).expect("an SQS event");
+    let response = alerts.handle(dead).await;
+    assert!(response.batch_item_failures.is_empty(), "nothing left to retry");
+    let w = DynamoStore::new(h.dynamodb(), &h.config.table_name)
+        .get_webhook(&webhook.tenant_id, &webhook.id)
+        .await
+        .expect("read")
+        .expect("webhook");
+    assert_eq!(w.consecutive_failures, 1, "the dead delivery was counted");
+}
+
+#[tokio::test]
+async fn a_sample_event_for_every_route_is_answered() {
+    // GIVEN the key, webhook, event and failed delivery the samples name
+    let h = Harness::start_local().await;
+    let receiver = Receiver::start(vec![Answer::status(200)]).await;
+    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    store.put_api_key(&api_key::record_for(SAMPLE_KEY, "sample events")).await.expect("key");
+    let webhook: Webhook = serde_json::from_value(serde_json::json!({
+        "id": "wh_01a2047bc1c277a889e2b8372deb0472", "tenant_id": "acme", "name": "sample", "url": receiver.url,
+        "topics": ["coupon_create"], "enabled": true, "secret": secret::generate(),
+        "created_at": "2026-11-22T17:00:00Z", "updated_at": "2026-11-22T17:00:00Z"
+    }))
+    .expect("webhook");
+    store.create_webhook(&webhook).await.expect("store webhook");
+    let delivery_id = "dlv_01a2047bc68672748bae89b27414a0ac";
+    let event = EventRecord {
+        tenant_id: "acme".into(),
+        event_id: "coupon-1001".into(),
+        topic: "coupon_create".into(),
+        occurred_at: "2026-11-22T17:00:00Z".into(),
+        received_at: "2026-11-22T17:00:00Z".into(),
+        payload: EventPayload { context: Default::default(), data: Default::default() },
+        deliveries: vec![DeliveryRef { id: delivery_id.into(), webhook_id: webhook.id.clone() }],
+        state: EventState::Enqueued,
+        expires_at: 4_000_000_000,
+    };
+    store.create_event(&event).await.expect("event");
+    let mut failed = ingest::deliveries_of(&event).remove(0);
+    failed.status = DeliveryStatus::Failed;
+    store.write_deliveries(&[DeliveryWrite { delivery: failed, attempt: None }]).await.expect("delivery");
+    let app = router(AwsApp::from_config(&h.sdk, &h.config));
+
+    // THEN each route's sample gets its answer
+    for (file, status) in [
+        ("topics.json", StatusCode::OK),
+        ("get-webhook.json", StatusCode::OK),
+        ("update-webhook.json", StatusCode::OK),
+        ("test-webhook.json", StatusCode::OK),
+        ("list-webhook-deliveries.json", StatusCode::OK),
+        ("get-delivery.json", StatusCode::OK),
+        ("retry-delivery.json", StatusCode::ACCEPTED),
+        ("recover-webhook.json", StatusCode::ACCEPTED),
+        ("delete-webhook.json", StatusCode::NO_CONTENT),
+    ] {
+        let (got, body) = answer(app.clone(), file).await;
+        assert_eq!(got, status, "{file}: {body}");
+    }
+    assert_eq!(receiver.received().len(), 1, "the test send reached the receiver");
+    assert_eq!(h.drain_queue("DeliveryQueue").await.len(), 1, "the retry queued the delivery");
 }
