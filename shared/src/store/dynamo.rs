@@ -240,91 +240,67 @@ impl DynamoStore {
             values.insert(format!(":{field}"), value);
             sets.push(format!("#{field} = :{field}"));
         };
-        let av = |v: &dyn erased::Ser| v.to_av();
-        if let Some(v) = &changes.name {
-            set("name", av(v)?);
+        fn field<T: serde::Serialize>(v: &Option<T>) -> Option<&dyn erased::Ser> {
+            v.as_ref().map(|v| v as &dyn erased::Ser)
         }
-        if let Some(v) = &changes.url {
-            set("url", av(v)?);
+        /// `Some(None)` (cleared) becomes a REMOVE.
+        fn clearable<T: serde::Serialize>(v: &Option<Option<T>>) -> Option<Option<&dyn erased::Ser>> {
+            v.as_ref().map(|v| v.as_ref().map(|v| v as &dyn erased::Ser))
         }
-        if let Some(v) = &changes.topics {
-            set("topics", av(v)?);
-        }
-        if let Some(v) = &changes.enabled {
-            set("enabled", av(v)?);
-        }
-        if let Some(v) = &changes.secret {
-            // A rotation: the old secret keeps signing until the grace period ends. The
-            // right-hand `#secret` is read before this update writes the new one.
-            if let Some(until) = &changes.previous_secret_until {
-                set("previous_secret_expires_at", s(until));
+        let c = changes;
+        let plain = [
+            ("name", field(&c.name)),
+            ("url", field(&c.url)),
+            ("topics", field(&c.topics)),
+            ("enabled", field(&c.enabled)),
+            ("secret", field(&c.secret)),
+            ("filters", field(&c.filters)),
+            ("format", field(&c.format)),
+            ("form_key", field(&c.form_key)),
+            ("headers", field(&c.headers)),
+            ("alert_emails", field(&c.alert_emails)),
+            ("alert_interval_minutes", field(&c.alert_interval_minutes)),
+            ("disable_after_failures", field(&c.disable_after_failures)),
+        ];
+        let optional = [
+            ("description", clearable(&c.description)),
+            ("event_prefix", clearable(&c.event_prefix)),
+            ("fields", clearable(&c.fields)),
+            ("auth", clearable(&c.auth)),
+        ];
+        let mut cleared: Vec<&str> = Vec::new();
+        for (name, value) in plain {
+            if let Some(v) = value {
+                set(name, v.to_av()?);
             }
-            set("secret", av(v)?);
         }
-        if let Some(v) = &changes.filters {
-            set("filters", av(v)?);
+        for (name, value) in optional {
+            match value {
+                Some(Some(v)) => set(name, v.to_av()?),
+                Some(None) => cleared.push(name),
+                None => {}
+            }
         }
-        if let Some(v) = &changes.format {
-            set("format", av(v)?);
-        }
-        if let Some(v) = &changes.form_key {
-            set("form_key", av(v)?);
-        }
-        if let Some(Some(v)) = &changes.event_prefix {
-            set("event_prefix", av(v)?);
-        }
-        if let Some(Some(v)) = &changes.fields {
-            set("fields", av(v)?);
-        }
-        if let Some(Some(v)) = &changes.auth {
-            set("auth", av(v)?);
-        }
-        if let Some(v) = &changes.headers {
-            set("headers", av(v)?);
-        }
-        if let Some(v) = &changes.alert_emails {
-            set("alert_emails", av(v)?);
-        }
-        if let Some(v) = &changes.alert_interval_minutes {
-            set("alert_interval_minutes", av(v)?);
-        }
-        if let Some(v) = &changes.disable_after_failures {
-            set("disable_after_failures", av(v)?);
-        }
-        if let Some(Some(v)) = &changes.description {
-            set("description", av(v)?);
+        // A rotation: the old secret keeps signing until the grace period ends (the right-hand
+        // `#secret` is read before this update writes the new one), or stops at once.
+        let rotation = c.secret.is_some();
+        if let (true, Some(until)) = (rotation, &c.previous_secret_until) {
+            set("previous_secret_expires_at", s(until));
+        } else if rotation {
+            cleared.extend(["previous_secret", "previous_secret_expires_at"]);
         }
         set("updated_at", s(updated_at));
-        // Enabling a webhook again starts its failure count afresh.
-        if changes.enabled == Some(true) {
+        // Enabling a webhook again starts its failure count afresh and clears why and when it
+        // was disabled.
+        if c.enabled == Some(true) {
             set("consecutive_failures", AttributeValue::N("0".into()));
+            cleared.extend(["disabled_reason", "disabled_at"]);
         }
-        let mut remove = |field: &str| {
-            names.insert(format!("#{field}"), field.to_string());
-            removes.push(format!("#{field}"));
-        };
-        if let Some(None) = &changes.description {
-            remove("description");
+        for name in cleared {
+            names.insert(format!("#{name}"), name.to_string());
+            removes.push(format!("#{name}"));
         }
-        if let Some(None) = &changes.event_prefix {
-            remove("event_prefix");
-        }
-        if let Some(None) = &changes.fields {
-            remove("fields");
-        }
-        if let Some(None) = &changes.auth {
-            remove("auth");
-        }
-        if changes.secret.is_some() && changes.previous_secret_until.is_none() {
-            remove("previous_secret");
-            remove("previous_secret_expires_at");
-        }
-        // ... and clears why and when it was disabled.
-        if changes.enabled == Some(true) {
-            remove("disabled_reason");
-            remove("disabled_at");
-        }
-        if changes.secret.is_some() && changes.previous_secret_until.is_some() {
+        if rotation && c.previous_secret_until.is_some() {
             names.insert("#previous_secret".into(), "previous_secret".into());
             sets.push("#previous_secret = #secret".into());
         }
