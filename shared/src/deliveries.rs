@@ -7,14 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::delivery::{Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{self, DELIVERY_PREFIX};
+use crate::limits::MAX_RECOVER;
 use crate::queue::TaskQueue;
 use crate::store::{DeliveryQuery, Page, Store};
 use crate::task::DeliveryTask;
 use crate::time_fmt;
 use crate::webhooks::{decode_cursor, encode_cursor, get_webhook, parse_limit};
-
-/// Deliveries one recover call re-sends at most (call again for more).
-pub const MAX_RECOVER: usize = 1000;
 
 fn not_found(delivery_id: &str) -> DomainError {
     DomainError::not_found("delivery_not_found", format!("no delivery {delivery_id:?} for this tenant"))

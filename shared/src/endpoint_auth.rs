@@ -9,10 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
+use crate::limits::{MAX_HEADER_VALUE_LEN, MAX_HEADERS};
 use crate::secret::{self, Secret};
-
-pub const MAX_HEADERS: usize = 20;
-const MAX_VALUE_LEN: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -59,7 +57,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn valid_value(value: &str) -> bool {
-    !value.is_empty() && value.len() <= MAX_VALUE_LEN && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+    !value.is_empty() && value.len() <= MAX_HEADER_VALUE_LEN && value.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 fn invalid(code: &'static str, message: String) -> DomainError {

@@ -12,10 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::DomainError;
-
-pub const MAX_FILTERS: usize = 20;
-pub const MAX_LIST_VALUES: usize = 100;
-pub const MAX_PATH_LEN: usize = 200;
+use crate::limits::{MAX_FILTERS, MAX_LIST_VALUES, MAX_PATH_LEN};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

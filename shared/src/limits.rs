@@ -20,3 +20,22 @@ pub const MAX_EVENT_ID_LEN: usize = 128;
 /// Page size of list endpoints.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
+/// Deliveries one recover call re-sends at most (call again for more).
+pub const MAX_RECOVER: usize = 1000;
+/// Filters on one webhook, values in one `in`/`not_in` list, and the length of a dotted field
+/// path (filters and field selection).
+pub const MAX_FILTERS: usize = 20;
+pub const MAX_LIST_VALUES: usize = 100;
+pub const MAX_PATH_LEN: usize = 200;
+/// Fields one webhook may select.
+pub const MAX_FIELDS: usize = 100;
+/// Custom headers on one webhook, and the length of one header or auth value.
+pub const MAX_HEADERS: usize = 20;
+pub const MAX_HEADER_VALUE_LEN: usize = 1024;
+/// Alert recipients of one webhook.
+pub const MAX_ALERT_EMAILS: usize = 10;
+/// An alert window is held as an SQS visibility timeout, which SQS caps at 12 hours.
+pub const MAX_ALERT_INTERVAL_MINUTES: u32 = 720;
+pub const MAX_DISABLE_AFTER_FAILURES: u32 = 1000;
+/// How long a rotated-out secret may keep signing: a week.
+pub const MAX_SECRET_GRACE_MINUTES: u32 = 7 * 24 * 60;

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 
 use crate::endpoint_auth::{self, EndpointAuth, EndpointAuthView};
 use crate::filter::{self, Filter};
-use crate::limits::{MAX_DESCRIPTION_LEN, MAX_NAME_LEN, MAX_TOPICS_PER_WEBHOOK};
+use crate::limits::{
+    MAX_ALERT_EMAILS, MAX_ALERT_INTERVAL_MINUTES, MAX_DESCRIPTION_LEN, MAX_DISABLE_AFTER_FAILURES, MAX_FIELDS,
+    MAX_NAME_LEN, MAX_PATH_LEN, MAX_SECRET_GRACE_MINUTES, MAX_TOPICS_PER_WEBHOOK,
+};
 use crate::render::{DEFAULT_FORM_KEY, PayloadFormat};
 use crate::secret::Secret;
 use crate::{net_policy, secret, topic};
@@ -93,16 +96,10 @@ pub struct Webhook {
 pub const DEFAULT_ALERT_INTERVAL_MINUTES: u32 = 60;
 /// Ten exhausted deliveries in a row is ~65 hours of a dead endpoint with the default schedule.
 pub const DEFAULT_DISABLE_AFTER_FAILURES: u32 = 10;
-pub const MAX_ALERT_EMAILS: usize = 10;
-/// An alert window is held as an SQS visibility timeout, which SQS caps at 12 hours.
-pub const MAX_ALERT_INTERVAL_MINUTES: u32 = 720;
-pub const MAX_DISABLE_AFTER_FAILURES: u32 = 1000;
 
 fn default_form_key() -> String {
     DEFAULT_FORM_KEY.to_string()
 }
-
-pub const MAX_FIELDS: usize = 100;
 
 fn default_alert_interval() -> u32 {
     DEFAULT_ALERT_INTERVAL_MINUTES
@@ -113,7 +110,6 @@ fn default_disable_after() -> u32 {
 }
 
 pub const DEFAULT_SECRET_GRACE_MINUTES: u32 = 24 * 60;
-pub const MAX_SECRET_GRACE_MINUTES: u32 = 7 * 24 * 60;
 
 impl Webhook {
     /// The secrets that sign a request at `now`: the current one, and the previous one while
@@ -505,7 +501,7 @@ fn validate_event_prefix(prefix: &str) -> Result<String, DomainError> {
 fn validate_fields(fields: &[String]) -> Result<Vec<String>, DomainError> {
     let ok = !fields.is_empty()
         && fields.len() <= MAX_FIELDS
-        && fields.iter().all(|f| f.len() <= filter::MAX_PATH_LEN && f.split('.').all(|s| !s.is_empty()));
+        && fields.iter().all(|f| f.len() <= MAX_PATH_LEN && f.split('.').all(|s| !s.is_empty()));
     if ok {
         Ok(fields.to_vec())
     } else {

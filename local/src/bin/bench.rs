@@ -59,6 +59,25 @@ async fn serve(app: Router) -> Result<String, BoxError> {
     Ok(addr.to_string())
 }
 
+/// Whether the proxy copies a header. Hop-by-hop headers describe one connection, not the
+/// message: forwarding moto's `connection: close` would make the binary reconnect for every AWS
+/// call, a cost it never pays against AWS (connections there are kept alive). Host and
+/// content-length are set anew for the forwarded body.
+fn forwarded(name: &str) -> bool {
+    !matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "host"
+            | "content-length"
+    )
+}
+
 /// Forwards every request to moto and counts it by operation.
 #[derive(Clone)]
 struct Proxy {
@@ -77,7 +96,7 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     let url = format!("{}{}", proxy.target, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let mut out = proxy.client.request(parts.method, url).body(bytes);
     for (name, value) in &parts.headers {
-        if name != "host" && name != "content-length" {
+        if forwarded(name.as_str()) {
             out = out.header(name, value);
         }
     }
@@ -88,7 +107,7 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
             let body = answer.bytes().await.unwrap_or_default();
             let mut response = (status, body).into_response();
             for (name, value) in &headers {
-                if name != "content-length" && name != "transfer-encoding" {
+                if forwarded(name.as_str()) {
                     response.headers_mut().insert(name, value.clone());
                 }
             }

@@ -187,6 +187,31 @@ impl DynamoStore {
         Ok(unless_condition_failed("PutItem", result)?.is_some())
     }
 
+    /// Every item of one partition (a tenant with its webhooks, a delivery with its attempts:
+    /// both small by their limits), in sort-key order, read consistently.
+    async fn partition(&self, pk: String) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_err("Query"))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
         for chunk in items.chunks(BATCH_WRITE_MAX) {
             let mut requests = chunk
@@ -434,13 +459,7 @@ impl Store for DynamoStore {
                 break;
             }
         }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|w| w.id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, limit, |w| w.id.clone()))
     }
 
     async fn update_webhook(
@@ -482,31 +501,13 @@ impl Store for DynamoStore {
     async fn tenant_webhooks(&self, tenant_id: &str) -> StoreResult<Option<Vec<Webhook>>> {
         let mut tenant_known = false;
         let mut webhooks = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant_id)))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_err("Query"))?;
-            for item in out.items.unwrap_or_default() {
-                match item.get(SK) {
-                    Some(AttributeValue::S(sk)) if sk == keys::TENANT_SK => tenant_known = true,
-                    Some(AttributeValue::S(sk)) if sk.starts_with(keys::WEBHOOK_SK_PREFIX) => {
-                        webhooks.push(from_item(item)?)
-                    }
-                    _ => {}
+        for item in self.partition(keys::tenant_pk(tenant_id)).await? {
+            match item.get(SK) {
+                Some(AttributeValue::S(sk)) if sk == keys::TENANT_SK => tenant_known = true,
+                Some(AttributeValue::S(sk)) if sk.starts_with(keys::WEBHOOK_SK_PREFIX) => {
+                    webhooks.push(from_item(item)?)
                 }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+                _ => {}
             }
         }
         Ok(tenant_known.then_some(webhooks))
@@ -808,46 +809,22 @@ impl Store for DynamoStore {
                 break;
             }
         }
-        let next = if items.len() > q.limit {
-            items.truncate(q.limit);
-            items.last().map(|d| d.delivery_id.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, q.limit, |d| d.delivery_id.clone()))
     }
 
     async fn get_delivery(&self, tenant_id: &str, delivery_id: &str) -> StoreResult<Option<DeliveryLog>> {
         let mut delivery = None;
         let mut attempts = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::delivery_pk(tenant_id, delivery_id)))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_err("Query"))?;
-            for item in out.items.unwrap_or_default() {
-                match item.get(SK) {
-                    Some(AttributeValue::S(sk)) if sk == keys::DELIVERY_SK => delivery = Some(from_item(item)?),
-                    Some(AttributeValue::S(sk)) if sk.starts_with(keys::ATTEMPT_SK_PREFIX) => {
-                        attempts.push(from_item(item)?)
-                    }
-                    _ => {}
+        // Attempt keys are time-ordered, so the partition comes back oldest attempt first.
+        for item in self.partition(keys::delivery_pk(tenant_id, delivery_id)).await? {
+            match item.get(SK) {
+                Some(AttributeValue::S(sk)) if sk == keys::DELIVERY_SK => delivery = Some(from_item(item)?),
+                Some(AttributeValue::S(sk)) if sk.starts_with(keys::ATTEMPT_SK_PREFIX) => {
+                    attempts.push(from_item(item)?)
                 }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+                _ => {}
             }
         }
-        // Attempt keys are time-ordered, so the Query returned them oldest first.
         Ok(delivery.map(|delivery| DeliveryLog { delivery, attempts }))
     }
 }

@@ -29,6 +29,20 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` items read in order: the extra item only tells that a
+    /// next page exists, which then starts after the last item kept (its `cursor`).
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize, cursor: impl FnOnce(&T) -> String) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
 /// Which of a webhook's deliveries to list.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DeliveryQuery<'a> {
@@ -148,4 +162,22 @@ pub trait Store: Send + Sync + 'static {
         tenant_id: &str,
         delivery_id: &str,
     ) -> impl Future<Output = StoreResult<Option<DeliveryLog>>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Page;
+
+    #[test]
+    fn an_overfetched_item_makes_a_next_cursor_and_is_dropped() {
+        let page = Page::from_overfetch(vec![1, 2, 3], 2, |n| format!("after-{n}"));
+        assert_eq!(page, Page { items: vec![1, 2], next: Some("after-2".into()) });
+    }
+
+    #[test]
+    fn a_short_read_is_the_last_page() {
+        let page = Page::from_overfetch(vec![1, 2], 2, |n| format!("after-{n}"));
+        assert_eq!(page, Page { items: vec![1, 2], next: None });
+        assert_eq!(Page::from_overfetch(Vec::<u8>::new(), 5, |n| n.to_string()).next, None);
+    }
 }
