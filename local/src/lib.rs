@@ -2,6 +2,7 @@
 //! created in it, and the SDK configuration that points at it. Used by `make run`
 //! (`hookline-local`) and by the integration tests, so both build the stack the same way.
 
+pub mod aws_proxy;
 pub mod moto;
 pub mod pump;
 pub mod sdk;

@@ -108,6 +108,35 @@ impl Template {
         self.parameters.get(name).map(String::as_str)
     }
 
+    /// The `Allow` statements of a function's inline policies, as (actions, resources); a
+    /// resource is its text with intrinsics kept readable (`!GetAtt HooklineTable.Arn`,
+    /// `!Sub ${HooklineTable.Arn}/index/*`), enough to tell which resource it names.
+    pub fn function_policy(&self, logical_id: &str) -> Vec<(Vec<String>, Vec<String>)> {
+        fn texts(v: Option<&Value>) -> Vec<String> {
+            let one = |v: &Value| match v {
+                Value::Tagged(t) => format!("{} {}", t.tag, t.value.as_str().unwrap_or_default()),
+                other => scalar(other).unwrap_or_default(),
+            };
+            match v {
+                Some(Value::Sequence(items)) => items.iter().map(one).collect(),
+                Some(v) => vec![one(v)],
+                None => Vec::new(),
+            }
+        }
+        let Some((_, function)) = self.resources.iter().find(|(id, _)| id == logical_id) else {
+            return Vec::new();
+        };
+        let policies = function.get("Properties").and_then(|p| p.get("Policies")).and_then(Value::as_sequence);
+        policies
+            .into_iter()
+            .flatten()
+            .filter_map(|policy| policy.get("Statement").and_then(Value::as_sequence))
+            .flatten()
+            .filter(|st| st.get("Effect").and_then(Value::as_str) == Some("Allow"))
+            .map(|st| (texts(st.get("Action")), texts(st.get("Resource"))))
+            .collect()
+    }
+
     fn of_type(&self, ty: &str) -> impl Iterator<Item = (&str, &Value)> {
         self.resources
             .iter()

@@ -21,12 +21,12 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hookline_local::moto::MotoServer;
-use hookline_local::{sdk, stack};
+use hookline_local::{aws_proxy, sdk, stack};
 use hookline_shared::config::Settings;
 use hookline_shared::event::EventRequest;
 use hookline_shared::queue::SqsQueue;
@@ -57,64 +57,6 @@ async fn serve(app: Router) -> Result<String, BoxError> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(addr.to_string())
-}
-
-/// Whether the proxy copies a header. Hop-by-hop headers describe one connection, not the
-/// message: forwarding moto's `connection: close` would make the binary reconnect for every AWS
-/// call, a cost it never pays against AWS (connections there are kept alive). Host and
-/// content-length are set anew for the forwarded body.
-fn forwarded(name: &str) -> bool {
-    !matches!(
-        name,
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "transfer-encoding"
-            | "upgrade"
-            | "te"
-            | "trailer"
-            | "host"
-            | "content-length"
-    )
-}
-
-/// Forwards every request to moto and counts it by operation.
-#[derive(Clone)]
-struct Proxy {
-    target: String,
-    client: reqwest::Client,
-    counts: Arc<Mutex<HashMap<String, u64>>>,
-}
-
-async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let operation = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("other").to_string();
-    *proxy.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(operation).or_default() += 1;
-    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    let url = format!("{}{}", proxy.target, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-    let mut out = proxy.client.request(parts.method, url).body(bytes);
-    for (name, value) in &parts.headers {
-        if forwarded(name.as_str()) {
-            out = out.header(name, value);
-        }
-    }
-    match out.send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            let headers = answer.headers().clone();
-            let body = answer.bytes().await.unwrap_or_default();
-            let mut response = (status, body).into_response();
-            for (name, value) in &headers {
-                if forwarded(name.as_str()) {
-                    response.headers_mut().insert(name, value.clone());
-                }
-            }
-            response
-        }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-    }
 }
 
 /// The Lambda Runtime API, fed from the delivery queue.
@@ -290,9 +232,7 @@ async fn run() -> Result<(), BoxError> {
     eprintln!("done");
 
     // The counting proxy and the runtime API.
-    let counts = Arc::new(Mutex::new(HashMap::new()));
-    let proxy = Proxy { target: moto.endpoint(), client: reqwest::Client::new(), counts: counts.clone() };
-    let proxy_addr = serve(Router::new().fallback(forward).with_state(proxy)).await?;
+    let (proxy_endpoint, calls_log) = aws_proxy::start(&moto.endpoint()).await?;
     let runtime = Arc::new(Runtime {
         sqs: aws_sdk_sqs::Client::new(&sdk),
         queue_url: queue.url.clone(),
@@ -337,7 +277,7 @@ async fn run() -> Result<(), BoxError> {
         .env("AWS_REGION", sdk::LOCAL_REGION)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_ENDPOINT_URL", format!("http://{proxy_addr}"))
+        .env("AWS_ENDPOINT_URL", &proxy_endpoint)
         .env("HOOKLINE_TABLE", &table)
         .env("HOOKLINE_DELIVERY_QUEUE_URL", &queue.url)
         .env("HOOKLINE_ALLOW_PRIVATE_TARGETS", "true")
@@ -357,7 +297,7 @@ async fn run() -> Result<(), BoxError> {
     }
     let ready_at = runtime.ready_at.lock().unwrap_or_else(|e| e.into_inner()).unwrap_or(started);
     let (user_at_ready, sys_at_ready, _) = process_usage(pid)?;
-    let calls_at_ready: u64 = counts.lock().unwrap_or_else(|e| e.into_inner()).values().sum();
+    let calls_at_ready = calls_log.len() as u64;
 
     tokio::time::timeout(Duration::from_secs(600), runtime.done.notified())
         .await
@@ -373,8 +313,8 @@ async fn run() -> Result<(), BoxError> {
     }
 
     let delivered = runtime.delivered.load(Ordering::SeqCst);
-    let counts = counts.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let calls: u64 = counts.values().sum::<u64>() - calls_at_ready;
+    let counts = calls_log.counts();
+    let calls = calls_log.len() as u64 - calls_at_ready;
     let user = user_at_end.saturating_sub(user_at_ready);
     let system = sys_at_end.saturating_sub(sys_at_ready);
     let per_delivery = |d: Duration| d.as_secs_f64() * 1e6 / delivered as f64;
@@ -390,9 +330,7 @@ async fn run() -> Result<(), BoxError> {
         per_delivery(system)
     );
     println!("  AWS calls per delivery        {:.3} ({calls} calls)", calls as f64 / delivered as f64);
-    let mut by_operation: Vec<_> = counts.into_iter().collect();
-    by_operation.sort();
-    for (operation, count) in by_operation {
+    for (operation, count) in counts {
         println!("      {operation:<40} {count}");
     }
     println!("  peak RSS                      {:.1} MB", peak_rss_kib as f64 / 1024.0);

@@ -12,6 +12,7 @@ use axum::Router;
 use hookline_alert::AlertFunction;
 use hookline_api::{AwsApp, router};
 use hookline_delivery::DeliveryFunction;
+use hookline_local::aws_proxy::{self, CallLog};
 use hookline_local::moto::MotoServer;
 use hookline_local::pump;
 use hookline_local::stack::{self, Stack, Template};
@@ -36,9 +37,15 @@ pub struct Harness {
     pub base: String,
     pub key: String,
     pub http: reqwest::Client,
+    /// Straight to moto: for the tests' own reads and setup.
     pub sdk: SdkConfig,
     pub stack: Stack,
     pub config: ApiConfig,
+    /// What each function's clients use (through a recording proxy with `start_recording`).
+    delivery_sdk: SdkConfig,
+    alert_sdk: SdkConfig,
+    /// With `start_recording`: the AWS calls of each function ("api", "delivery", "alert").
+    pub calls: HashMap<&'static str, CallLog>,
 }
 
 pub struct Reply {
@@ -77,7 +84,7 @@ impl Harness {
         ]);
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = DeliveryConfig::from_lookup(|name| vars.get(name).cloned()).expect("delivery config");
-        let function = Arc::new(DeliveryFunction::from_config(&self.sdk, &config).expect("delivery function"));
+        let function = Arc::new(DeliveryFunction::from_config(&self.delivery_sdk, &config).expect("delivery function"));
         let queue = self.stack.queue("DeliveryQueue").expect("queue").clone();
         tokio::spawn(pump::pump(self.sqs(), queue.url, queue.arn, move |event| {
             let function = function.clone();
@@ -102,7 +109,7 @@ impl Harness {
             .send()
             .await
             .expect("verify sender");
-        let function = Arc::new(AlertFunction::from_config(&self.sdk, &config));
+        let function = Arc::new(AlertFunction::from_config(&self.alert_sdk, &config));
         tokio::spawn(pump::pump(self.sqs(), dlq.url, dlq.arn, move |event| {
             let function = function.clone();
             async move { function.handle(event).await }
@@ -171,13 +178,41 @@ impl Harness {
         reply.body
     }
 
+    /// Like `start_local` with these template parameters, each function's AWS calls
+    /// recorded in `calls`.
+    pub async fn start_recording(parameter_overrides: HashMap<String, String>) -> Self {
+        let settings = Settings { allow_private_targets: true, ..Settings::default() };
+        let make_router = |sdk: &SdkConfig, config: &ApiConfig| router(AwsApp::from_config(sdk, config));
+        Self::start_inner(settings, parameter_overrides, make_router, true).await
+    }
+
     /// A fresh stack (tests may swap in a failing queue).
     pub async fn start_with(
         settings: Settings,
         parameter_overrides: HashMap<String, String>,
         make_router: impl FnOnce(&SdkConfig, &ApiConfig) -> Router,
     ) -> Self {
+        Self::start_inner(settings, parameter_overrides, make_router, false).await
+    }
+
+    async fn start_inner(
+        settings: Settings,
+        parameter_overrides: HashMap<String, String>,
+        make_router: impl FnOnce(&SdkConfig, &ApiConfig) -> Router,
+        record: bool,
+    ) -> Self {
         let sdk = hookline_local::sdk::for_endpoint(&moto().endpoint()).await;
+        let mut calls = HashMap::new();
+        let mut sdk_for = async |function: &'static str| {
+            if !record {
+                return sdk.clone();
+            }
+            let (endpoint, log) = aws_proxy::start(&moto().endpoint()).await.expect("recording proxy");
+            calls.insert(function, log);
+            hookline_local::sdk::for_endpoint(&endpoint).await
+        };
+        let (api_sdk, delivery_sdk, alert_sdk) =
+            (sdk_for("api").await, sdk_for("delivery").await, sdk_for("alert").await);
         let template = Template::load(&stack::template_path()).expect("template");
         let prefix = format!("t{}-{}", std::process::id(), NEXT_STACK.fetch_add(1, Ordering::SeqCst));
         let stack = stack::provision(&sdk, &template, &prefix, &parameter_overrides).await.expect("provision stack");
@@ -191,11 +226,11 @@ impl Harness {
             .put_api_key(&record)
             .await
             .expect("store api key");
-        let app = make_router(&sdk, &config);
+        let app = make_router(&api_sdk, &config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-        Self { base, key, http: reqwest::Client::new(), sdk, stack, config }
+        Self { base, key, http: reqwest::Client::new(), sdk, stack, config, delivery_sdk, alert_sdk, calls }
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

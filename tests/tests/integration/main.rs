@@ -6,6 +6,7 @@ mod bad_input;
 mod crud;
 mod delivery;
 mod harness;
+mod iam;
 mod ingest;
 mod lambda_events;
 mod options;

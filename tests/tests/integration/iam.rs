@@ -1,0 +1,166 @@
+//! Least privilege that still works: every AWS call each function makes on its real paths
+//! (through a recording proxy in front of moto, which itself enforces no IAM) must be allowed,
+//! on the right resource, by the policy template.yaml gives that function. Moto would run a
+//! function whose policy lacks an action; AWS would refuse every such call.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use hookline_local::aws_proxy::AwsCall;
+use hookline_local::stack::{self, Template};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::Harness;
+use crate::receiver::{Answer, Receiver};
+
+/// The IAM actions one call needs. Batch calls are authorised as their single actions, and a
+/// transaction as the action of each of its items.
+fn iam_actions(call: &AwsCall) -> Vec<String> {
+    let body: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
+    match call.operation.as_str() {
+        "sqs:SendMessageBatch" => vec!["sqs:SendMessage".into()],
+        "sqs:DeleteMessageBatch" => vec!["sqs:DeleteMessage".into()],
+        "sqs:ChangeMessageVisibilityBatch" => vec!["sqs:ChangeMessageVisibility".into()],
+        "dynamodb:TransactWriteItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item.as_object()?.keys().next().cloned())
+            .map(|kind| format!("dynamodb:{kind}Item"))
+            .collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// The template resource a call acts on: the table (or its indexes) or the queue it names.
+fn resource_of(h: &Harness, call: &AwsCall) -> Option<String> {
+    let body: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
+    let service = call.operation.split(':').next().unwrap_or_default();
+    match service {
+        "dynamodb" if body.get("IndexName").is_some() => Some("HooklineTable.Arn/index/*".into()),
+        "dynamodb" => Some("HooklineTable.Arn".into()),
+        "sqs" => {
+            let url = body["QueueUrl"].as_str()?;
+            ["DeliveryQueue", "DeliveryDeadLetterQueue"]
+                .into_iter()
+                .find(|id| h.stack.queue(id).is_ok_and(|q| q.url == url))
+                .map(|id| format!("{id}.Arn"))
+        }
+        _ => None,
+    }
+}
+
+/// A policy resource as the name `resource_of` gives: `!GetAtt X.Arn` is `X.Arn`, and
+/// `!Sub ${X.Arn}/index/*` is `X.Arn/index/*`.
+fn resource_name(text: &str) -> String {
+    text.trim_start_matches("!GetAtt ").trim_start_matches("!Sub ").replace("${", "").replace('}', "")
+}
+
+fn allowed(policy: &[(Vec<String>, Vec<String>)], action: &str, resource: Option<&str>) -> bool {
+    policy.iter().any(|(actions, resources)| {
+        actions.iter().any(|a| a == action)
+            && resource.is_none_or(|wanted| resources.iter().any(|r| resource_name(r) == wanted))
+    })
+}
+
+#[tokio::test]
+async fn every_call_of_every_function_is_allowed_by_its_template_policy() {
+    // GIVEN a stack recording each function's AWS calls, 2 attempts a delivery, short alert minutes
+    let overrides = HashMap::from([("MaxReceiveCount".to_string(), "2".to_string())]);
+    let h = Harness::start_recording(overrides).await;
+    h.start_delivery(&[
+        ("HOOKLINE_MAX_ATTEMPTS", "2"),
+        ("HOOKLINE_RETRY_SCHEDULE", "1s"),
+        ("HOOKLINE_RETRY_JITTER", "0"),
+    ]);
+    h.start_alerts(&[("HOOKLINE_ALERT_MINUTE_MS", "3000")]).await;
+    let ok = Receiver::start(vec![Answer::status(200)]).await;
+    let failing = Receiver::start(vec![Answer::status(500)]).await;
+
+    // WHEN the API, delivery and alert paths all run: CRUD, ingest, a delivery that succeeds,
+    // one that fails into the DLQ and an alert, a 410 that disables, the log, retry and recover
+    let t = "/v1/tenants/iam";
+    let good = h.create_webhook_to("iam", &ok.url, &["order_create"], None).await;
+    let bad = h
+        .post(
+            &format!("{t}/webhooks"),
+            json!({"name": "bad", "url": failing.url, "topics": ["order_create"],
+                   "alert_emails": ["ops@iam.test"], "disable_after_failures": 1}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::CREATED, "{}", bad.body);
+    let (good_id, bad_id) = (good["id"].as_str().expect("id"), bad.body["id"].as_str().expect("id"));
+    let sent = h.post(&format!("{t}/events"), json!({"topic": "order_create", "data": {"n": 1}})).await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
+    let deliveries = sent.body["deliveries"].as_array().expect("deliveries").clone();
+    let delivery_to = |webhook: &str| {
+        deliveries.iter().find(|d| d["webhook_id"] == webhook).and_then(|d| d["id"].as_str()).expect("delivery")
+    };
+    let failed = delivery_to(bad_id).to_string();
+    h.delivery_with_status("iam", delivery_to(good_id), "delivered", Duration::from_secs(30)).await;
+    h.delivery_with_status("iam", &failed, "failed", Duration::from_secs(30)).await;
+    h.eventually("the alert e-mail", Duration::from_secs(30), || async {
+        (!h.emails_to("ops@iam.test").await.is_empty()).then_some(())
+    })
+    .await;
+    let gone = Receiver::start(vec![Answer::status(410)]).await;
+    let patched = h.call("PATCH", &format!("{t}/webhooks/{good_id}"), Some(json!({"url": gone.url}))).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    h.post(&format!("{t}/events"), json!({"topic": "order_create", "data": {"n": 2}})).await;
+    h.eventually("410 to disable the webhook", Duration::from_secs(30), || async {
+        (h.get(&format!("{t}/webhooks/{good_id}")).await.body["enabled"] == false).then_some(())
+    })
+    .await;
+    for path in [format!("{t}/webhooks"), format!("{t}/webhooks/{bad_id}/deliveries"), "/v1/topics".to_string()] {
+        assert_eq!(h.get(&path).await.status, StatusCode::OK, "GET {path}");
+    }
+    let enabled = h.call("PATCH", &format!("{t}/webhooks/{bad_id}"), Some(json!({"enabled": true}))).await;
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+    let retried = h.post(&format!("{t}/deliveries/{failed}/retry"), json!({})).await;
+    assert_eq!(retried.status, StatusCode::ACCEPTED, "{}", retried.body);
+    let recovered = h.post(&format!("{t}/webhooks/{bad_id}/recover?since=2000-01-01T00:00:00Z"), json!({})).await;
+    assert_eq!(recovered.status, StatusCode::ACCEPTED, "{}", recovered.body);
+    let tested = h.post(&format!("{t}/webhooks/{bad_id}/test"), json!({})).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+    assert_eq!(h.call("DELETE", &format!("{t}/webhooks/{good_id}"), None).await.status, StatusCode::NO_CONTENT);
+
+    // THEN each function's every call is allowed by its own policy, on the resource it touched
+    let template = Template::load(&stack::template_path()).expect("template");
+    for (function, logical_id) in [("api", "ApiFunction"), ("delivery", "DeliveryFunction"), ("alert", "AlertFunction")]
+    {
+        let policy = template.function_policy(logical_id);
+        assert!(!policy.is_empty(), "{logical_id} has a policy");
+        let calls = h.calls[function].calls();
+        assert!(!calls.is_empty(), "{function} made AWS calls");
+        let mut refused = BTreeSet::new();
+        for call in &calls {
+            let resource = resource_of(&h, call);
+            for action in iam_actions(call) {
+                if !allowed(&policy, &action, resource.as_deref()) {
+                    refused.insert(format!("{action} on {}", resource.clone().unwrap_or("*".into())));
+                }
+            }
+        }
+        assert!(
+            refused.is_empty(),
+            "{logical_id}'s policy lacks: {refused:?} (it made {:?})",
+            h.calls[function].counts()
+        );
+    }
+}
+
+#[test]
+fn a_policy_without_the_action_or_resource_refuses() {
+    let policy = vec![(
+        vec!["dynamodb:Query".to_string()],
+        vec!["!GetAtt HooklineTable.Arn".to_string(), "!Sub ${HooklineTable.Arn}/index/*".to_string()],
+    )];
+    assert!(allowed(&policy, "dynamodb:Query", Some("HooklineTable.Arn")));
+    assert!(allowed(&policy, "dynamodb:Query", Some("HooklineTable.Arn/index/*")));
+    assert!(!allowed(&policy, "dynamodb:BatchWriteItem", Some("HooklineTable.Arn")));
+    let table_only = vec![(vec!["dynamodb:Query".to_string()], vec!["!GetAtt HooklineTable.Arn".to_string()])];
+    assert!(!allowed(&table_only, "dynamodb:Query", Some("HooklineTable.Arn/index/*")));
+    let queue = vec![(vec!["sqs:SendMessage".to_string()], vec!["!GetAtt DeliveryQueue.Arn".to_string()])];
+    assert!(!allowed(&queue, "sqs:SendMessage", Some("DeliveryDeadLetterQueue.Arn")));
+}
