@@ -7,7 +7,9 @@
 //! message is held (visibility timeout) until that window ends and comes back to send the
 //! summary of everything that failed meanwhile; so no failure goes untold, with no scheduler.
 //! Two alert invocations cannot both send for one window: sending is claimed with a
-//! conditional write on the webhook's alert state.
+//! conditional write on the webhook's alert state. The summary is cleared only after the
+//! e-mail went out; a claim whose invocation died lapses and is taken over, so a crash at any
+//! point sends the summary late (or twice), never not at all.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::dispatch::Incoming;
 use crate::mailer::{AlertEmail, Mailer};
-use crate::store::{Store, StoreError};
+use crate::store::{DeadLetterCount, DeadLetterKey, Store, StoreError};
 use crate::task::DeliveryTask;
 use crate::time_fmt;
 use crate::webhook::Webhook;
@@ -40,6 +42,9 @@ pub struct Alerter<S, M> {
     pub mailer: M,
     /// The length of one minute of `alert_interval_minutes` (60 s; tests shorten it).
     pub minute: Duration,
+    /// How long a claim to send a summary stands: longer than an invocation can run, so only
+    /// a claim whose invocation died is taken over.
+    pub claim_lease: Duration,
 }
 
 impl<S: Store, M: Mailer> Alerter<S, M> {
@@ -74,21 +79,29 @@ impl<S: Store, M: Mailer> Alerter<S, M> {
         let now = time_fmt::now();
         let at = time_fmt::format(now);
 
-        let counted = self.store.count_dead_delivery(&task.tenant_id, &task.delivery_id, &at).await?;
-        let webhook = match &counted {
-            Some(delivery) => {
-                let error = delivery.last_error.clone().unwrap_or_else(|| "every attempt failed".to_string());
-                tracing::warn!(error, "delivery failed for good");
-                self.store.count_failure(&task.tenant_id, &task.webhook_id, &task.delivery_id, &error, &at).await?
+        let dead = DeadLetterKey {
+            tenant_id: &task.tenant_id,
+            webhook_id: &task.webhook_id,
+            delivery_id: &task.delivery_id,
+            generation: task.generation,
+        };
+        let webhook = match self.store.count_dead_letter(&dead, &at).await? {
+            DeadLetterCount::Counted { delivery, webhook } => {
+                tracing::warn!(error = delivery.last_error.as_deref().unwrap_or_default(), "delivery failed for good");
+                Some(*webhook)
             }
-            None => self.store.get_webhook(&task.tenant_id, &task.webhook_id).await?,
+            DeadLetterCount::NotCounted => self.store.get_webhook(&task.tenant_id, &task.webhook_id).await?,
+            DeadLetterCount::WebhookGone => None,
         };
         let Some(mut webhook) = webhook else {
             tracing::info!("the webhook is gone; nothing to alert");
             return Ok(AlertDisposition::Done);
         };
 
-        if counted.is_some() && should_disable(&webhook) {
+        // Checked on every pass, not only right after counting, so a crash between the count
+        // and this write can't skip it. Enabling a webhook again resets its count, so this
+        // never overrides an owner who re-enabled it.
+        if should_disable(&webhook) {
             let reason = format!("{} consecutive deliveries failed", webhook.consecutive_failures);
             tracing::warn!(reason, "disabling webhook");
             self.store.disable_webhook(&webhook.tenant_id, &webhook.id, &reason, &at).await?;
@@ -103,21 +116,35 @@ impl<S: Store, M: Mailer> Alerter<S, M> {
         if let Some(wait) = self.window_left(&webhook, now) {
             return Ok(AlertDisposition::HoldFor(wait));
         }
+        if let Some(wait) = self.claim_left(&webhook, now) {
+            // Another invocation is sending this summary: look again when its claim lapses.
+            return Ok(AlertDisposition::HoldFor(wait));
+        }
         if !self.store.claim_alert(&webhook, &at).await? {
             return Ok(AlertDisposition::HoldFor(RETRY_AFTER_RACE));
         }
+        // From here a crash leaves the claim standing and the summary in place: when the
+        // claim lapses, the returning message tells it (at least once, never lost).
         let email = compose(&webhook);
         match self.mailer.send(&email).await {
             Ok(()) => {
                 tracing::info!(recipients = email.to.len(), failures = webhook.pending_count, "alert e-mail sent");
+                self.store.finish_alert(&webhook, &at).await?;
                 Ok(AlertDisposition::Done)
             }
             Err(e) => {
                 tracing::error!(error = %e, "alert e-mail failed; the summary is kept for the next try");
-                self.store.restore_alert(&webhook, &at).await?;
+                self.store.release_alert(&webhook, &at).await?;
                 Ok(AlertDisposition::HoldFor(RETRY_AFTER_ERROR))
             }
         }
+    }
+
+    /// How long a claim on the webhook's summary still stands, if one does.
+    fn claim_left(&self, webhook: &Webhook, now: OffsetDateTime) -> Option<Duration> {
+        let claimed = time_fmt::parse(webhook.alert_claimed_at.as_deref()?)?;
+        let lapses = claimed + self.claim_lease;
+        (now < lapses).then(|| Duration::try_from(lapses - now).unwrap_or(self.claim_lease))
     }
 
     /// How long the current alert window still runs, if an e-mail went out within it.

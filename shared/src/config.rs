@@ -26,6 +26,7 @@ pub const ENV_TOPIC_CATALOG: &str = "HOOKLINE_TOPIC_CATALOG";
 pub const ENV_DEAD_LETTER_QUEUE_URL: &str = "HOOKLINE_DEAD_LETTER_QUEUE_URL";
 pub const ENV_ALERT_SENDER: &str = "HOOKLINE_ALERT_SENDER";
 pub const ENV_ALERT_MINUTE_MS: &str = "HOOKLINE_ALERT_MINUTE_MS";
+pub const ENV_ALERT_CLAIM_LEASE_MS: &str = "HOOKLINE_ALERT_CLAIM_LEASE_MS";
 
 pub const DEFAULT_HEADER_PREFIX: &str = "x-hookline";
 pub const DEFAULT_SOURCE: &str = "hookline";
@@ -162,6 +163,9 @@ pub struct AlertConfig {
     pub sender: String,
     /// How long one minute of `alert_interval_minutes` lasts: 60 s, shorter only in tests.
     pub minute: std::time::Duration,
+    /// How long a claim to send an alert stands (see `alerts`): 120 s, four times the
+    /// function's timeout; shorter only in tests.
+    pub claim_lease: std::time::Duration,
 }
 
 impl AlertConfig {
@@ -171,11 +175,14 @@ impl AlertConfig {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let minute_ms = parsed(&get, ENV_ALERT_MINUTE_MS, 60_000u64, |ms| (1..=60_000).contains(ms), "1..=60000 ms")?;
+        let lease_ms =
+            parsed(&get, ENV_ALERT_CLAIM_LEASE_MS, 120_000u64, |ms| (1..=900_000).contains(ms), "1..=900000 ms")?;
         Ok(Self {
             table_name: required(&get, ENV_TABLE)?,
             dead_letter_queue_url: required(&get, ENV_DEAD_LETTER_QUEUE_URL)?,
             sender: required(&get, ENV_ALERT_SENDER)?,
             minute: std::time::Duration::from_millis(minute_ms),
+            claim_lease: std::time::Duration::from_millis(lease_ms),
         })
     }
 }

@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::{Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
+use crate::delivery::{Delivery, DeliveryLog, DeliveryStatus};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{self, DELIVERY_PREFIX};
 use crate::limits::MAX_RECOVER;
+
+/// Requeued deliveries marked `pending` at once.
+const REQUEUE_MARKS_IN_FLIGHT: usize = 16;
 use crate::queue::TaskQueue;
 use crate::store::{DeliveryQuery, Page, Store};
 use crate::task::DeliveryTask;
@@ -71,16 +74,16 @@ pub struct Requeued {
 }
 
 /// Puts failed deliveries back on the queue: same delivery ids (receivers dedupe on them),
-/// a fresh set of attempts. Queued first, then marked `pending`: a crash in between leaves
-/// them queued, and the delivery function writes their state anyway.
+/// a fresh set of attempts, the next round (`generation`), so a dead letter of the round
+/// before can't count against this one. Queued first, then marked `pending` unless the
+/// delivery moved on meanwhile (the delivery function may already have sent it): a crash in
+/// between leaves them queued, and the delivery function writes their state anyway.
 async fn requeue(store: &impl Store, queue: &impl TaskQueue, deliveries: &[Delivery]) -> DomainResult<Vec<String>> {
     let mut by_event: BTreeMap<&str, Vec<&Delivery>> = BTreeMap::new();
     for d in deliveries {
         by_event.entry(d.event_id.as_str()).or_default().push(d);
     }
     let mut tasks = Vec::new();
-    let mut writes = Vec::new();
-    let now = time_fmt::format(time_fmt::now());
     for (event_id, ds) in by_event {
         let tenant_id = &ds[0].tenant_id;
         let Some(event) = store.get_event(tenant_id, event_id).await? else {
@@ -89,22 +92,20 @@ async fn requeue(store: &impl Store, queue: &impl TaskQueue, deliveries: &[Deliv
                 format!("event {event_id:?} is past its retention; its deliveries cannot be sent again"),
             ));
         };
-        let wanted: Vec<&str> = ds.iter().map(|d| d.delivery_id.as_str()).collect();
-        tasks.extend(DeliveryTask::for_event(&event).into_iter().filter(|t| wanted.contains(&t.delivery_id.as_str())));
-        writes.extend(ds.iter().map(|d| DeliveryWrite {
-            delivery: Delivery {
-                status: DeliveryStatus::Pending,
-                attempt_count: 0,
-                last_error: None,
-                next_attempt_at: None,
-                updated_at: now.clone(),
-                ..(*d).clone()
-            },
-            attempt: None,
-        }));
+        for mut task in DeliveryTask::for_event(&event) {
+            if let Some(d) = ds.iter().find(|d| d.delivery_id == task.delivery_id) {
+                task.generation = d.generation + 1;
+                tasks.push(task);
+            }
+        }
     }
     queue.enqueue(&tasks).await?;
-    store.write_deliveries(&writes).await?;
+    let now = time_fmt::format(time_fmt::now());
+    // One conditional write each; a recover marks up to MAX_RECOVER, so several at a time.
+    for chunk in deliveries.chunks(REQUEUE_MARKS_IN_FLIGHT) {
+        let marks = futures::future::join_all(chunk.iter().map(|d| store.mark_requeued(d, &now))).await;
+        marks.into_iter().collect::<Result<Vec<bool>, _>>()?;
+    }
     Ok(tasks.into_iter().map(|t| t.delivery_id).collect())
 }
 

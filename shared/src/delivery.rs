@@ -26,6 +26,10 @@ pub struct Delivery {
     pub topic: String,
     pub status: DeliveryStatus,
     pub attempt_count: u32,
+    /// How many times the delivery was sent again by retry/recover: a dead letter of an
+    /// earlier round must not count against the round in flight.
+    #[serde(default)]
+    pub generation: u32,
     /// Why the last attempt failed, or why the delivery stopped without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

@@ -211,6 +211,7 @@ impl<S: Store> Dispatcher<S> {
             topic: task.topic.clone(),
             status,
             attempt_count,
+            generation: task.generation,
             last_error,
             next_attempt_at: next_attempt_at.map(time_fmt::format),
             created_at: task.created_at.clone(),

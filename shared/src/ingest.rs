@@ -48,6 +48,7 @@ pub fn deliveries_of(event: &EventRecord) -> Vec<Delivery> {
             topic: event.topic.clone(),
             status: DeliveryStatus::Pending,
             attempt_count: 0,
+            generation: 0,
             last_error: None,
             next_attempt_at: None,
             created_at: event.received_at.clone(),

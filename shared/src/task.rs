@@ -21,6 +21,9 @@ pub struct DeliveryTask {
     /// rewrites the delivery's record whole, without reading it first.
     pub created_at: String,
     pub expires_at: i64,
+    /// The delivery's round (see `Delivery::generation`); 0 for the first.
+    #[serde(default)]
+    pub generation: u32,
     pub payload: EventPayload,
 }
 
@@ -40,6 +43,7 @@ impl DeliveryTask {
                 occurred_at: event.occurred_at.clone(),
                 created_at: event.received_at.clone(),
                 expires_at: event.expires_at,
+                generation: 0,
                 payload: event.payload.clone(),
             })
             .collect()

@@ -89,8 +89,46 @@ pub struct Webhook {
     pub pending_last_error: Option<String>,
     #[serde(default)]
     pub pending_delivery_ids: Vec<String>,
+    /// When an alert invocation claimed the pending summary for sending; the summary is
+    /// cleared only after the e-mail went out, and a claim older than the lease is taken over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_claimed_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A webhook's failures not yet told in an alert e-mail.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PendingSummary {
+    pub count: u32,
+    pub first_at: Option<String>,
+    pub last_at: Option<String>,
+    pub last_error: Option<String>,
+    pub delivery_ids: Vec<String>,
+}
+
+impl Webhook {
+    /// What stays pending once the e-mail telling `told`'s summary went out: the failures
+    /// counted after it was read (none, usually).
+    pub fn pending_after_telling(&self, told: &Webhook) -> PendingSummary {
+        let count = self.pending_count.saturating_sub(told.pending_count);
+        if count == 0 {
+            return PendingSummary::default();
+        }
+        PendingSummary {
+            count,
+            // Their own first time isn't kept; they all came after the last failure told.
+            first_at: told.pending_last_at.clone().or_else(|| self.pending_first_at.clone()),
+            last_at: self.pending_last_at.clone(),
+            last_error: self.pending_last_error.clone(),
+            delivery_ids: self
+                .pending_delivery_ids
+                .iter()
+                .filter(|id| !told.pending_delivery_ids.contains(id))
+                .cloned()
+                .collect(),
+        }
+    }
 }
 
 pub const DEFAULT_ALERT_INTERVAL_MINUTES: u32 = 60;
@@ -575,6 +613,7 @@ impl CreateWebhook {
             consecutive_failures: 0,
             last_alert_at: None,
             pending_count: 0,
+            alert_claimed_at: None,
             pending_first_at: None,
             pending_last_at: None,
             pending_last_error: None,

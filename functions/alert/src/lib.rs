@@ -23,6 +23,7 @@ impl AlertFunction<DynamoStore, SesMailer> {
                 store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
                 mailer: SesMailer::new(aws_sdk_ses::Client::new(sdk), &config.sender),
                 minute: config.minute,
+                claim_lease: config.claim_lease,
             },
             dead_letter_queue: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.dead_letter_queue_url),
         }

@@ -22,6 +22,26 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Which dead letter: the delivery, its webhook, and the delivery's round it was sent in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeadLetterKey<'a> {
+    pub tenant_id: &'a str,
+    pub webhook_id: &'a str,
+    pub delivery_id: &'a str,
+    pub generation: u32,
+}
+
+/// What counting a dead letter did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeadLetterCount {
+    /// Counted now: the delivery (with its last error) and its webhook after the count.
+    Counted { delivery: Box<Delivery>, webhook: Box<Webhook> },
+    /// Counted before (a redelivered message), or of an earlier round, or the delivery is gone.
+    NotCounted,
+    /// The delivery is marked `failed`, but its webhook is gone: there is nobody to alert.
+    WebhookGone,
+}
+
 /// One page of a listing; `next` is where the following page starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
@@ -125,29 +145,27 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         at: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Marks a dead-lettered delivery `failed` and counted, once: `None` when it was counted
-    /// before (a redelivered DLQ message) or no longer exists.
-    fn count_dead_delivery(
+    /// Counts a dead-lettered delivery of round `generation`, once: in one transaction it is
+    /// marked `failed` and added to its webhook's consecutive failures and pending alert
+    /// summary, so a crash can't count it on one side only. A redelivered dead letter, or one
+    /// of an earlier round than the delivery's, counts nothing.
+    fn count_dead_letter(
         &self,
-        tenant_id: &str,
-        delivery_id: &str,
+        dead: &DeadLetterKey<'_>,
         at: &str,
-    ) -> impl Future<Output = StoreResult<Option<Delivery>>> + Send;
-    /// Adds one failure to a webhook's consecutive count and to its pending alert summary;
-    /// the webhook after the change, `None` when it no longer exists.
-    fn count_failure(
-        &self,
-        tenant_id: &str,
-        webhook_id: &str,
-        delivery_id: &str,
-        error: &str,
-        at: &str,
-    ) -> impl Future<Output = StoreResult<Option<Webhook>>> + Send;
-    /// Claims the pending alert summary `seen` for sending at `at`: true when this caller won
-    /// (the summary and the last alert time were still as seen), and the summary is cleared.
+    ) -> impl Future<Output = StoreResult<DeadLetterCount>> + Send;
+    /// Claims the pending alert summary `seen` for sending at `at`: true when this caller won,
+    /// i.e. the summary, the last alert time and the claim (none, or one the caller judged
+    /// stale) were still as seen. The summary stays until `finish_alert`.
     fn claim_alert(&self, seen: &Webhook, at: &str) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// Puts a claimed summary back (the e-mail could not be sent), so the next try tells it.
-    fn restore_alert(&self, claimed: &Webhook, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The e-mail for the claim made at `at` went out: record it and take what it told
+    /// (`claimed`'s summary) off the pending summary, keeping failures counted since.
+    fn finish_alert(&self, claimed: &Webhook, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The e-mail could not be sent: drop the claim made at `at`; the summary is still there.
+    fn release_alert(&self, claimed: &Webhook, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Marks a failed delivery of round `failed.generation` as sent again (`pending`, the next
+    /// round), unless it changed meanwhile; false then.
+    fn mark_requeued(&self, failed: &Delivery, at: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// A delivery succeeded: the consecutive failure count starts again from zero.
     fn reset_failures(&self, tenant_id: &str, webhook_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// A webhook's deliveries, newest first (or oldest first from `since_id` on), optionally

@@ -14,6 +14,7 @@ fn state(status: DeliveryStatus, attempt_count: u32) -> Delivery {
         topic: "order_create".into(),
         status,
         attempt_count,
+        generation: 0,
         last_error: None,
         next_attempt_at: None,
         created_at: "2026-11-22T17:00:00Z".into(),
