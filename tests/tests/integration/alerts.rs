@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hookline_shared::config::Settings;
+use hookline_shared::store::{DeadLetterKey, DynamoStore, Store};
+use hookline_shared::time_fmt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -238,4 +240,44 @@ async fn parallel_alert_functions_send_one_email_per_window() {
 
     // THEN exactly one e-mail went out for the window
     assert_eq!(h.emails_to(&ops).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_crashed_invocation_lapses_and_the_summary_still_goes_out() {
+    // GIVEN a failed delivery in the DLQ, counted and claimed for an e-mail by an alert
+    // invocation that then died (its claim two minutes old), and alert claims lasting 1 s
+    let settings = Settings { allow_private_targets: true, ..Settings::default() };
+    let overrides = HashMap::from([("MaxReceiveCount".to_string(), "2".to_string())]);
+    let h = Harness::start_with(settings, overrides, |sdk, config| {
+        hookline_api::router(hookline_api::AwsApp::from_config(sdk, config))
+    })
+    .await;
+    h.start_delivery(&[
+        ("HOOKLINE_MAX_ATTEMPTS", "2"),
+        ("HOOKLINE_RETRY_SCHEDULE", "1s"),
+        ("HOOKLINE_RETRY_JITTER", "0"),
+    ]);
+    let ops = format!("ops-{}@example.com", h.config.table_name.to_lowercase());
+    let receiver = Receiver::start(vec![Answer::status(500)]).await;
+    let wh = webhook(&h, &receiver.url, json!({"alert_emails": [ops]})).await;
+    let webhook_id = wh["id"].as_str().expect("id").to_string();
+    let delivery_id = event(&h).await;
+    h.delivery_with_status("shop", &delivery_id, "failed", Duration::from_secs(30)).await;
+    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let crashed_at = time_fmt::format(time_fmt::now() - Duration::from_secs(120));
+    let dead = DeadLetterKey { tenant_id: "shop", webhook_id: &webhook_id, delivery_id: &delivery_id, generation: 0 };
+    store.count_dead_letter(&dead, &crashed_at).await.expect("count");
+    let seen = store.get_webhook("shop", &webhook_id).await.expect("read").expect("exists");
+    assert!(store.claim_alert(&seen, &crashed_at).await.expect("claim"));
+
+    // WHEN the alert function sees the dead letter again
+    h.start_alerts(&[("HOOKLINE_ALERT_MINUTE_MS", "3000"), ("HOOKLINE_ALERT_CLAIM_LEASE_MS", "1000")]).await;
+
+    // THEN it takes the lapsed claim over and the stakeholder gets the e-mail, once
+    let mails = wait_emails(&h, &ops, 1).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].1.contains(&delivery_id), "the e-mail names the delivery");
+    let after = store.get_webhook("shop", &webhook_id).await.expect("read").expect("exists");
+    assert_eq!((after.consecutive_failures, after.pending_count), (1, 0), "counted once, told");
+    assert_eq!(after.alert_claimed_at, None);
 }

@@ -1,7 +1,8 @@
-//! The DynamoDB store's batched delivery writes, against moto.
+//! The DynamoDB store against moto: batched delivery writes, counting dead letters once per
+//! round, and the alert claim.
 
 use hookline_shared::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
-use hookline_shared::store::{DynamoStore, Store};
+use hookline_shared::store::{DeadLetterCount, DeadLetterKey, DynamoStore, Store};
 
 use crate::harness::Harness;
 
@@ -49,4 +50,115 @@ async fn writes_for_one_delivery_in_one_batch_keep_the_last_state_and_every_atte
     let codes: Vec<Option<u16>> = log.attempts.iter().map(|a| a.status_code).collect();
     assert_eq!(codes, [Some(500), Some(200)], "every attempt, oldest first");
     assert!(store.get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d").await.expect("read").is_none());
+}
+
+fn dead<'a>(webhook_id: &'a str, delivery: &'a Delivery, generation: u32) -> DeadLetterKey<'a> {
+    DeadLetterKey { tenant_id: "acme", webhook_id, delivery_id: &delivery.delivery_id, generation }
+}
+
+#[tokio::test]
+async fn a_dead_letter_counts_once_per_round_and_never_against_a_requeued_round() {
+    // GIVEN a webhook and one of its deliveries that failed for good in round 0
+    let h = Harness::start().await;
+    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let webhook_id =
+        h.create_webhook("acme", "orders", &["order_create"]).await["id"].as_str().expect("id").to_string();
+    let failed = Delivery {
+        webhook_id: webhook_id.clone(),
+        last_error: Some("HTTP 500".into()),
+        ..state(DeliveryStatus::Failed, 6)
+    };
+    store.write_deliveries(&[DeliveryWrite { delivery: failed.clone(), attempt: None }]).await.expect("write");
+
+    // WHEN its dead letter is counted, twice (SQS may deliver it again)
+    let first = store.count_dead_letter(&dead(&webhook_id, &failed, 0), "2026-11-23T10:00:00Z").await.expect("count");
+    let again = store.count_dead_letter(&dead(&webhook_id, &failed, 0), "2026-11-23T10:00:01Z").await.expect("count");
+
+    // THEN the delivery and the webhook's failure count and summary moved together, once
+    let DeadLetterCount::Counted { webhook, .. } = first else { panic!("counted: {first:?}") };
+    assert_eq!((webhook.consecutive_failures, webhook.pending_count), (1, 1));
+    assert_eq!(webhook.pending_last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(webhook.pending_delivery_ids, [failed.delivery_id.clone()]);
+    assert_eq!(again, DeadLetterCount::NotCounted);
+
+    // WHEN the delivery is sent again (round 1) and round 0's dead letter comes back
+    assert!(store.mark_requeued(&failed, "2026-11-23T10:01:00Z").await.expect("mark"));
+    assert!(
+        !store.mark_requeued(&failed, "2026-11-23T10:01:01Z").await.expect("mark"),
+        "only a failed round is marked"
+    );
+    let stale = store.count_dead_letter(&dead(&webhook_id, &failed, 0), "2026-11-23T10:02:00Z").await.expect("count");
+
+    // THEN it counts nothing and the requeued delivery stays pending in round 1
+    assert_eq!(stale, DeadLetterCount::NotCounted);
+    let log = store.get_delivery("acme", &failed.delivery_id).await.expect("read").expect("exists");
+    assert_eq!(
+        (log.delivery.status, log.delivery.generation, log.delivery.attempt_count),
+        (DeliveryStatus::Pending, 1, 0)
+    );
+    let webhook = store.get_webhook("acme", &webhook_id).await.expect("read").expect("exists");
+    assert_eq!(webhook.consecutive_failures, 1, "not counted twice");
+
+    // AND round 1's own dead letter counts
+    let round_1 = Delivery { status: DeliveryStatus::Failed, generation: 1, ..log.delivery };
+    store.write_deliveries(&[DeliveryWrite { delivery: round_1.clone(), attempt: None }]).await.expect("write");
+    let counted =
+        store.count_dead_letter(&dead(&webhook_id, &round_1, 1), "2026-11-23T10:03:00Z").await.expect("count");
+    assert!(
+        matches!(counted, DeadLetterCount::Counted { ref webhook, .. } if webhook.consecutive_failures == 2),
+        "{counted:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_letter_whose_webhook_is_gone_still_marks_the_delivery_failed() {
+    let h = Harness::start().await;
+    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let pending = state(DeliveryStatus::Pending, 0);
+    store.write_deliveries(&[DeliveryWrite { delivery: pending.clone(), attempt: None }]).await.expect("write");
+
+    let result =
+        store.count_dead_letter(&dead(&pending.webhook_id, &pending, 0), "2026-11-23T10:00:00Z").await.expect("count");
+
+    assert_eq!(result, DeadLetterCount::WebhookGone);
+    let log = store.get_delivery("acme", &pending.delivery_id).await.expect("read").expect("exists");
+    assert_eq!(log.delivery.status, DeliveryStatus::Failed);
+}
+
+#[tokio::test]
+async fn an_alert_claim_holds_the_summary_until_the_email_is_finished() {
+    // GIVEN a webhook with one counted failure
+    let h = Harness::start().await;
+    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let webhook_id =
+        h.create_webhook("acme", "orders", &["order_create"]).await["id"].as_str().expect("id").to_string();
+    let failed = Delivery { webhook_id: webhook_id.clone(), ..state(DeliveryStatus::Failed, 6) };
+    store.write_deliveries(&[DeliveryWrite { delivery: failed.clone(), attempt: None }]).await.expect("write");
+    store.count_dead_letter(&dead(&webhook_id, &failed, 0), "2026-11-23T10:00:00Z").await.expect("count");
+    let seen = store.get_webhook("acme", &webhook_id).await.expect("read").expect("exists");
+
+    // WHEN one invocation claims it, a second tries with the same view, and a failure is
+    // counted before the first finishes
+    assert!(store.claim_alert(&seen, "2026-11-23T10:00:05Z").await.expect("claim"));
+    assert!(!store.claim_alert(&seen, "2026-11-23T10:00:06Z").await.expect("claim"), "one claim at a time");
+    let claimed = store.get_webhook("acme", &webhook_id).await.expect("read").expect("exists");
+    assert_eq!(claimed.pending_count, 1, "a claim does not clear the summary");
+    let later = Delivery { delivery_id: "dlv_0190a0a0a0a07000800000000000d00d".into(), ..failed.clone() };
+    store.write_deliveries(&[DeliveryWrite { delivery: later.clone(), attempt: None }]).await.expect("write");
+    store.count_dead_letter(&dead(&webhook_id, &later, 0), "2026-11-23T10:00:07Z").await.expect("count");
+    store.finish_alert(&seen, "2026-11-23T10:00:05Z").await.expect("finish");
+
+    // THEN what the e-mail told is gone, the failure counted meanwhile stays for the next one
+    let after = store.get_webhook("acme", &webhook_id).await.expect("read").expect("exists");
+    assert_eq!(after.last_alert_at.as_deref(), Some("2026-11-23T10:00:05Z"));
+    assert_eq!(after.alert_claimed_at, None);
+    assert_eq!(after.pending_count, 1);
+    assert_eq!(after.pending_delivery_ids, [later.delivery_id.clone()]);
+    assert_eq!(after.pending_last_at.as_deref(), Some("2026-11-23T10:00:07Z"));
+
+    // AND a claim released after a failed e-mail leaves the summary to be claimed again
+    assert!(store.claim_alert(&after, "2026-11-23T11:00:00Z").await.expect("claim"));
+    store.release_alert(&after, "2026-11-23T11:00:00Z").await.expect("release");
+    let released = store.get_webhook("acme", &webhook_id).await.expect("read").expect("exists");
+    assert_eq!((released.alert_claimed_at, released.pending_count), (None, 1));
 }
