@@ -78,7 +78,7 @@ async fn a_dead_letter_counts_once_per_round_and_never_against_a_requeued_round(
     let DeadLetterCount::Counted { webhook, .. } = first else { panic!("counted: {first:?}") };
     assert_eq!((webhook.consecutive_failures, webhook.pending_count), (1, 1));
     assert_eq!(webhook.pending_last_error.as_deref(), Some("HTTP 500"));
-    assert_eq!(webhook.pending_delivery_ids, [failed.delivery_id.clone()]);
+    assert_eq!(webhook.pending_delivery_ids, std::slice::from_ref(&failed.delivery_id));
     assert_eq!(again, DeadLetterCount::NotCounted);
 
     // WHEN the delivery is sent again (round 1) and round 0's dead letter comes back
@@ -153,7 +153,7 @@ async fn an_alert_claim_holds_the_summary_until_the_email_is_finished() {
     assert_eq!(after.last_alert_at.as_deref(), Some("2026-11-23T10:00:05Z"));
     assert_eq!(after.alert_claimed_at, None);
     assert_eq!(after.pending_count, 1);
-    assert_eq!(after.pending_delivery_ids, [later.delivery_id.clone()]);
+    assert_eq!(after.pending_delivery_ids, std::slice::from_ref(&later.delivery_id));
     assert_eq!(after.pending_last_at.as_deref(), Some("2026-11-23T10:00:07Z"));
 
     // AND a claim released after a failed e-mail leaves the summary to be claimed again
