@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::DomainError;
+use crate::limits::MAX_PAYLOAD_BYTES;
 use crate::{ids, time_fmt, topic};
 
 /// `POST /v1/tenants/{tenant_id}/events`.
@@ -111,12 +112,16 @@ impl EventRequest {
             None | Some(Value::Null) => Map::new(),
             Some(v) => object("context", v)?,
         };
-        Ok(NewEvent {
-            event_id,
-            topic: self.topic,
-            occurred_at,
-            payload: EventPayload { context, data: object("data", self.data)? },
-        })
+        let payload = EventPayload { context, data: object("data", self.data)? };
+        // Serialising plain JSON values cannot fail.
+        let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > MAX_PAYLOAD_BYTES {
+            return Err(DomainError::invalid(
+                "event_too_large",
+                format!("context and data take {size} bytes as stored; at most {MAX_PAYLOAD_BYTES}"),
+            ));
+        }
+        Ok(NewEvent { event_id, topic: self.topic, occurred_at, payload })
     }
 }
 

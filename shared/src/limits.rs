@@ -5,6 +5,10 @@
 /// messages, and SQS caps a message (and a `SendMessageBatch`) at 256 KiB; half of that leaves
 /// room for the envelope and keeps a batch of several messages possible.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
+/// Largest event payload (`context` and `data` as Hookline stores and sends them). Checked
+/// apart from the body: numbers are written back in full (`1e15` becomes
+/// `1000000000000000.0`), so a body under the limit can make a larger payload.
+pub const MAX_PAYLOAD_BYTES: usize = MAX_BODY_BYTES;
 /// Webhooks one tenant may have: bounds the fan-out of one event.
 pub const MAX_WEBHOOKS_PER_TENANT: usize = 100;
 /// Topics one webhook may subscribe to.

@@ -51,6 +51,41 @@ impl DeliveryTask {
 
     pub fn to_message_body(&self) -> String {
         // Serialising plain data (strings and JSON maps) to a String cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let json = serde_json::to_string(self).unwrap_or_default();
+        // SQS refuses U+FFFE and U+FFFF in a message, and JSON writes them raw (it escapes
+        // only control characters): as `\u` escapes they read back the same.
+        if json.contains(['\u{FFFE}', '\u{FFFF}']) {
+            json.replace('\u{FFFE}', "\\ufffe").replace('\u{FFFF}', "\\uffff")
+        } else {
+            json
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_body_has_only_characters_sqs_accepts_and_reads_back_the_same() {
+        let mut data = serde_json::Map::new();
+        data.insert("odd".into(), serde_json::Value::from("a\u{FFFF}b\u{FFFE}c\u{1}"));
+        let task = DeliveryTask {
+            v: TASK_VERSION,
+            tenant_id: "acme".into(),
+            delivery_id: "dlv_1".into(),
+            webhook_id: "wh_1".into(),
+            event_id: "e-1".into(),
+            topic: "order_create".into(),
+            occurred_at: "2026-11-23T10:00:00Z".into(),
+            created_at: "2026-11-23T10:00:00Z".into(),
+            expires_at: 0,
+            generation: 0,
+            payload: EventPayload { context: serde_json::Map::new(), data },
+        };
+        let body = task.to_message_body();
+        let sqs_accepts = |c: char| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+        assert!(body.chars().all(sqs_accepts), "{body:?}");
+        assert_eq!(serde_json::from_str::<DeliveryTask>(&body).expect("parses"), task);
     }
 }

@@ -13,11 +13,34 @@ pub fn format(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// An RFC 3339 time, in UTC; `None` unless it is one, and in UTC falls in the years
+/// 1..=9999 (an offset can push `9999-12-31T23:59:59-23:59` past them, and such a time could
+/// not be written back as RFC 3339).
 pub fn parse(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok().map(|t| t.to_offset(time::UtcOffset::UTC))
+    let utc = OffsetDateTime::parse(s, &Rfc3339).ok()?.checked_to_offset(time::UtcOffset::UTC)?;
+    (1..=9999).contains(&utc.year()).then_some(utc)
 }
 
 /// serde adapter storing a time as an RFC 3339 string.
 pub mod rfc3339 {
     pub use time::serde::rfc3339::*;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_read_in_utc_and_written_back_the_same() {
+        let t = parse("2026-11-23T10:00:00+01:00").expect("valid");
+        assert_eq!(format(t), "2026-11-23T09:00:00Z");
+    }
+
+    #[test]
+    fn times_outside_the_years_rfc_3339_can_write_are_refused_not_a_panic() {
+        assert_eq!(parse("9999-12-31T23:59:59-23:59"), None);
+        assert_eq!(parse("0000-01-01T00:00:00+23:59"), None);
+        assert_eq!(parse("2026-11-23"), None);
+        assert!(parse("9999-12-31T23:59:59Z").is_some());
+    }
 }

@@ -44,7 +44,9 @@ pub struct Webhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<String>,
     /// Conditions on the event's fields, all of which must hold (page 000's restrictions).
-    #[serde(default)]
+    /// Stored as a JSON string, like event payloads: their values are any JSON, which
+    /// DynamoDB's own types can't all hold (numbers past its range, deep nesting, empty keys).
+    #[serde(default, with = "crate::event::json_string")]
     pub filters: Vec<Filter>,
     /// The body's shape (see `render`).
     #[serde(default)]

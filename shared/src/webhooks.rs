@@ -33,14 +33,15 @@ pub async fn create_webhook(
 ) -> DomainResult<Webhook> {
     ids::validate_tenant_id(tenant_id)?;
     let webhook = request.into_webhook(tenant_id, settings, &time_fmt::format(time_fmt::now()))?;
-    if let Some(tester) = tester {
-        tester.require_ok(&webhook).await?;
-    }
     if store.count_webhooks(tenant_id).await? >= MAX_WEBHOOKS_PER_TENANT {
         return Err(DomainError::conflict(
             "webhook_limit_reached",
             format!("a tenant may have at most {MAX_WEBHOOKS_PER_TENANT} webhooks"),
         ));
+    }
+    // Last of the checks: a request refused anyway sends nothing to the endpoint.
+    if let Some(tester) = tester {
+        tester.require_ok(&webhook).await?;
     }
     store.create_webhook(&webhook).await?;
     Ok(webhook)

@@ -276,13 +276,20 @@ impl DynamoStore {
             v.as_ref().map(|v| v.as_ref().map(|v| v as &dyn erased::Ser))
         }
         let c = changes;
+        // Stored as the webhook stores them (see `Webhook::filters`).
+        let filters = c
+            .filters
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let plain = [
             ("name", field(&c.name)),
             ("url", field(&c.url)),
             ("topics", field(&c.topics)),
             ("enabled", field(&c.enabled)),
             ("secret", field(&c.secret)),
-            ("filters", field(&c.filters)),
+            ("filters", field(&filters)),
             ("format", field(&c.format)),
             ("form_key", field(&c.form_key)),
             ("headers", field(&c.headers)),

@@ -211,11 +211,24 @@ async fn malformed_events_are_refused_and_queue_nothing() {
         (json!({"topic": "coupon_create", "data": {}, "occurred_at": "last tuesday"}), "invalid_occurred_at"),
         (json!({"id": "", "topic": "coupon_create", "data": {}}), "invalid_event_id"),
         (json!({"id": "a/b", "topic": "coupon_create", "data": {}}), "invalid_event_id"),
+        // In UTC past the year 9999: no panic, a 400.
+        (
+            json!({"topic": "coupon_create", "data": {}, "occurred_at": "9999-12-31T23:59:59-23:59"}),
+            "invalid_occurred_at",
+        ),
     ] {
         assert_error(&h.post("/v1/tenants/acme/events", body).await, StatusCode::BAD_REQUEST, code);
     }
     let big = json!({"topic": "coupon_create", "data": {"blob": "x".repeat(MAX_BODY_BYTES)}});
     assert_error(&h.post("/v1/tenants/acme/events", big).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    // Under the body limit as sent, over it as stored: `1e15` is kept as `1000000000000000.0`.
+    let numbers = vec!["1e15"; 25_000].join(",");
+    let grows = format!(r#"{{"topic": "coupon_create", "data": {{"a": [{numbers}]}}}}"#);
+    assert!(grows.len() < MAX_BODY_BYTES);
+    let auth = format!("Bearer {}", h.key);
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let reply = h.raw("POST", "/v1/tenants/acme/events", &headers, grows.into_bytes()).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "event_too_large");
     assert_eq!(h.item_count().await, items, "no event or delivery stored");
     assert!(h.drain_queue("DeliveryQueue").await.is_empty(), "nothing queued");
 }
@@ -247,4 +260,62 @@ async fn a_tenant_cannot_exceed_its_webhook_limit() {
     let reply = h.post("/v1/tenants/big/webhooks", valid_webhook()).await;
     assert_error(&reply, StatusCode::CONFLICT, "webhook_limit_reached");
     assert_eq!(h.item_count().await, items);
+}
+
+#[tokio::test]
+async fn bad_test_sends_log_queries_and_recovers_are_refused() {
+    let (h, id, items) = seeded().await;
+    let t = "/v1/tenants/acme";
+    for (path, body, status, code) in [
+        (
+            format!("{t}/webhooks/{id}/test"),
+            json!({"payload": {"data": 5}}),
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
+        (format!("{t}/webhooks/{id}/test"), json!({"topic": ""}), StatusCode::BAD_REQUEST, "invalid_topic"),
+        (format!("{t}/webhooks/{id}/test"), json!({"extra": 1}), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            format!("{t}/webhooks/wh_0190a0a0a0a07000800000000000cafe/test"),
+            json!({}),
+            StatusCode::NOT_FOUND,
+            "webhook_not_found",
+        ),
+        (
+            format!("{t}/deliveries/dlv_0190a0a0a0a07000800000000000beef/retry"),
+            json!({}),
+            StatusCode::NOT_FOUND,
+            "delivery_not_found",
+        ),
+        (
+            format!("{t}/webhooks/{id}/recover?since=9999-12-31T23:59:59-23:59"),
+            json!({}),
+            StatusCode::BAD_REQUEST,
+            "invalid_since",
+        ),
+        (format!("{t}/webhooks/{id}/recover"), json!({}), StatusCode::BAD_REQUEST, "invalid_query"),
+    ] {
+        assert_error(&h.post(&path, body).await, status, code);
+    }
+    for (query, code) in
+        [("limit=0", "invalid_limit"), ("cursor=Zm9v", "invalid_cursor"), ("status=lost", "invalid_status")]
+    {
+        let reply = h.get(&format!("{t}/webhooks/{id}/deliveries?{query}")).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, code);
+    }
+    assert_eq!(h.item_count().await, items, "nothing stored");
+    assert!(h.drain_queue("DeliveryQueue").await.is_empty(), "nothing queued");
+}
+
+#[tokio::test]
+async fn a_webhook_refused_for_its_limit_gets_no_test_request() {
+    let h = Harness::start_local().await;
+    let receiver = crate::receiver::Receiver::start(vec![crate::receiver::Answer::status(200)]).await;
+    for i in 0..MAX_WEBHOOKS_PER_TENANT {
+        h.create_webhook("full", &format!("w{i}"), &["t"]).await;
+    }
+    let body = json!({"name": "one too many", "url": receiver.url, "topics": ["t"]});
+    let reply = h.post("/v1/tenants/full/webhooks?require_ok=true", body).await;
+    assert_error(&reply, StatusCode::CONFLICT, "webhook_limit_reached");
+    assert!(receiver.received().is_empty(), "no test request for a webhook that can't be saved");
 }

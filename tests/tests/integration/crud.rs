@@ -155,3 +155,34 @@ async fn alert_settings_round_trip() {
     assert_eq!(got["alert_interval_minutes"], 120);
     assert_eq!(got["disable_after_failures"], 0);
 }
+
+#[tokio::test]
+async fn any_json_a_filter_or_event_holds_is_stored_and_sent_as_given() {
+    // GIVEN filter values DynamoDB's own types can't hold: an empty key, a number past its
+    // range, nesting deeper than 32 levels
+    let h = Harness::start().await;
+    let deep = (0..40).fold(json!(1), |inner, _| json!([inner]));
+    let filters = json!([
+        {"field": "a", "op": "eq", "value": {"": 1}},
+        {"field": "b", "op": "lt", "value": 1e200},
+        {"field": "c", "op": "ne", "value": deep},
+    ]);
+    let body = json!({"name": "odd", "url": "https://example.com/hook", "topics": ["t"], "filters": filters});
+
+    // WHEN the webhook is created and the tenant listed
+    let created = h.post("/v1/tenants/odd/webhooks", body).await;
+
+    // THEN they are kept exactly, and the tenant stays readable
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id");
+    assert_eq!(h.get(&format!("/v1/tenants/odd/webhooks/{id}")).await.body["filters"], filters);
+    assert_eq!(h.get("/v1/tenants/odd/webhooks").await.status, StatusCode::OK);
+
+    // AND an event carrying characters SQS refuses raw (U+FFFF) is queued and reads back the same
+    let data = json!({"a": {"": 1}, "b": 1, "c": 0, "text": "x\u{FFFF}y"});
+    let sent = h.post("/v1/tenants/odd/events", json!({"topic": "t", "data": data})).await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
+    let queued = h.drain_queue("DeliveryQueue").await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0]["payload"]["data"], data);
+}
