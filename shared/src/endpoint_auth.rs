@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
-use crate::limits::{MAX_HEADER_VALUE_LEN, MAX_HEADERS};
+use crate::limits::{MAX_HEADER_NAME_LEN, MAX_HEADER_VALUE_LEN, MAX_HEADERS};
 use crate::secret::{self, Secret};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ fn reserved(name: &str, prefix_headers: &[&str]) -> bool {
 }
 
 fn valid_name(name: &str) -> bool {
-    (1..=100).contains(&name.len())
+    (1..=MAX_HEADER_NAME_LEN).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 

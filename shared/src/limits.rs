@@ -33,8 +33,12 @@ pub const MAX_LIST_VALUES: usize = 100;
 pub const MAX_PATH_LEN: usize = 200;
 /// Fields one webhook may select.
 pub const MAX_FIELDS: usize = 100;
-/// Custom headers on one webhook, and the length of one header or auth value.
+/// Length of an event-name prefix (a form batch key is a topic name, `MAX_TOPIC_LEN`).
+pub const MAX_EVENT_PREFIX_LEN: usize = 50;
+/// Custom headers on one webhook, and the length of a header name and of one header or
+/// auth value.
 pub const MAX_HEADERS: usize = 20;
+pub const MAX_HEADER_NAME_LEN: usize = 100;
 pub const MAX_HEADER_VALUE_LEN: usize = 1024;
 /// Alert recipients of one webhook.
 pub const MAX_ALERT_EMAILS: usize = 10;

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use crate::endpoint_auth::{self, EndpointAuth, EndpointAuthView};
 use crate::filter::{self, Filter};
 use crate::limits::{
-    MAX_ALERT_EMAILS, MAX_ALERT_INTERVAL_MINUTES, MAX_DESCRIPTION_LEN, MAX_DISABLE_AFTER_FAILURES, MAX_FIELDS,
-    MAX_NAME_LEN, MAX_PATH_LEN, MAX_SECRET_GRACE_MINUTES, MAX_TOPICS_PER_WEBHOOK,
+    MAX_ALERT_EMAILS, MAX_ALERT_INTERVAL_MINUTES, MAX_DESCRIPTION_LEN, MAX_DISABLE_AFTER_FAILURES,
+    MAX_EVENT_PREFIX_LEN, MAX_FIELDS, MAX_NAME_LEN, MAX_PATH_LEN, MAX_SECRET_GRACE_MINUTES, MAX_TOPIC_LEN,
+    MAX_TOPICS_PER_WEBHOOK,
 };
 use crate::render::{DEFAULT_FORM_KEY, PayloadFormat};
 use crate::secret::Secret;
@@ -296,8 +297,8 @@ pub struct UpdateWebhook {
     #[serde(default, deserialize_with = "present")]
     pub secret: Option<Option<Secret>>,
     /// With `secret`: how long the old secret keeps signing too (default 24 h; 0 = not at all).
-    #[serde(default)]
-    pub secret_grace_minutes: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
+    pub secret_grace_minutes: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
     pub filters: Option<Option<Vec<Filter>>>,
     #[serde(default, deserialize_with = "present")]
@@ -323,6 +324,15 @@ pub struct UpdateWebhook {
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`).
 fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// A field of a change that cannot be cleared: `null` is refused, absent is "unchanged".
+fn not_null<T>(field: &'static str, v: Option<Option<T>>) -> Result<Option<T>, DomainError> {
+    match v {
+        Some(None) => Err(DomainError::invalid("invalid_request", format!("{field} cannot be null"))),
+        Some(Some(v)) => Ok(Some(v)),
+        None => Ok(None),
+    }
 }
 
 /// A validated change to a stored webhook; every `Some` is written.
@@ -523,18 +533,24 @@ fn validate_disable_after(failures: u32) -> Result<u32, DomainError> {
 }
 
 fn validate_form_key(key: &str) -> Result<String, DomainError> {
-    topic::validate_topic(key)
-        .map(|()| key.to_string())
-        .map_err(|_| DomainError::invalid("invalid_form_key", "form_key must be 1 to 100 of A-Z a-z 0-9 _ - . :"))
+    topic::validate_topic(key).map(|()| key.to_string()).map_err(|_| {
+        DomainError::invalid(
+            "invalid_form_key",
+            format!("form_key must be 1 to {MAX_TOPIC_LEN} of A-Z a-z 0-9 _ - . :"),
+        )
+    })
 }
 
 fn validate_event_prefix(prefix: &str) -> Result<String, DomainError> {
-    let ok = (1..=50).contains(&prefix.len())
+    let ok = (1..=MAX_EVENT_PREFIX_LEN).contains(&prefix.len())
         && prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
     if ok {
         Ok(prefix.to_string())
     } else {
-        Err(DomainError::invalid("invalid_event_prefix", "event_prefix must be 1 to 50 of A-Z a-z 0-9 _ - . :"))
+        Err(DomainError::invalid(
+            "invalid_event_prefix",
+            format!("event_prefix must be 1 to {MAX_EVENT_PREFIX_LEN} of A-Z a-z 0-9 _ - . :"),
+        ))
     }
 }
 
@@ -628,7 +644,7 @@ impl CreateWebhook {
 
 impl UpdateWebhook {
     pub fn into_changes(self, settings: &Settings) -> Result<WebhookChanges, DomainError> {
-        let grace = match (self.secret_grace_minutes, &self.secret) {
+        let grace = match (not_null("secret_grace_minutes", self.secret_grace_minutes)?, &self.secret) {
             (Some(_), None) => {
                 return Err(DomainError::invalid("invalid_request", "secret_grace_minutes goes with a new secret"));
             }
@@ -642,13 +658,6 @@ impl UpdateWebhook {
         };
         let previous_secret_until = (grace > 0 && matches!(self.secret, Some(Some(_))))
             .then(|| crate::time_fmt::format(crate::time_fmt::now() + time::Duration::minutes(i64::from(grace))));
-        fn not_null<T>(field: &'static str, v: Option<Option<T>>) -> Result<Option<T>, DomainError> {
-            match v {
-                Some(None) => Err(DomainError::invalid("invalid_request", format!("{field} cannot be null"))),
-                Some(Some(v)) => Ok(Some(v)),
-                None => Ok(None),
-            }
-        }
         Ok(WebhookChanges {
             name: not_null("name", self.name)?.map(|n| validate_name(&n)).transpose()?,
             url: not_null("url", self.url)?.map(|u| validate_url(&u, settings)).transpose()?,

@@ -189,6 +189,7 @@ async fn bad_patches_change_nothing() {
         (json!({"format": null}), "invalid_request"),
         (json!({"secret_grace_minutes": 10}), "invalid_request"),
         (json!({"secret": "a-long-enough-secret", "secret_grace_minutes": 20000}), "invalid_secret_grace"),
+        (json!({"secret": "a-long-enough-secret", "secret_grace_minutes": null}), "invalid_request"),
         (json!({"format": "soap"}), "invalid_request"),
         (json!({"event_prefix": ""}), "invalid_event_prefix"),
     ] {
