@@ -18,6 +18,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, PutRequest, ReturnValue, Select, TransactWriteItem, Update, WriteRequest,
 };
@@ -188,6 +189,14 @@ impl DynamoStore {
             .send()
             .await;
         Ok(unless_condition_failed("PutItem", result)?.is_some())
+    }
+
+    /// An `UpdateItem` of one webhook's item.
+    fn update_webhook_item(&self, tenant_id: &str, webhook_id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
     }
 
     /// Every item of one partition (a tenant with its webhooks, a delivery with its attempts:
@@ -481,10 +490,7 @@ impl Store for DynamoStore {
     ) -> StoreResult<Option<Webhook>> {
         let (expr, names, values) = Self::update_expression(changes, updated_at)?;
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
+            .update_webhook_item(tenant_id, webhook_id)
             .update_expression(expr)
             .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_names(Some(names))
@@ -629,10 +635,7 @@ impl Store for DynamoStore {
 
     async fn disable_webhook(&self, tenant_id: &str, webhook_id: &str, reason: &str, at: &str) -> StoreResult<()> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
+            .update_webhook_item(tenant_id, webhook_id)
             .update_expression("SET enabled = :false, disabled_reason = :reason, disabled_at = :at, updated_at = :at")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
@@ -737,11 +740,7 @@ impl Store for DynamoStore {
         }
         // The summary names a few deliveries, not all: the item must not grow with an outage.
         // Best effort after the count: a crash here loses only an id from the e-mail.
-        let appended = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(dead.tenant_id), &keys::webhook_sk(dead.webhook_id))))
+        let appended = self.update_webhook_item(dead.tenant_id, dead.webhook_id)
             .update_expression("SET pending_delivery_ids = list_append(if_not_exists(pending_delivery_ids, :none), :id)")
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(pending_delivery_ids) OR size(pending_delivery_ids) < :max)",
@@ -765,10 +764,7 @@ impl Store for DynamoStore {
     async fn claim_alert(&self, seen: &Webhook, at: &str) -> StoreResult<bool> {
         let mut conditions = vec!["pending_count = :count"];
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(&seen.tenant_id), &keys::webhook_sk(&seen.id))))
+            .update_webhook_item(&seen.tenant_id, &seen.id)
             .update_expression("SET alert_claimed_at = :at")
             .expression_attribute_values(":at", s(at))
             .expression_attribute_values(":count", AttributeValue::N(seen.pending_count.to_string()));
@@ -806,10 +802,7 @@ impl Store for DynamoStore {
             let mut sets = vec!["last_alert_at = :at".to_string(), "pending_count = :count".to_string()];
             let mut removes = vec!["alert_claimed_at"];
             let mut req = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(keys::tenant_pk(&claimed.tenant_id), &keys::webhook_sk(&claimed.id))))
+                .update_webhook_item(&claimed.tenant_id, &claimed.id)
                 .condition_expression("alert_claimed_at = :at AND pending_count = :seen")
                 .expression_attribute_values(":at", s(at))
                 .expression_attribute_values(":count", av(&left.count)?)
@@ -839,10 +832,7 @@ impl Store for DynamoStore {
 
     async fn release_alert(&self, claimed: &Webhook, at: &str) -> StoreResult<()> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(&claimed.tenant_id), &keys::webhook_sk(&claimed.id))))
+            .update_webhook_item(&claimed.tenant_id, &claimed.id)
             .update_expression("REMOVE alert_claimed_at")
             .condition_expression("alert_claimed_at = :at")
             .expression_attribute_values(":at", s(at))
@@ -882,10 +872,7 @@ impl Store for DynamoStore {
 
     async fn reset_failures(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<()> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
+            .update_webhook_item(tenant_id, webhook_id)
             .update_expression("SET consecutive_failures = :zero")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))

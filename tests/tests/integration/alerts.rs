@@ -16,6 +16,13 @@ use crate::receiver::{Answer, Receiver};
 /// 2 attempts a delivery (queue and function agree), 1 s apart, and alert "minutes" of 3 s,
 /// so a whole alert window passes in a test.
 async fn fast_stack() -> Harness {
+    let h = fast_delivery_stack().await;
+    h.start_alerts(&[("HOOKLINE_ALERT_MINUTE_MS", "3000")]).await;
+    h
+}
+
+/// The delivery side of `fast_stack`, for tests that start the alert function themselves.
+async fn fast_delivery_stack() -> Harness {
     let settings = Settings { allow_private_targets: true, ..Settings::default() };
     let overrides = HashMap::from([("MaxReceiveCount".to_string(), "2".to_string())]);
     let h = Harness::start_with(settings, overrides, |sdk, config| {
@@ -27,7 +34,6 @@ async fn fast_stack() -> Harness {
         ("HOOKLINE_RETRY_SCHEDULE", "1s"),
         ("HOOKLINE_RETRY_JITTER", "0"),
     ]);
-    h.start_alerts(&[("HOOKLINE_ALERT_MINUTE_MS", "3000")]).await;
     h
 }
 
@@ -246,17 +252,7 @@ async fn parallel_alert_functions_send_one_email_per_window() {
 async fn a_claim_left_by_a_crashed_invocation_lapses_and_the_summary_still_goes_out() {
     // GIVEN a failed delivery in the DLQ, counted and claimed for an e-mail by an alert
     // invocation that then died (its claim two minutes old), and alert claims lasting 1 s
-    let settings = Settings { allow_private_targets: true, ..Settings::default() };
-    let overrides = HashMap::from([("MaxReceiveCount".to_string(), "2".to_string())]);
-    let h = Harness::start_with(settings, overrides, |sdk, config| {
-        hookline_api::router(hookline_api::AwsApp::from_config(sdk, config))
-    })
-    .await;
-    h.start_delivery(&[
-        ("HOOKLINE_MAX_ATTEMPTS", "2"),
-        ("HOOKLINE_RETRY_SCHEDULE", "1s"),
-        ("HOOKLINE_RETRY_JITTER", "0"),
-    ]);
+    let h = fast_delivery_stack().await;
     let ops = format!("ops-{}@example.com", h.config.table_name.to_lowercase());
     let receiver = Receiver::start(vec![Answer::status(500)]).await;
     let wh = webhook(&h, &receiver.url, json!({"alert_emails": [ops]})).await;
