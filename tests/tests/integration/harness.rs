@@ -119,15 +119,23 @@ impl Harness {
     /// The e-mails moto's SES sent to `recipient` (read back from `/moto-api/data.json`):
     /// (subject, body) pairs, oldest first. Filtered by recipient, so tests don't interfere.
     pub async fn emails_to(&self, recipient: &str) -> Vec<(String, String)> {
-        let data: Value = self
-            .http
-            .get(format!("{}/moto-api/data.json", moto().endpoint()))
-            .send()
-            .await
-            .expect("moto data")
-            .json()
-            .await
-            .expect("json");
+        // moto builds this dump by walking its live state, and a request served while another
+        // thread changes it can fail (an HTML 500): read again, a few times, before giving up.
+        let mut data = Value::Null;
+        for attempt in 1..=20 {
+            let answer = self.http.get(format!("{}/moto-api/data.json", moto().endpoint())).send().await;
+            match answer {
+                Ok(a) if a.status().is_success() => match a.json::<Value>().await {
+                    Ok(v) => {
+                        data = v;
+                        break;
+                    }
+                    Err(e) => assert!(attempt < 20, "moto data.json: {e}"),
+                },
+                other => assert!(attempt < 20, "moto data.json: {other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         data["ses"]["Message"]
             .as_array()
             .cloned()
