@@ -320,3 +320,33 @@ async fn a_webhook_refused_for_its_limit_gets_no_test_request() {
     assert_error(&reply, StatusCode::CONFLICT, "webhook_limit_reached");
     assert!(receiver.received().is_empty(), "no test request for a webhook that can't be saved");
 }
+
+#[tokio::test]
+async fn every_json_route_refuses_broken_json_other_media_types_and_oversized_bodies() {
+    let (h, id, items) = seeded().await;
+    let before = h.get(&format!("/v1/tenants/acme/webhooks/{id}")).await.body;
+    let auth = format!("Bearer {}", h.key);
+    let oversized = format!(r#"{{"topic": "coupon_create", "data": {{"x": "{}"}}}}"#, "y".repeat(MAX_BODY_BYTES));
+    for (method, path) in [
+        ("POST", "/v1/tenants/acme/webhooks".to_string()),
+        ("POST", "/v1/tenants/acme/events".to_string()),
+        ("PATCH", format!("/v1/tenants/acme/webhooks/{id}")),
+        ("POST", format!("/v1/tenants/acme/webhooks/{id}/test")),
+    ] {
+        let json = [("authorization", auth.as_str()), ("content-type", "application/json")];
+        let text = [("authorization", auth.as_str()), ("content-type", "text/plain")];
+        for (headers, body, status, code) in [
+            (&json, b"{,}".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
+            (&json, b"\xff\xfe{}".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
+            (&text, b"{}".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            (&json, oversized.clone().into_bytes(), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        ] {
+            let reply = h.raw(method, &path, headers, body).await;
+            assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+            assert_eq!(reply.code(), code, "{method} {path}: {}", reply.body);
+        }
+    }
+    assert_eq!(h.item_count().await, items, "nothing stored");
+    assert!(h.drain_queue("DeliveryQueue").await.is_empty(), "nothing queued");
+    assert_eq!(h.get(&format!("/v1/tenants/acme/webhooks/{id}")).await.body, before, "nothing changed");
+}
