@@ -103,11 +103,13 @@ impl<S: Store, M: Mailer> Alerter<S, M> {
         // never overrides an owner who re-enabled it.
         if should_disable(&webhook) {
             let reason = format!("{} consecutive deliveries failed", webhook.consecutive_failures);
-            tracing::warn!(reason, "disabling webhook");
-            self.store.disable_webhook(&webhook.tenant_id, &webhook.id, &reason, &at).await?;
-            webhook.enabled = false;
-            webhook.disabled_reason = Some(reason);
-            webhook.disabled_at = Some(at.clone());
+            let threshold = webhook.disable_after_failures;
+            if self.store.disable_for_failures(&webhook.tenant_id, &webhook.id, threshold, &reason, &at).await? {
+                tracing::warn!(reason, "webhook disabled");
+                webhook.enabled = false;
+                webhook.disabled_reason = Some(reason);
+                webhook.disabled_at = Some(at.clone());
+            }
         }
 
         if webhook.alert_emails.is_empty() || webhook.pending_count == 0 {

@@ -9,8 +9,8 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{self, DELIVERY_PREFIX};
 use crate::limits::MAX_RECOVER;
 
-/// Requeued deliveries marked `pending` at once.
-const REQUEUE_MARKS_IN_FLIGHT: usize = 16;
+/// Deliveries re-read or marked `pending` at once when requeueing.
+const REQUEUE_IN_FLIGHT: usize = 16;
 use crate::queue::TaskQueue;
 use crate::store::{DeliveryQuery, Page, Store};
 use crate::task::DeliveryTask;
@@ -102,11 +102,30 @@ async fn requeue(store: &impl Store, queue: &impl TaskQueue, deliveries: &[Deliv
     queue.enqueue(&tasks).await?;
     let now = time_fmt::format(time_fmt::now());
     // One conditional write each; a recover marks up to MAX_RECOVER, so several at a time.
-    for chunk in deliveries.chunks(REQUEUE_MARKS_IN_FLIGHT) {
+    for chunk in deliveries.chunks(REQUEUE_IN_FLIGHT) {
         let marks = futures::future::join_all(chunk.iter().map(|d| store.mark_requeued(d, &now))).await;
         marks.into_iter().collect::<Result<Vec<bool>, _>>()?;
     }
     Ok(tasks.into_iter().map(|t| t.delivery_id).collect())
+}
+
+/// Those of `listed` that a consistent read still finds `failed` in the same round: the
+/// index recover lists from lags the table, and a delivery retried a moment ago must not be
+/// queued a second time in its new round.
+async fn still_failed(store: &impl Store, listed: Vec<Delivery>) -> DomainResult<Vec<Delivery>> {
+    let mut current = Vec::with_capacity(listed.len());
+    for chunk in listed.chunks(REQUEUE_IN_FLIGHT) {
+        let reads = futures::future::join_all(chunk.iter().map(|d| store.get_delivery(&d.tenant_id, &d.delivery_id)));
+        for (seen, now) in chunk.iter().zip(reads.await) {
+            if let Some(log) = now?
+                && log.delivery.status == DeliveryStatus::Failed
+                && log.delivery.generation == seen.generation
+            {
+                current.push(log.delivery);
+            }
+        }
+    }
+    Ok(current)
 }
 
 /// `POST .../deliveries/{id}/retry`: a failed delivery, sent again.
@@ -162,6 +181,7 @@ pub async fn recover_webhook(
         }
     }
     failed.truncate(MAX_RECOVER);
+    let failed = still_failed(store, failed).await?;
     let delivery_ids = if failed.is_empty() { Vec::new() } else { requeue(store, queue, &failed).await? };
     Ok(Requeued { requeued: delivery_ids.len(), delivery_ids })
 }

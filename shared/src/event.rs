@@ -113,8 +113,10 @@ impl EventRequest {
             Some(v) => object("context", v)?,
         };
         let payload = EventPayload { context, data: object("data", self.data)? };
-        // Serialising plain JSON values cannot fail.
-        let size = serde_json::to_vec(&payload).map(|v| v.len()).unwrap_or(usize::MAX);
+        // Serialising plain JSON values cannot fail. U+FFFE/U+FFFF take 6 bytes in a queue
+        // message (escaped for SQS, see `task`), 3 here.
+        let json = serde_json::to_string(&payload).unwrap_or_default();
+        let size = json.len() + 3 * json.matches(['\u{FFFE}', '\u{FFFF}']).count();
         if size > MAX_PAYLOAD_BYTES {
             return Err(DomainError::invalid(
                 "event_too_large",

@@ -47,7 +47,8 @@ pub struct Webhook {
     /// Conditions on the event's fields, all of which must hold (page 000's restrictions).
     /// Stored as a JSON string, like event payloads: their values are any JSON, which
     /// DynamoDB's own types can't all hold (numbers past its range, deep nesting, empty keys).
-    #[serde(default, with = "crate::event::json_string")]
+    /// Items written before this stored them as a DynamoDB list, which still reads.
+    #[serde(default, serialize_with = "crate::event::json_string::serialize", deserialize_with = "filters_as_stored")]
     pub filters: Vec<Filter>,
     /// The body's shape (see `render`).
     #[serde(default)]
@@ -98,6 +99,20 @@ pub struct Webhook {
     pub alert_claimed_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Reads stored filters: JSON text, or the DynamoDB list earlier versions wrote.
+fn filters_as_stored<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Filter>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Text(String),
+        List(Vec<Filter>),
+    }
+    match Stored::deserialize(d)? {
+        Stored::Text(text) => serde_json::from_str(&text).map_err(serde::de::Error::custom),
+        Stored::List(filters) => Ok(filters),
+    }
 }
 
 /// A webhook's failures not yet told in an alert e-mail.

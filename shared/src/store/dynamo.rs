@@ -633,6 +633,28 @@ impl Store for DynamoStore {
         Ok(found)
     }
 
+    async fn disable_for_failures(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        threshold: u32,
+        reason: &str,
+        at: &str,
+    ) -> StoreResult<bool> {
+        let result = self
+            .update_webhook_item(tenant_id, webhook_id)
+            .update_expression("SET enabled = :false, disabled_reason = :reason, disabled_at = :at, updated_at = :at")
+            .condition_expression("enabled = :true AND consecutive_failures >= :threshold")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":threshold", AttributeValue::N(threshold.to_string()))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":at", s(at))
+            .send()
+            .await;
+        Ok(unless_condition_failed("UpdateItem", result)?.is_some())
+    }
+
     async fn disable_webhook(&self, tenant_id: &str, webhook_id: &str, reason: &str, at: &str) -> StoreResult<()> {
         let result = self
             .update_webhook_item(tenant_id, webhook_id)
@@ -803,10 +825,15 @@ impl Store for DynamoStore {
             let mut removes = vec!["alert_claimed_at"];
             let mut req = self
                 .update_webhook_item(&claimed.tenant_id, &claimed.id)
-                .condition_expression("alert_claimed_at = :at AND pending_count = :seen")
+                // Unchanged since read: the count, and the ids (appended after a count).
+                .condition_expression(
+                    "alert_claimed_at = :at AND pending_count = :seen AND \
+                     (attribute_not_exists(pending_delivery_ids) OR size(pending_delivery_ids) = :seen_ids)",
+                )
                 .expression_attribute_values(":at", s(at))
                 .expression_attribute_values(":count", av(&left.count)?)
-                .expression_attribute_values(":seen", av(&current.pending_count)?);
+                .expression_attribute_values(":seen", av(&current.pending_count)?)
+                .expression_attribute_values(":seen_ids", av(&current.pending_delivery_ids.len())?);
             let fields: [(&str, Option<AttributeValue>); 4] = [
                 ("pending_first_at", left.first_at.as_deref().map(s)),
                 ("pending_last_at", left.last_at.as_deref().map(s)),

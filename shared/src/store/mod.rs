@@ -137,6 +137,16 @@ pub trait Store: Send + Sync + 'static {
     fn write_deliveries(&self, writes: &[DeliveryWrite]) -> impl Future<Output = StoreResult<()>> + Send;
     /// The webhooks with these `(tenant_id, webhook_id)` keys that exist: one batched read.
     fn get_webhooks(&self, keys: &[(String, String)]) -> impl Future<Output = StoreResult<Vec<Webhook>>> + Send;
+    /// Disables a webhook for `threshold` consecutive failures, and says why; only if it is
+    /// still enabled with that many (not if its owner enabled it again meanwhile). True if so.
+    fn disable_for_failures(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        threshold: u32,
+        reason: &str,
+        at: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Disables a webhook and says why (e.g. its endpoint answered 410 Gone).
     fn disable_webhook(
         &self,

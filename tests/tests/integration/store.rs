@@ -162,3 +162,83 @@ async fn an_alert_claim_holds_the_summary_until_the_email_is_finished() {
     let released = store.get_webhook("acme", &webhook_id).await.expect("read").expect("exists");
     assert_eq!((released.alert_claimed_at, released.pending_count), (None, 1));
 }
+
+#[tokio::test]
+async fn webhooks_stored_with_filters_as_a_list_still_read() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use std::collections::HashMap;
+    // GIVEN a webhook item as earlier versions wrote it: filters as a DynamoDB list of maps
+    let h = Harness::start().await;
+    let id = h.create_webhook("acme", "old", &["order_create"]).await["id"].as_str().expect("id").to_string();
+    let filter = HashMap::from([
+        ("field".to_string(), AttributeValue::S("total".into())),
+        ("op".to_string(), AttributeValue::S("gt".into())),
+        ("value".to_string(), AttributeValue::N("50".into())),
+    ]);
+    h.dynamodb()
+        .update_item()
+        .table_name(&h.config.table_name)
+        .key("pk", AttributeValue::S("TENANT#acme".into()))
+        .key("sk", AttributeValue::S(format!("WEBHOOK#{id}")))
+        .update_expression("SET filters = :old")
+        .expression_attribute_values(":old", AttributeValue::L(vec![AttributeValue::M(filter)]))
+        .send()
+        .await
+        .expect("write the old form");
+
+    // WHEN it is read, THEN its filters are there
+    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let webhook = store.get_webhook("acme", &id).await.expect("reads").expect("exists");
+    assert_eq!(
+        serde_json::to_value(&webhook.filters).expect("json"),
+        serde_json::json!([{"field": "total", "op": "gt", "value": 50}])
+    );
+    // AND an empty list (what was written for no filters) reads as none
+    h.dynamodb()
+        .update_item()
+        .table_name(&h.config.table_name)
+        .key("pk", AttributeValue::S("TENANT#acme".into()))
+        .key("sk", AttributeValue::S(format!("WEBHOOK#{id}")))
+        .update_expression("SET filters = :empty")
+        .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+        .send()
+        .await
+        .expect("write the old empty form");
+    assert!(store.get_webhook("acme", &id).await.expect("reads").expect("exists").filters.is_empty());
+}
+
+#[tokio::test]
+async fn a_webhook_is_disabled_for_failures_only_while_enabled_and_over_the_threshold() {
+    let h = Harness::start().await;
+    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let webhook_id =
+        h.create_webhook("acme", "orders", &["order_create"]).await["id"].as_str().expect("id").to_string();
+    for n in 0..2u8 {
+        let d = Delivery {
+            webhook_id: webhook_id.clone(),
+            delivery_id: format!("dlv_0190a0a0a0a07000800000000000be0{n}"),
+            ..state(DeliveryStatus::Failed, 6)
+        };
+        store.write_deliveries(&[DeliveryWrite { delivery: d.clone(), attempt: None }]).await.expect("write");
+        store.count_dead_letter(&dead(&webhook_id, &d, 0), "2026-11-23T10:00:00Z").await.expect("count");
+    }
+    let at = "2026-11-23T10:00:01Z";
+    assert!(
+        !store.disable_for_failures("acme", &webhook_id, 3, "3 failed", at).await.expect("write"),
+        "under the threshold"
+    );
+    assert!(store.disable_for_failures("acme", &webhook_id, 2, "2 failed", at).await.expect("write"));
+    assert!(
+        !store.disable_for_failures("acme", &webhook_id, 2, "2 failed", at).await.expect("write"),
+        "already disabled"
+    );
+    let w = store.get_webhook("acme", &webhook_id).await.expect("read").expect("exists");
+    assert_eq!((w.enabled, w.disabled_reason.as_deref()), (false, Some("2 failed")));
+    // An owner enabling it again resets the count, so a late disable finds nothing to do.
+    let enabled = h
+        .call("PATCH", &format!("/v1/tenants/acme/webhooks/{webhook_id}"), Some(serde_json::json!({"enabled": true})))
+        .await;
+    assert_eq!(enabled.status, reqwest::StatusCode::OK);
+    assert!(!store.disable_for_failures("acme", &webhook_id, 2, "2 failed", at).await.expect("write"));
+    assert!(store.get_webhook("acme", &webhook_id).await.expect("read").expect("exists").enabled);
+}
