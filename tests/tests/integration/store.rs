@@ -52,6 +52,15 @@ async fn writes_for_one_delivery_in_one_batch_keep_the_last_state_and_every_atte
     assert!(store.get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d").await.expect("read").is_none());
 }
 
+/// A fresh stack, its store, and the id of webhook "orders" of tenant "acme".
+async fn with_webhook() -> (Harness, DynamoStore, String) {
+    let h = Harness::start().await;
+    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let webhook_id =
+        h.create_webhook("acme", "orders", &["order_create"]).await["id"].as_str().expect("id").to_string();
+    (h, store, webhook_id)
+}
+
 fn dead<'a>(webhook_id: &'a str, delivery: &'a Delivery, generation: u32) -> DeadLetterKey<'a> {
     DeadLetterKey { tenant_id: "acme", webhook_id, delivery_id: &delivery.delivery_id, generation }
 }
@@ -59,10 +68,7 @@ fn dead<'a>(webhook_id: &'a str, delivery: &'a Delivery, generation: u32) -> Dea
 #[tokio::test]
 async fn a_dead_letter_counts_once_per_round_and_never_against_a_requeued_round() {
     // GIVEN a webhook and one of its deliveries that failed for good in round 0
-    let h = Harness::start().await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
-    let webhook_id =
-        h.create_webhook("acme", "orders", &["order_create"]).await["id"].as_str().expect("id").to_string();
+    let (_h, store, webhook_id) = with_webhook().await;
     let failed = Delivery {
         webhook_id: webhook_id.clone(),
         last_error: Some("HTTP 500".into()),
@@ -128,10 +134,7 @@ async fn a_dead_letter_whose_webhook_is_gone_still_marks_the_delivery_failed() {
 #[tokio::test]
 async fn an_alert_claim_holds_the_summary_until_the_email_is_finished() {
     // GIVEN a webhook with one counted failure
-    let h = Harness::start().await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
-    let webhook_id =
-        h.create_webhook("acme", "orders", &["order_create"]).await["id"].as_str().expect("id").to_string();
+    let (_h, store, webhook_id) = with_webhook().await;
     let failed = Delivery { webhook_id: webhook_id.clone(), ..state(DeliveryStatus::Failed, 6) };
     store.write_deliveries(&[DeliveryWrite { delivery: failed.clone(), attempt: None }]).await.expect("write");
     store.count_dead_letter(&dead(&webhook_id, &failed, 0), "2026-11-23T10:00:00Z").await.expect("count");
@@ -209,10 +212,7 @@ async fn webhooks_stored_with_filters_as_a_list_still_read() {
 
 #[tokio::test]
 async fn a_webhook_is_disabled_for_failures_only_while_enabled_and_over_the_threshold() {
-    let h = Harness::start().await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
-    let webhook_id =
-        h.create_webhook("acme", "orders", &["order_create"]).await["id"].as_str().expect("id").to_string();
+    let (h, store, webhook_id) = with_webhook().await;
     for n in 0..2u8 {
         let d = Delivery {
             webhook_id: webhook_id.clone(),
