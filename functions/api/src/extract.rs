@@ -87,6 +87,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
+/// The query of a route that takes no parameters: any is a 400 `invalid_query`, as an unknown
+/// one is on routes that take some, so a misspelt option is never silently ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
 /// Query parameters; unknown or malformed ones are a 400.
 pub struct ApiQuery<T>(pub T);
 

@@ -350,3 +350,25 @@ async fn every_json_route_refuses_broken_json_other_media_types_and_oversized_bo
     assert!(h.drain_queue("DeliveryQueue").await.is_empty(), "nothing queued");
     assert_eq!(h.get(&format!("/v1/tenants/acme/webhooks/{id}")).await.body, before, "nothing changed");
 }
+
+#[tokio::test]
+async fn routes_without_parameters_refuse_any_rather_than_ignore_them() {
+    let (h, id, items) = seeded().await;
+    let t = "/v1/tenants/acme";
+    let delivery = "dlv_0190a0a0a0a07000800000000000beef";
+    for (method, path) in [
+        ("GET", format!("{t}/webhooks/{id}?verbose=1")),
+        ("DELETE", format!("{t}/webhooks/{id}?force=true")),
+        ("POST", format!("{t}/webhooks/{id}/test?require_ok=true")),
+        ("POST", format!("{t}/events?dry_run=1")),
+        ("GET", format!("{t}/deliveries/{delivery}?attempts=0")),
+        ("POST", format!("{t}/deliveries/{delivery}/retry?now=1")),
+        ("GET", "/v1/topics?lang=en".to_string()),
+    ] {
+        let body = (method == "POST").then(|| json!({"topic": "coupon_create", "data": {}}));
+        let reply = h.call(method, &path, body).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_query");
+    }
+    assert_eq!(h.item_count().await, items, "nothing stored or deleted");
+    assert!(h.drain_queue("DeliveryQueue").await.is_empty(), "nothing queued");
+}

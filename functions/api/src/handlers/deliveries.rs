@@ -10,12 +10,13 @@ use hookline_shared::store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiResult;
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiPath, ApiQuery, NoParams};
 use crate::state::App;
 
 pub async fn get<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, delivery_id)): ApiPath<(String, String)>,
+    _no_params: ApiQuery<NoParams>,
 ) -> ApiResult<Json<DeliveryView>> {
     let delivery = deliveries::get_delivery(&app.store, &tenant_id, &delivery_id).await?;
     Ok(Json(DeliveryView::from(&delivery)))
@@ -41,6 +42,7 @@ pub async fn list<S: Store, Q: TaskQueue>(
 pub async fn retry<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, delivery_id)): ApiPath<(String, String)>,
+    _no_params: ApiQuery<NoParams>,
 ) -> ApiResult<(StatusCode, Json<Requeued>)> {
     let requeued = deliveries::retry_delivery(&app.store, &app.queue, &tenant_id, &delivery_id).await?;
     tracing::info!(tenant_id = %tenant_id, delivery_id = %delivery_id, "delivery requeued");

@@ -9,13 +9,14 @@ use hookline_shared::queue::TaskQueue;
 use hookline_shared::store::Store;
 
 use crate::error::ApiResult;
-use crate::extract::{ApiPath, JsonBody};
+use crate::extract::{ApiPath, ApiQuery, JsonBody, NoParams};
 use crate::state::App;
 
 /// `POST /v1/tenants/{tenant_id}/events`: 202 once every delivery is on the queue.
 pub async fn ingest<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath(tenant_id): ApiPath<String>,
+    _no_params: ApiQuery<NoParams>,
     JsonBody(request): JsonBody<EventRequest>,
 ) -> ApiResult<(StatusCode, Json<IngestResult>)> {
     let result = ingest::ingest_event(&app.store, &app.queue, &app.settings, &tenant_id, request).await?;

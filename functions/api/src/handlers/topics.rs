@@ -7,6 +7,7 @@ use hookline_shared::queue::TaskQueue;
 use hookline_shared::store::Store;
 use serde::Serialize;
 
+use crate::extract::{ApiQuery, NoParams};
 use crate::state::App;
 
 #[derive(Serialize)]
@@ -17,7 +18,10 @@ pub struct TopicList {
 }
 
 /// `GET /v1/topics`: the deployment's topic catalog (empty without one).
-pub async fn list<S: Store, Q: TaskQueue>(State(app): State<Arc<App<S, Q>>>) -> Json<TopicList> {
+pub async fn list<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    _no_params: ApiQuery<NoParams>,
+) -> Json<TopicList> {
     let catalog = app.settings.catalog.as_deref();
     Json(TopicList {
         catalog: catalog.is_some(),

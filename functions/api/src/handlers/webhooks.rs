@@ -11,7 +11,7 @@ use hookline_shared::webhooks::{self, ListParams};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiResult;
-use crate::extract::{ApiPath, ApiQuery, JsonBody, OptionalJsonBody};
+use crate::extract::{ApiPath, ApiQuery, JsonBody, NoParams, OptionalJsonBody};
 use crate::state::App;
 
 /// The create answer: the webhook and, this once, its whole signing secret.
@@ -62,6 +62,7 @@ pub async fn list<S: Store, Q: TaskQueue>(
 pub async fn get<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+    _no_params: ApiQuery<NoParams>,
 ) -> ApiResult<Json<WebhookView>> {
     let webhook = webhooks::get_webhook(&app.store, &tenant_id, &webhook_id).await?;
     Ok(Json(WebhookView::from(&webhook)))
@@ -84,6 +85,7 @@ pub async fn update<S: Store, Q: TaskQueue>(
 pub async fn test<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+    _no_params: ApiQuery<NoParams>,
     OptionalJsonBody(request): OptionalJsonBody<TestSendRequest>,
 ) -> ApiResult<Json<TestSendResult>> {
     let result = webhooks::test_webhook(&app.store, &app.tester(), &tenant_id, &webhook_id, request).await?;
@@ -93,6 +95,7 @@ pub async fn test<S: Store, Q: TaskQueue>(
 pub async fn delete<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
+    _no_params: ApiQuery<NoParams>,
 ) -> ApiResult<StatusCode> {
     webhooks::delete_webhook(&app.store, &tenant_id, &webhook_id).await?;
     tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook_id, "webhook deleted");
