@@ -13,12 +13,13 @@ use hookline_api::{AwsApp, router};
 use hookline_delivery::DeliveryFunction;
 use hookline_local::moto::MotoServer;
 use hookline_local::{pump, sdk, stack};
-use hookline_shared::api_key;
+use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::config::{
     AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
     ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_TABLE, ENV_TOPIC_CATALOG,
 };
-use hookline_shared::store::{DynamoStore, Store};
+use hookline_shared::domain::api_key;
+use hookline_shared::ports::store::ApiKeyStore;
 use hookline_shared::telemetry;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

@@ -3,6 +3,11 @@
 
 use std::collections::HashMap;
 
+use crate::domain::catalog::{SEED_CATALOG, TopicCatalog};
+use crate::domain::settings::{DEFAULT_HEADER_PREFIX, DEFAULT_SOURCE, Settings};
+use crate::outbound::request::SigningSettings;
+use crate::outbound::signatures::HeaderNames;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("missing required environment variable {0}")]
@@ -28,8 +33,6 @@ pub const ENV_ALERT_SENDER: &str = "HOOKLINE_ALERT_SENDER";
 pub const ENV_ALERT_MINUTE_MS: &str = "HOOKLINE_ALERT_MINUTE_MS";
 pub const ENV_ALERT_CLAIM_LEASE_MS: &str = "HOOKLINE_ALERT_CLAIM_LEASE_MS";
 
-pub const DEFAULT_HEADER_PREFIX: &str = "x-hookline";
-pub const DEFAULT_SOURCE: &str = "hookline";
 /// The seed pages' TTL for a webhook request.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 
@@ -63,33 +66,6 @@ fn parsed<T: std::str::FromStr>(
     }
 }
 
-/// Rules of a deployment that the domain functions need.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    /// Let webhooks target loopback/private addresses. Only for local development.
-    pub allow_private_targets: bool,
-    /// How long events and deliveries are kept (DynamoDB TTL).
-    pub retention_days: u32,
-    /// The topics webhooks may subscribe to; any well-formed topic when `None`.
-    pub catalog: Option<std::sync::Arc<crate::catalog::TopicCatalog>>,
-    /// Hookline's own header prefix: custom endpoint headers may not use it.
-    pub header_prefix: String,
-    /// The `x-source` header's value.
-    pub source: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            allow_private_targets: false,
-            retention_days: 30,
-            catalog: None,
-            header_prefix: DEFAULT_HEADER_PREFIX.into(),
-            source: DEFAULT_SOURCE.into(),
-        }
-    }
-}
-
 /// Everything the api function needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiConfig {
@@ -107,7 +83,7 @@ impl ApiConfig {
         Ok(Self {
             table_name: required(&get, ENV_TABLE)?,
             delivery_queue_url: required(&get, ENV_DELIVERY_QUEUE_URL)?,
-            settings: Settings::from_lookup(&get)?,
+            settings: settings_from_lookup(&get)?,
         })
     }
 }
@@ -117,8 +93,8 @@ impl ApiConfig {
 pub struct DeliveryConfig {
     pub table_name: String,
     pub delivery_queue_url: String,
-    pub signing: crate::dispatch::SigningSettings,
-    pub retry: crate::retry::RetryPolicy,
+    pub signing: SigningSettings,
+    pub retry: crate::outbound::retry::RetryPolicy,
     pub request_timeout: std::time::Duration,
     pub allow_private_targets: bool,
 }
@@ -129,12 +105,17 @@ impl DeliveryConfig {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let settings = Settings::from_lookup(&get)?;
+        let settings = settings_from_lookup(&get)?;
         let max_attempts = parsed(&get, ENV_MAX_ATTEMPTS, 6u32, |n| (1..=100).contains(n), "1..=100 attempts")?;
-        let jitter =
-            parsed(&get, ENV_RETRY_JITTER, crate::retry::DEFAULT_JITTER, |j| (0.0..=1.0).contains(j), "0 to 1")?;
-        let schedule = get(ENV_RETRY_SCHEDULE).unwrap_or_else(|| crate::retry::DEFAULT_SCHEDULE.to_string());
-        let retry = crate::retry::RetryPolicy::new(&schedule, max_attempts, jitter)
+        let jitter = parsed(
+            &get,
+            ENV_RETRY_JITTER,
+            crate::outbound::retry::DEFAULT_JITTER,
+            |j| (0.0..=1.0).contains(j),
+            "0 to 1",
+        )?;
+        let schedule = get(ENV_RETRY_SCHEDULE).unwrap_or_else(|| crate::outbound::retry::DEFAULT_SCHEDULE.to_string());
+        let retry = crate::outbound::retry::RetryPolicy::new(&schedule, max_attempts, jitter)
             .map_err(|e| ConfigError::Invalid { name: ENV_RETRY_SCHEDULE, reason: e.to_string() })?;
         let timeout_ms = parsed(
             &get,
@@ -146,7 +127,7 @@ impl DeliveryConfig {
         Ok(Self {
             table_name: required(&get, ENV_TABLE)?,
             delivery_queue_url: required(&get, ENV_DELIVERY_QUEUE_URL)?,
-            signing: settings.signing(),
+            signing: SigningSettings::from_settings(&settings),
             retry,
             request_timeout: std::time::Duration::from_millis(timeout_ms),
             allow_private_targets: settings.allow_private_targets,
@@ -187,42 +168,45 @@ impl AlertConfig {
     }
 }
 
-impl Settings {
-    /// The signing settings these settings imply (their prefix was checked when read).
-    pub fn signing(&self) -> crate::dispatch::SigningSettings {
-        let header_names = crate::signatures::HeaderNames::with_prefix(&self.header_prefix).unwrap_or_else(|_| {
-            crate::signatures::HeaderNames::with_prefix(DEFAULT_HEADER_PREFIX).unwrap_or_else(|_| unreachable!())
-        });
-        crate::dispatch::SigningSettings { header_names, source: self.source.clone() }
-    }
+/// The deployment settings, from the environment.
+pub fn settings_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    let defaults = Settings::default();
+    let allow_private_targets = match get(ENV_ALLOW_PRIVATE_TARGETS).as_deref() {
+        None | Some("") | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: ENV_ALLOW_PRIVATE_TARGETS,
+                reason: format!("expected true or false, got {other:?}"),
+            });
+        }
+    };
+    let retention_days = match get(ENV_RETENTION_DAYS) {
+        None => defaults.retention_days,
+        Some(v) => v.trim().parse::<u32>().ok().filter(|d| (1..=3650).contains(d)).ok_or(ConfigError::Invalid {
+            name: ENV_RETENTION_DAYS,
+            reason: format!("expected 1..=3650 days, got {v:?}"),
+        })?,
+    };
+    let catalog = load_catalog(get(ENV_TOPIC_CATALOG).as_deref())
+        .map_err(|reason| ConfigError::Invalid { name: ENV_TOPIC_CATALOG, reason })?
+        .map(std::sync::Arc::new);
+    let header_prefix = get(ENV_HEADER_PREFIX).unwrap_or_else(|| DEFAULT_HEADER_PREFIX.to_string());
+    HeaderNames::with_prefix(&header_prefix)
+        .map_err(|e| ConfigError::Invalid { name: ENV_HEADER_PREFIX, reason: e.to_string() })?;
+    let source = get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source })
+}
 
-    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let defaults = Settings::default();
-        let allow_private_targets = match get(ENV_ALLOW_PRIVATE_TARGETS).as_deref() {
-            None | Some("") | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: ENV_ALLOW_PRIVATE_TARGETS,
-                    reason: format!("expected true or false, got {other:?}"),
-                });
-            }
-        };
-        let retention_days = match get(ENV_RETENTION_DAYS) {
-            None => defaults.retention_days,
-            Some(v) => v.trim().parse::<u32>().ok().filter(|d| (1..=3650).contains(d)).ok_or(ConfigError::Invalid {
-                name: ENV_RETENTION_DAYS,
-                reason: format!("expected 1..=3650 days, got {v:?}"),
-            })?,
-        };
-        let catalog = crate::catalog::TopicCatalog::load(get(ENV_TOPIC_CATALOG).as_deref())
-            .map_err(|reason| ConfigError::Invalid { name: ENV_TOPIC_CATALOG, reason })?
-            .map(std::sync::Arc::new);
-        let header_prefix = get(ENV_HEADER_PREFIX).unwrap_or_else(|| DEFAULT_HEADER_PREFIX.to_string());
-        crate::signatures::HeaderNames::with_prefix(&header_prefix)
-            .map_err(|e| ConfigError::Invalid { name: ENV_HEADER_PREFIX, reason: e.to_string() })?;
-        let source = get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string());
-        Ok(Self { allow_private_targets, retention_days, catalog, header_prefix, source })
+/// The topic catalog a deployment names: none, the seed pages' (`seed`), or a JSON file.
+fn load_catalog(setting: Option<&str>) -> Result<Option<TopicCatalog>, String> {
+    match setting.map(str::trim) {
+        None | Some("") | Some("none") => Ok(None),
+        Some(SEED_CATALOG) => Ok(Some(TopicCatalog::seed())),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+            TopicCatalog::parse(&text).map(Some).map_err(|e| format!("{path}: {e}"))
+        }
     }
 }
 
@@ -269,6 +253,14 @@ mod tests {
             let err = DeliveryConfig::from_lookup(lookup(&pairs)).expect_err(name);
             assert!(err.to_string().contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn catalog_settings_and_bad_files() {
+        assert_eq!(load_catalog(None), Ok(None));
+        assert_eq!(load_catalog(Some("none")), Ok(None));
+        assert!(load_catalog(Some("seed")).expect("seed").is_some());
+        assert!(load_catalog(Some("/nonexistent/catalog.json")).is_err());
     }
 
     #[test]

@@ -1,42 +1,19 @@
-//! Hookline's shared library: the domain model and its rules (validation, fan-out, ingest),
-//! and the adapters to the AWS services every function talks to.
+//! Hookline's shared library, in one-way layers: each module imports only from those above it
+//! in this list (`tests/layers.rs` holds the rule in `make test`).
 //!
-//! Business rules live here so the Lambda handlers stay thin adapters and the rules can be
-//! tested without AWS; the adapters (`store`, `queue`) are the only modules that know the
-//! wire formats of DynamoDB and SQS.
+//! - `domain`: the model and its rules; pure, no I/O.
+//! - `outbound`: one webhook request built and judged (render, sign, classify, retry schedule); no I/O.
+//! - `ports`: the traits the use-cases need (stores, queues, mailer, sender) and their errors.
+//! - `app`: the use-cases, over the ports; testable without AWS.
+//! - `adapters`: the only AWS and HTTP code, implementing the ports (app and adapters never meet).
+//! - `config` and `telemetry`: the environment read into settings, and logging: the wiring.
 
-pub mod alerts;
-pub mod api_key;
-pub mod aws;
-pub mod catalog;
-pub mod config;
-pub mod deliveries;
-pub mod delivery;
-pub mod dispatch;
-pub mod endpoint_auth;
-pub mod error;
-pub mod event;
-pub mod filter;
-pub mod ids;
-pub mod ingest;
-pub mod limits;
-pub mod mailer;
-pub mod net_policy;
+pub mod domain;
 pub mod outbound;
-pub mod outcome;
-pub mod queue;
-pub mod render;
-pub mod retry;
-pub mod secret;
-pub mod signatures;
-pub mod sqs_batch;
-pub mod store;
-pub mod task;
-pub mod telemetry;
-pub mod test_send;
-pub mod time_fmt;
-pub mod topic;
-pub mod webhook;
-pub mod webhooks;
+pub mod ports;
 
-pub use error::{DomainError, ErrorKind};
+pub mod adapters;
+pub mod app;
+
+pub mod config;
+pub mod telemetry;

@@ -1,15 +1,17 @@
 //! The alert function: dead-lettered deliveries in, failure alerts out. The work is
-//! `hookline_shared::alerts`; this adapter maps the DLQ batch to it, and holds back (as a
+//! `hookline_shared::app::alerts`; this adapter maps the DLQ batch to it, and holds back (as a
 //! batch item failure with a visibility timeout) each message whose alert must wait.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use hookline_shared::alerts::{AlertDisposition, Alerter};
-use hookline_shared::aws::SdkConfig;
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::adapters::sdk::SdkConfig;
+use hookline_shared::adapters::ses::SesMailer;
+use hookline_shared::adapters::sqs::SqsQueue;
+use hookline_shared::adapters::sqs_batch;
+use hookline_shared::app::alerts::{AlertDisposition, Alerter};
 use hookline_shared::config::AlertConfig;
-use hookline_shared::mailer::{Mailer, SesMailer};
-use hookline_shared::queue::SqsQueue;
-use hookline_shared::sqs_batch;
-use hookline_shared::store::{DynamoStore, Store};
+use hookline_shared::ports::mailer::Mailer;
+use hookline_shared::ports::store::Store;
 
 pub struct AlertFunction<S, M> {
     pub alerter: Alerter<S, M>,

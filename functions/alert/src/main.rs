@@ -2,14 +2,16 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use hookline_alert::AlertFunction;
-use hookline_shared::{aws, config::AlertConfig, telemetry};
+use hookline_shared::adapters::sdk;
+use hookline_shared::config::AlertConfig;
+use hookline_shared::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(true);
     let config = AlertConfig::from_env().inspect_err(|e| tracing::error!("configuration: {e}"))?;
-    let sdk = aws::load_sdk_config().await;
+    let sdk = sdk::load_sdk_config().await;
     let function = AlertFunction::from_config(&sdk, &config);
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

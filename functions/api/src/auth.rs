@@ -7,9 +7,9 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hookline_shared::api_key;
-use hookline_shared::queue::TaskQueue;
-use hookline_shared::store::Store;
+use hookline_shared::domain::api_key;
+use hookline_shared::ports::queue::TaskQueue;
+use hookline_shared::ports::store::Store;
 
 use crate::error::ApiError;
 use crate::state::App;
@@ -44,6 +44,6 @@ pub async fn require_api_key<S: Store, Q: TaskQueue>(
             next.run(request).await
         }
         Ok(None) => unauthorized(),
-        Err(e) => ApiError::from(hookline_shared::DomainError::from(e)).into_response(),
+        Err(e) => ApiError::from(hookline_shared::domain::error::DomainError::from(e)).into_response(),
     }
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hookline_shared::{DomainError, ErrorKind};
+use hookline_shared::domain::error::{DomainError, ErrorKind};
 use serde_json::json;
 
 #[derive(Debug)]

@@ -5,7 +5,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use hookline_shared::limits::MAX_BODY_BYTES;
+use hookline_shared::domain::limits::MAX_BODY_BYTES;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;

@@ -7,6 +7,7 @@ mod extract;
 mod handlers;
 mod routes;
 pub mod state;
+pub mod views;
 
 pub use routes::router;
 pub use state::{App, AwsApp};

@@ -2,12 +2,14 @@
 //! the Router under `lambda_http`.
 
 use hookline_api::{AwsApp, router};
-use hookline_shared::{aws, config::ApiConfig, telemetry};
+use hookline_shared::adapters::sdk;
+use hookline_shared::config::ApiConfig;
+use hookline_shared::telemetry;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(true);
     let config = ApiConfig::from_env().inspect_err(|e| tracing::error!("configuration: {e}"))?;
-    let sdk = aws::load_sdk_config().await;
+    let sdk = sdk::load_sdk_config().await;
     lambda_http::run(router(AwsApp::from_config(&sdk, &config))).await
 }

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hookline_shared::limits::MAX_BODY_BYTES;
-use hookline_shared::queue::TaskQueue;
-use hookline_shared::store::Store;
+use hookline_shared::domain::limits::MAX_BODY_BYTES;
+use hookline_shared::ports::queue::TaskQueue;
+use hookline_shared::ports::store::Store;
 use tracing::Instrument;
 
 use crate::auth::require_api_key;

@@ -3,13 +3,16 @@
 
 use std::sync::Arc;
 
-use hookline_shared::aws::SdkConfig;
-use hookline_shared::config::{ApiConfig, Settings};
-use hookline_shared::dispatch::SigningSettings;
-use hookline_shared::outbound::{HttpSender, SenderConfig};
-use hookline_shared::queue::{SqsQueue, TaskQueue};
-use hookline_shared::store::{DynamoStore, Store};
-use hookline_shared::test_send::Tester;
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::adapters::http_sender::{HttpSender, SenderConfig};
+use hookline_shared::adapters::sdk::SdkConfig;
+use hookline_shared::adapters::sqs::SqsQueue;
+use hookline_shared::app::send_test::Tester;
+use hookline_shared::config::ApiConfig;
+use hookline_shared::domain::settings::Settings;
+use hookline_shared::outbound::request::SigningSettings;
+use hookline_shared::ports::queue::TaskQueue;
+use hookline_shared::ports::store::Store;
 
 pub struct App<S, Q> {
     pub store: S,
@@ -31,7 +34,7 @@ impl<S: Store, Q: TaskQueue> App<S, Q> {
         })
         // Only a broken TLS backend fails here, at cold start, before any request.
         .expect("the outbound HTTP client cannot be built");
-        let signing = settings.signing();
+        let signing = SigningSettings::from_settings(&settings);
         Arc::new(Self { store, queue, settings, sender, signing })
     }
 }

@@ -1,5 +1,5 @@
 //! The delivery function: an SQS batch in, a partial batch response out. The work is
-//! `hookline_shared::dispatch`; this adapter maps SQS records to it and its dispositions back
+//! `hookline_shared::app::dispatch`; this adapter maps SQS records to it and its dispositions back
 //! to the queue: a retry sets the message's visibility timeout to the back-off delay and is
 //! reported as a batch item failure; the last failed attempt is reported with no delay, so
 //! SQS's redrive policy moves it to the dead-letter queue.
@@ -7,13 +7,14 @@
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use hookline_shared::aws::SdkConfig;
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::adapters::http_sender::{HttpSender, SenderConfig};
+use hookline_shared::adapters::sdk::SdkConfig;
+use hookline_shared::adapters::sqs::SqsQueue;
+use hookline_shared::adapters::sqs_batch;
+use hookline_shared::app::dispatch::{Dispatcher, Disposition};
 use hookline_shared::config::DeliveryConfig;
-use hookline_shared::dispatch::{Dispatcher, Disposition};
-use hookline_shared::outbound::{HttpSender, SenderConfig};
-use hookline_shared::queue::SqsQueue;
-use hookline_shared::sqs_batch;
-use hookline_shared::store::{DynamoStore, Store};
+use hookline_shared::ports::store::Store;
 
 pub struct DeliveryFunction<S> {
     pub dispatcher: Dispatcher<S>,
@@ -24,7 +25,7 @@ impl DeliveryFunction<DynamoStore> {
     pub fn from_config(
         sdk: &SdkConfig,
         config: &DeliveryConfig,
-    ) -> Result<Self, hookline_shared::outbound::SenderBuildError> {
+    ) -> Result<Self, hookline_shared::adapters::http_sender::SenderBuildError> {
         let sender = HttpSender::new(SenderConfig {
             timeout: config.request_timeout,
             allow_private_targets: config.allow_private_targets,
@@ -33,7 +34,7 @@ impl DeliveryFunction<DynamoStore> {
         Ok(Self {
             dispatcher: Dispatcher {
                 store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-                sender,
+                sender: Box::new(sender),
                 signing: config.signing.clone(),
                 retry: config.retry.clone(),
             },

@@ -7,8 +7,9 @@
 
 use std::process::ExitCode;
 
-use hookline_shared::api_key;
-use hookline_shared::store::{DynamoStore, Store};
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::domain::api_key;
+use hookline_shared::ports::store::ApiKeyStore;
 
 const USAGE: &str = "usage: hookline-admin create-api-key --table <TableName> [--name <label>]";
 
@@ -33,7 +34,7 @@ async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         Some("create-api-key") => {
             let table = flag(args, "--table").ok_or(USAGE)?;
             let name = flag(args, "--name").unwrap_or("default");
-            let sdk = hookline_shared::aws::load_sdk_config().await;
+            let sdk = hookline_shared::adapters::sdk::load_sdk_config().await;
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
             let (key, record) = api_key::new_key(name);
             store.put_api_key(&record).await?;

@@ -27,12 +27,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hookline_local::moto::MotoServer;
 use hookline_local::{aws_proxy, sdk, stack};
-use hookline_shared::config::Settings;
-use hookline_shared::event::EventRequest;
-use hookline_shared::queue::SqsQueue;
-use hookline_shared::store::DynamoStore;
-use hookline_shared::webhook::CreateWebhook;
-use hookline_shared::{ingest, webhooks};
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::adapters::sqs::SqsQueue;
+use hookline_shared::app::{ingest, manage_webhooks};
+use hookline_shared::domain::event::EventRequest;
+use hookline_shared::domain::settings::Settings;
+use hookline_shared::domain::webhook::CreateWebhook;
 use tokio::sync::Notify;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -219,7 +219,7 @@ async fn run() -> Result<(), BoxError> {
     let request: CreateWebhook = serde_json::from_value(serde_json::json!({
         "name": "bench", "url": format!("http://{receiver}/hook"), "topics": ["order_create"]
     }))?;
-    webhooks::create_webhook(&store, &settings, "bench", request, None).await?;
+    manage_webhooks::create_webhook(&store, &settings, "bench", request, None).await?;
     eprint!("queueing {n} deliveries ... ");
     for i in 0..n {
         let event: EventRequest = serde_json::from_value(serde_json::json!({

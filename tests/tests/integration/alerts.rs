@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hookline_shared::config::Settings;
-use hookline_shared::store::{DeadLetterKey, DynamoStore, Store};
-use hookline_shared::time_fmt;
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::domain::settings::Settings;
+use hookline_shared::domain::timestamp;
+use hookline_shared::ports::store::{AlertStore, DeadLetterKey, WebhookStore};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -265,7 +266,7 @@ async fn a_claim_left_by_a_crashed_invocation_lapses_and_the_summary_still_goes_
     let delivery_id = event(&h).await;
     h.delivery_with_status("shop", &delivery_id, "failed", Duration::from_secs(30)).await;
     let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
-    let crashed_at = time_fmt::format(time_fmt::now() - Duration::from_secs(120));
+    let crashed_at = timestamp::format(timestamp::now() - Duration::from_secs(120));
     let dead = DeadLetterKey { tenant_id: "shop", webhook_id: &webhook_id, delivery_id: &delivery_id, generation: 0 };
     store.count_dead_letter(&dead, &crashed_at).await.expect("count");
     let seen = store.get_webhook("shop", &webhook_id).await.expect("read").expect("exists");

@@ -1,6 +1,6 @@
 //! Bad input: each case gets a clear 4xx with a stable JSON error, and changes nothing.
 
-use hookline_shared::limits::{MAX_BODY_BYTES, MAX_WEBHOOKS_PER_TENANT};
+use hookline_shared::domain::limits::{MAX_BODY_BYTES, MAX_WEBHOOKS_PER_TENANT};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

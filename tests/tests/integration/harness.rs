@@ -16,12 +16,14 @@ use hookline_local::aws_proxy::{self, CallLog};
 use hookline_local::moto::MotoServer;
 use hookline_local::pump;
 use hookline_local::stack::{self, Stack, Template};
-use hookline_shared::aws::SdkConfig;
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::adapters::sdk::SdkConfig;
 use hookline_shared::config::{
     AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
-    ENV_DELIVERY_QUEUE_URL, ENV_TABLE, Settings,
+    ENV_DELIVERY_QUEUE_URL, ENV_TABLE,
 };
-use hookline_shared::store::{DynamoStore, Store};
+use hookline_shared::domain::settings::Settings;
+use hookline_shared::ports::store::ApiKeyStore;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -229,7 +231,7 @@ impl Harness {
             delivery_queue_url: stack.queue("DeliveryQueue").expect("queue").url.clone(),
             settings,
         };
-        let (key, record) = hookline_shared::api_key::new_key("test");
+        let (key, record) = hookline_shared::domain::api_key::new_key("test");
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)
             .put_api_key(&record)
             .await

@@ -4,10 +4,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hookline_api::{App, router};
-use hookline_shared::config::Settings;
-use hookline_shared::queue::{QueueError, SqsQueue, TaskQueue};
-use hookline_shared::store::DynamoStore;
-use hookline_shared::task::DeliveryTask;
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::adapters::sqs::SqsQueue;
+use hookline_shared::domain::settings::Settings;
+use hookline_shared::domain::task::DeliveryTask;
+use hookline_shared::ports::queue::{QueueError, TaskQueue};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

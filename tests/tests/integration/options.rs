@@ -167,7 +167,10 @@ mod on_the_wire {
         for secret in [OLD, NEW] {
             standardwebhooks::Webhook::new(secret).expect("secret").verify(&r.body, &r.headers).expect("verifies");
         }
-        assert_eq!(r.header("x-hookline-webhook-hmac"), hookline_shared::signatures::body_hmac_hex(NEW, &r.body));
+        assert_eq!(
+            r.header("x-hookline-webhook-hmac"),
+            hookline_shared::outbound::signatures::body_hmac_hex(NEW, &r.body)
+        );
 
         // WHEN it is rotated again without grace, only the newest signs
         let again = h
@@ -266,8 +269,8 @@ mod catalog {
     use std::collections::HashMap;
     use std::sync::Arc;
 
-    use hookline_shared::catalog::TopicCatalog;
-    use hookline_shared::config::Settings;
+    use hookline_shared::domain::catalog::TopicCatalog;
+    use hookline_shared::domain::settings::Settings;
     use reqwest::StatusCode;
     use serde_json::json;
 

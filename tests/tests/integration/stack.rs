@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use hookline_shared::config::Settings;
+use hookline_shared::domain::settings::Settings;
 
 use crate::harness::Harness;
 

@@ -1,8 +1,9 @@
 //! The DynamoDB store against moto: batched delivery writes, counting dead letters once per
 //! round, and the alert claim.
 
-use hookline_shared::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
-use hookline_shared::store::{DeadLetterCount, DeadLetterKey, DynamoStore, Store};
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::domain::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
+use hookline_shared::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey, DeliveryStore, WebhookStore};
 
 use crate::harness::Harness;
 

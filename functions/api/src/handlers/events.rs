@@ -3,10 +3,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use hookline_shared::event::{EventRequest, IngestResult};
-use hookline_shared::ingest;
-use hookline_shared::queue::TaskQueue;
-use hookline_shared::store::Store;
+use hookline_shared::app::ingest;
+use hookline_shared::domain::event::{EventRequest, IngestResult};
+use hookline_shared::ports::queue::TaskQueue;
+use hookline_shared::ports::store::Store;
 
 use crate::error::ApiResult;
 use crate::extract::{ApiPath, ApiQuery, JsonBody, NoParams};

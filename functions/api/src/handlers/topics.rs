@@ -2,9 +2,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use hookline_shared::catalog::Topic;
-use hookline_shared::queue::TaskQueue;
-use hookline_shared::store::Store;
+use hookline_shared::domain::catalog::Topic;
+use hookline_shared::ports::queue::TaskQueue;
+use hookline_shared::ports::store::Store;
 use serde::Serialize;
 
 use crate::extract::{ApiQuery, NoParams};

@@ -3,16 +3,18 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use hookline_shared::queue::TaskQueue;
-use hookline_shared::store::Store;
-use hookline_shared::test_send::{TestSendRequest, TestSendResult};
-use hookline_shared::webhook::{CreateWebhook, UpdateWebhook, WebhookView};
-use hookline_shared::webhooks::{self, ListParams};
+use hookline_shared::app::manage_webhooks;
+use hookline_shared::app::pagination::ListParams;
+use hookline_shared::app::send_test::{TestSendRequest, TestSendResult};
+use hookline_shared::domain::webhook::{CreateWebhook, UpdateWebhook};
+use hookline_shared::ports::queue::TaskQueue;
+use hookline_shared::ports::store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiResult;
 use crate::extract::{ApiPath, ApiQuery, JsonBody, NoParams, OptionalJsonBody};
 use crate::state::App;
+use crate::views::WebhookView;
 
 /// The create answer: the webhook and, this once, its whole signing secret.
 #[derive(Serialize)]
@@ -44,7 +46,7 @@ pub async fn create<S: Store, Q: TaskQueue>(
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     let tester = app.tester();
     let tester = params.require_ok.then_some(&tester);
-    let webhook = webhooks::create_webhook(&app.store, &app.settings, &tenant_id, request, tester).await?;
+    let webhook = manage_webhooks::create_webhook(&app.store, &app.settings, &tenant_id, request, tester).await?;
     tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook.id, "webhook created");
     let created = CreatedWebhook { webhook: WebhookView::from(&webhook), secret: webhook.secret.expose().to_string() };
     Ok((StatusCode::CREATED, Json(created)))
@@ -55,7 +57,7 @@ pub async fn list<S: Store, Q: TaskQueue>(
     ApiPath(tenant_id): ApiPath<String>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<WebhookList>> {
-    let page = webhooks::list_webhooks(&app.store, &tenant_id, &params).await?;
+    let page = manage_webhooks::list_webhooks(&app.store, &tenant_id, &params).await?;
     Ok(Json(WebhookList { data: page.items.iter().map(WebhookView::from).collect(), next_cursor: page.next }))
 }
 
@@ -64,7 +66,7 @@ pub async fn get<S: Store, Q: TaskQueue>(
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
     _no_params: ApiQuery<NoParams>,
 ) -> ApiResult<Json<WebhookView>> {
-    let webhook = webhooks::get_webhook(&app.store, &tenant_id, &webhook_id).await?;
+    let webhook = manage_webhooks::get_webhook(&app.store, &tenant_id, &webhook_id).await?;
     Ok(Json(WebhookView::from(&webhook)))
 }
 
@@ -76,7 +78,8 @@ pub async fn update<S: Store, Q: TaskQueue>(
 ) -> ApiResult<Json<WebhookView>> {
     let tester = app.tester();
     let tester = params.require_ok.then_some(&tester);
-    let webhook = webhooks::update_webhook(&app.store, &app.settings, &tenant_id, &webhook_id, request, tester).await?;
+    let webhook =
+        manage_webhooks::update_webhook(&app.store, &app.settings, &tenant_id, &webhook_id, request, tester).await?;
     tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook_id, "webhook updated");
     Ok(Json(WebhookView::from(&webhook)))
 }
@@ -88,7 +91,7 @@ pub async fn test<S: Store, Q: TaskQueue>(
     _no_params: ApiQuery<NoParams>,
     OptionalJsonBody(request): OptionalJsonBody<TestSendRequest>,
 ) -> ApiResult<Json<TestSendResult>> {
-    let result = webhooks::test_webhook(&app.store, &app.tester(), &tenant_id, &webhook_id, request).await?;
+    let result = manage_webhooks::test_webhook(&app.store, &app.tester(), &tenant_id, &webhook_id, request).await?;
     Ok(Json(result))
 }
 
@@ -97,7 +100,7 @@ pub async fn delete<S: Store, Q: TaskQueue>(
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
     _no_params: ApiQuery<NoParams>,
 ) -> ApiResult<StatusCode> {
-    webhooks::delete_webhook(&app.store, &tenant_id, &webhook_id).await?;
+    manage_webhooks::delete_webhook(&app.store, &tenant_id, &webhook_id).await?;
     tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook_id, "webhook deleted");
     Ok(StatusCode::NO_CONTENT)
 }

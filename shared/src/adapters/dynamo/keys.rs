@@ -1,0 +1,33 @@
+//! The table's key attributes and how each item's keys are made (see the table in `mod.rs`).
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+
+pub const TENANT_SK: &str = "#TENANT";
+pub const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
+pub const EVENT_SK: &str = "EVENT";
+pub const DELIVERY_SK: &str = "DELIVERY";
+pub const API_KEY_SK: &str = "APIKEY";
+pub const ATTEMPT_SK_PREFIX: &str = "ATTEMPT#";
+
+pub fn tenant_pk(tenant: &str) -> String {
+    format!("TENANT#{tenant}")
+}
+pub fn webhook_sk(id: &str) -> String {
+    format!("{WEBHOOK_SK_PREFIX}{id}")
+}
+pub fn event_pk(tenant: &str, event: &str) -> String {
+    format!("EVENT#{tenant}#{event}")
+}
+pub fn delivery_pk(tenant: &str, delivery: &str) -> String {
+    format!("DELIVERY#{tenant}#{delivery}")
+}
+pub fn webhook_deliveries_pk(tenant: &str, webhook: &str) -> String {
+    format!("WEBHOOK#{tenant}#{webhook}")
+}
+pub fn api_key_pk(hash: &str) -> String {
+    format!("APIKEY#{hash}")
+}

@@ -1,0 +1,267 @@
+//! Failure alerts: what the alert function does with each dead-lettered delivery.
+//!
+//! For each message: mark the delivery `failed` and count it once (a redelivered DLQ message
+//! is not counted twice), add it to the webhook's consecutive failures and to its pending alert
+//! summary, disable the webhook when `disable_after_failures` is reached, and e-mail the
+//! webhook's stakeholders unless an e-mail went out within `alert_interval_minutes`. Then the
+//! message is held (visibility timeout) until that window ends and comes back to send the
+//! summary of everything that failed meanwhile; so no failure goes untold, with no scheduler.
+//! Two alert invocations cannot both send for one window: sending is claimed with a
+//! conditional write on the webhook's alert state. The summary is cleared only after the
+//! e-mail went out; a claim whose invocation died lapses and is taken over, so a crash at any
+//! point sends the summary late (or twice), never not at all.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::domain::task::DeliveryTask;
+use crate::domain::timestamp;
+use crate::domain::webhook::Webhook;
+use crate::ports::mailer::{AlertEmail, Mailer};
+use crate::ports::queue::ReceivedMessage;
+use crate::ports::store::{DeadLetterCount, DeadLetterKey, Store, StoreError};
+
+/// What the DLQ is to do with a message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AlertDisposition {
+    /// Counted and told (or nothing to tell): delete it.
+    Done,
+    /// Bring it back after this long: the alert window is still open, or a write or the
+    /// e-mail failed and will be tried again.
+    HoldFor(Duration),
+}
+
+/// How long to wait before trying again after a failed write or e-mail.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(60);
+/// After losing the race for an alert window to a parallel invocation: look again soon.
+const RETRY_AFTER_RACE: Duration = Duration::from_secs(1);
+
+pub struct Alerter<S, M> {
+    pub store: S,
+    pub mailer: M,
+    /// The length of one minute of `alert_interval_minutes` (60 s; tests shorten it).
+    pub minute: Duration,
+    /// How long a claim to send a summary stands: longer than an invocation can run, so only
+    /// a claim whose invocation died is taken over.
+    pub claim_lease: Duration,
+}
+
+impl<S: Store, M: Mailer> Alerter<S, M> {
+    /// Messages are handled one after another: they often concern the same webhook, and its
+    /// alert state is best updated in order.
+    pub async fn handle_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<(String, AlertDisposition)> {
+        let mut results = Vec::with_capacity(batch.len());
+        for message in batch {
+            let disposition = match self.handle(&message.body).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(message_id = %message.message_id, error = %e, "alert bookkeeping failed; retrying");
+                    AlertDisposition::HoldFor(RETRY_AFTER_ERROR)
+                }
+            };
+            results.push((message.message_id, disposition));
+        }
+        results
+    }
+
+    async fn handle(&self, body: &str) -> Result<AlertDisposition, StoreError> {
+        let task = match serde_json::from_str::<DeliveryTask>(body) {
+            Ok(task) => task,
+            Err(e) => {
+                // Garbage in the DLQ can never become a delivery: log it and let it go.
+                tracing::error!(error = %e, body_len = body.len(), "dead letter is not a delivery; dropped");
+                return Ok(AlertDisposition::Done);
+            }
+        };
+        let span = tracing::info_span!("alert", tenant_id = %task.tenant_id, delivery_id = %task.delivery_id, webhook_id = %task.webhook_id);
+        let _entered = span.enter();
+        let now = timestamp::now();
+        let at = timestamp::format(now);
+
+        let dead = DeadLetterKey {
+            tenant_id: &task.tenant_id,
+            webhook_id: &task.webhook_id,
+            delivery_id: &task.delivery_id,
+            generation: task.generation,
+        };
+        let webhook = match self.store.count_dead_letter(&dead, &at).await? {
+            DeadLetterCount::Counted { delivery, webhook } => {
+                tracing::warn!(error = delivery.last_error.as_deref().unwrap_or_default(), "delivery failed for good");
+                Some(*webhook)
+            }
+            DeadLetterCount::NotCounted => self.store.get_webhook(&task.tenant_id, &task.webhook_id).await?,
+            DeadLetterCount::WebhookGone => None,
+        };
+        let Some(mut webhook) = webhook else {
+            tracing::info!("the webhook is gone; nothing to alert");
+            return Ok(AlertDisposition::Done);
+        };
+
+        // Checked on every pass, not only right after counting, so a crash between the count
+        // and this write can't skip it. Enabling a webhook again resets its count, so this
+        // never overrides an owner who re-enabled it.
+        if should_disable(&webhook) {
+            let reason = format!("{} consecutive deliveries failed", webhook.consecutive_failures);
+            let threshold = webhook.disable_after_failures;
+            if self.store.disable_for_failures(&webhook.tenant_id, &webhook.id, threshold, &reason, &at).await? {
+                tracing::warn!(reason, "webhook disabled");
+                webhook.enabled = false;
+                webhook.disabled_reason = Some(reason);
+                webhook.disabled_at = Some(at.clone());
+            }
+        }
+
+        if webhook.alert_emails.is_empty() || webhook.pending_count == 0 {
+            return Ok(AlertDisposition::Done);
+        }
+        if let Some(wait) = self.window_left(&webhook, now) {
+            return Ok(AlertDisposition::HoldFor(wait));
+        }
+        if let Some(wait) = self.claim_left(&webhook, now) {
+            // Another invocation is sending this summary: look again when its claim lapses.
+            return Ok(AlertDisposition::HoldFor(wait));
+        }
+        if !self.store.claim_alert(&webhook, &at).await? {
+            return Ok(AlertDisposition::HoldFor(RETRY_AFTER_RACE));
+        }
+        // From here a crash leaves the claim standing and the summary in place: when the
+        // claim lapses, the returning message tells it (at least once, never lost).
+        let email = compose(&webhook);
+        match self.mailer.send(&email).await {
+            Ok(()) => {
+                tracing::info!(recipients = email.to.len(), failures = webhook.pending_count, "alert e-mail sent");
+                self.store.finish_alert(&webhook, &at).await?;
+                Ok(AlertDisposition::Done)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "alert e-mail failed; the summary is kept for the next try");
+                self.store.release_alert(&webhook, &at).await?;
+                Ok(AlertDisposition::HoldFor(RETRY_AFTER_ERROR))
+            }
+        }
+    }
+
+    /// How long a claim on the webhook's summary still stands, if one does.
+    fn claim_left(&self, webhook: &Webhook, now: OffsetDateTime) -> Option<Duration> {
+        let claimed = timestamp::parse(webhook.alert_claimed_at.as_deref()?)?;
+        let lapses = claimed + self.claim_lease;
+        (now < lapses).then(|| Duration::try_from(lapses - now).unwrap_or(self.claim_lease))
+    }
+
+    /// How long the current alert window still runs, if an e-mail went out within it.
+    fn window_left(&self, webhook: &Webhook, now: OffsetDateTime) -> Option<Duration> {
+        let last = timestamp::parse(webhook.last_alert_at.as_deref()?)?;
+        let window = self.minute * webhook.alert_interval_minutes;
+        let ends = last + window;
+        (now < ends).then(|| Duration::try_from(ends - now).unwrap_or(window))
+    }
+}
+
+fn should_disable(webhook: &Webhook) -> bool {
+    webhook.enabled
+        && webhook.disable_after_failures > 0
+        && webhook.consecutive_failures >= webhook.disable_after_failures
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The alert e-mail for a webhook and its pending failure summary. Never the secret.
+pub fn compose(w: &Webhook) -> AlertEmail {
+    let subject = format!("[Hookline] Webhook \"{}\" of tenant {} is failing", w.name, w.tenant_id);
+    let mut facts: Vec<(&str, String)> = vec![
+        ("Webhook", format!("{} ({})", w.name, w.id)),
+        ("Tenant", w.tenant_id.clone()),
+        ("URL", w.url.clone()),
+        ("Topics", w.topics.join(", ")),
+        ("Failed deliveries since the last alert", w.pending_count.to_string()),
+        ("First failure", w.pending_first_at.clone().unwrap_or_default()),
+        ("Last failure", w.pending_last_at.clone().unwrap_or_default()),
+        ("Last error", w.pending_last_error.clone().unwrap_or_default()),
+        ("Consecutive failed deliveries", w.consecutive_failures.to_string()),
+        ("Some failed delivery ids", w.pending_delivery_ids.join(", ")),
+    ];
+    if !w.enabled {
+        facts.push((
+            "Disabled",
+            format!(
+                "at {} ({})",
+                w.disabled_at.as_deref().unwrap_or("an earlier time"),
+                w.disabled_reason.as_deref().unwrap_or("disabled")
+            ),
+        ));
+    }
+    let next = if w.enabled {
+        "Hookline retried each of these deliveries and gave up. Check that the endpoint is up and answers 2xx; \
+         the delivery log shows each attempt's status and answer."
+    } else {
+        "The webhook is disabled: no events are sent to it. Fix the endpoint, then enable it again with \
+         PATCH /v1/tenants/{tenant}/webhooks/{id} {\"enabled\": true}."
+    };
+    let text = format!(
+        "Deliveries to your webhook keep failing.\n\n{}\n\nWhat to do next: {next}\n",
+        facts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
+    );
+    let rows: String = facts
+        .iter()
+        .map(|(k, v)| format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>", escape(k), escape(v)))
+        .collect();
+    let html = format!(
+        "<html><body><p>Deliveries to your webhook keep failing.</p><table>{rows}</table><p><b>What to do next:</b> {}</p></body></html>",
+        escape(next)
+    );
+    AlertEmail { to: w.alert_emails.clone(), subject, text, html }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webhook(enabled: bool) -> Webhook {
+        serde_json::from_value(serde_json::json!({
+            "id": "wh_1", "tenant_id": "acme", "name": "Orders <prod>", "url": "https://example.com/hook",
+            "topics": ["order_create"], "enabled": enabled, "secret": "whsec_c2VjcmV0LXNob3VsZC1uZXZlci1zaG93",
+            "alert_emails": ["ops@example.com"], "pending_count": 3, "consecutive_failures": 7,
+            "pending_first_at": "2026-11-22T10:00:00Z", "pending_last_at": "2026-11-22T10:30:00Z",
+            "pending_last_error": "HTTP 503", "pending_delivery_ids": ["dlv_a", "dlv_b"],
+            "disabled_reason": "10 consecutive deliveries failed", "disabled_at": "2026-11-22T10:30:01Z",
+            "created_at": "", "updated_at": ""
+        }))
+        .expect("webhook")
+    }
+
+    #[test]
+    fn the_email_names_the_webhook_and_tenant_and_tells_the_facts() {
+        let e = compose(&webhook(true));
+        assert_eq!(e.subject, "[Hookline] Webhook \"Orders <prod>\" of tenant acme is failing");
+        assert_eq!(e.to, ["ops@example.com"]);
+        for fact in ["https://example.com/hook", "order_create", "HTTP 503", "dlv_a, dlv_b", "2026-11-22T10:00:00Z"] {
+            assert!(e.text.contains(fact), "text has {fact}");
+            assert!(e.html.contains(fact), "html has {fact}");
+        }
+        assert!(e.text.contains("Failed deliveries since the last alert: 3"));
+        assert!(e.html.contains("Orders &lt;prod&gt;"), "HTML is escaped");
+        assert!(!e.text.contains("Disabled"));
+        assert!(!e.text.contains("c2VjcmV0") && !e.html.contains("c2VjcmV0"), "no secret");
+    }
+
+    #[test]
+    fn a_disabled_webhook_says_when_and_how_to_enable_it() {
+        let e = compose(&webhook(false));
+        assert!(e.text.contains("Disabled: at 2026-11-22T10:30:01Z (10 consecutive deliveries failed)"));
+        assert!(e.text.contains("\"enabled\": true"));
+    }
+
+    #[test]
+    fn disabling_follows_the_threshold() {
+        let mut w = webhook(true);
+        w.disable_after_failures = 7;
+        assert!(should_disable(&w));
+        w.disable_after_failures = 8;
+        assert!(!should_disable(&w));
+        w.disable_after_failures = 0;
+        assert!(!should_disable(&w), "0 = never");
+    }
+}

@@ -1,0 +1,110 @@
+//! Managing a tenant's webhooks: the use-cases behind the webhook routes of the API.
+
+use crate::app::pagination::{ListParams, decode_cursor, encode_cursor, parse_limit};
+use crate::app::send_test::{TestSendRequest, TestSendResult, Tester};
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::ids::{self, WEBHOOK_PREFIX};
+use crate::domain::limits::MAX_WEBHOOKS_PER_TENANT;
+use crate::domain::settings::Settings;
+use crate::domain::timestamp;
+use crate::domain::webhook::{CreateWebhook, UpdateWebhook, Webhook};
+use crate::ports::store::{Page, Store};
+
+fn webhook_not_found(id: &str) -> DomainError {
+    DomainError::not_found("webhook_not_found", format!("no webhook {id:?} for this tenant"))
+}
+
+pub fn tenant_not_found(tenant_id: &str) -> DomainError {
+    DomainError::not_found(
+        "tenant_not_found",
+        format!("tenant {tenant_id:?} is unknown: a tenant exists once its first webhook is created"),
+    )
+}
+
+/// Creates a webhook; with a `tester`, only if a test send to it answers 2xx.
+pub async fn create_webhook(
+    store: &impl Store,
+    settings: &Settings,
+    tenant_id: &str,
+    request: CreateWebhook,
+    tester: Option<&Tester<'_>>,
+) -> DomainResult<Webhook> {
+    ids::validate_tenant_id(tenant_id)?;
+    let webhook = request.into_webhook(tenant_id, settings, &timestamp::format(timestamp::now()))?;
+    if store.count_webhooks(tenant_id).await? >= MAX_WEBHOOKS_PER_TENANT {
+        return Err(DomainError::conflict(
+            "webhook_limit_reached",
+            format!("a tenant may have at most {MAX_WEBHOOKS_PER_TENANT} webhooks"),
+        ));
+    }
+    // Last of the checks: a request refused anyway sends nothing to the endpoint.
+    if let Some(tester) = tester {
+        tester.require_ok(&webhook).await?;
+    }
+    store.create_webhook(&webhook).await?;
+    Ok(webhook)
+}
+
+pub async fn get_webhook(store: &impl Store, tenant_id: &str, webhook_id: &str) -> DomainResult<Webhook> {
+    ids::validate_tenant_id(tenant_id)?;
+    if !ids::is_generated_id(webhook_id, WEBHOOK_PREFIX) {
+        return Err(webhook_not_found(webhook_id));
+    }
+    store.get_webhook(tenant_id, webhook_id).await?.ok_or_else(|| webhook_not_found(webhook_id))
+}
+
+pub async fn list_webhooks(store: &impl Store, tenant_id: &str, params: &ListParams) -> DomainResult<Page<Webhook>> {
+    ids::validate_tenant_id(tenant_id)?;
+    let limit = parse_limit(params.limit.as_deref())?;
+    let start_after = params.cursor.as_deref().map(|c| decode_cursor(c, WEBHOOK_PREFIX)).transpose()?;
+    let page = store.list_webhooks(tenant_id, limit, start_after.as_deref()).await?;
+    // An empty first page may mean the tenant does not exist at all: say so.
+    if page.items.is_empty() && start_after.is_none() && !store.tenant_exists(tenant_id).await? {
+        return Err(tenant_not_found(tenant_id));
+    }
+    Ok(Page { next: page.next.as_deref().map(encode_cursor), items: page.items })
+}
+
+pub async fn update_webhook(
+    store: &impl Store,
+    settings: &Settings,
+    tenant_id: &str,
+    webhook_id: &str,
+    request: UpdateWebhook,
+    tester: Option<&Tester<'_>>,
+) -> DomainResult<Webhook> {
+    ids::validate_tenant_id(tenant_id)?;
+    let changes = request.into_changes(settings)?;
+    if !ids::is_generated_id(webhook_id, WEBHOOK_PREFIX) {
+        return Err(webhook_not_found(webhook_id));
+    }
+    if let Some(tester) = tester {
+        let current = get_webhook(store, tenant_id, webhook_id).await?;
+        tester.require_ok(&changes.applied_to(&current)).await?;
+    }
+    if changes.is_empty() {
+        return get_webhook(store, tenant_id, webhook_id).await;
+    }
+    let now = timestamp::format(timestamp::now());
+    store.update_webhook(tenant_id, webhook_id, &changes, &now).await?.ok_or_else(|| webhook_not_found(webhook_id))
+}
+
+/// `POST .../webhooks/{id}/test`.
+pub async fn test_webhook(
+    store: &impl Store,
+    tester: &Tester<'_>,
+    tenant_id: &str,
+    webhook_id: &str,
+    request: TestSendRequest,
+) -> DomainResult<TestSendResult> {
+    let webhook = get_webhook(store, tenant_id, webhook_id).await?;
+    tester.send(&webhook, request).await
+}
+
+pub async fn delete_webhook(store: &impl Store, tenant_id: &str, webhook_id: &str) -> DomainResult<()> {
+    ids::validate_tenant_id(tenant_id)?;
+    if !ids::is_generated_id(webhook_id, WEBHOOK_PREFIX) || !store.delete_webhook(tenant_id, webhook_id).await? {
+        return Err(webhook_not_found(webhook_id));
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The use-cases: what the functions do, over the ports, testable without AWS.
+
+pub mod alerts;
+pub mod dispatch;
+pub mod ingest;
+pub mod manage_deliveries;
+pub mod manage_webhooks;
+pub mod pagination;
+pub mod send_test;

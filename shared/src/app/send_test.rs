@@ -1,0 +1,120 @@
+//! Test sends (pages 000, 004): one signed request to a webhook, now, without retries, and
+//! the receiver's answer reported back. Also what `?require_ok=true` runs before saving a
+//! webhook (page 004: "the test must return HTTP 200").
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::domain::catalog::TopicCatalog;
+use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::event::EventPayload;
+use crate::domain::webhook::Webhook;
+use crate::domain::{ids, timestamp, topic};
+use crate::outbound::render::EventView;
+use crate::outbound::request::{SigningSettings, build_request};
+use crate::outbound::verdict::{self, describe_answer};
+use crate::ports::sender::Sender;
+
+pub const TEST_DELIVERY_PREFIX: &str = "test_";
+
+/// `POST .../webhooks/{id}/test`: both optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSendRequest {
+    /// Default: the webhook's first topic.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// `{"context"?: {...}, "data": {...}}`; default: the topic's sample from the catalog.
+    #[serde(default)]
+    pub payload: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestSendResult {
+    /// The receiver answered 2xx.
+    pub ok: bool,
+    pub delivery_id: String,
+    pub topic: String,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub response_excerpt: String,
+}
+
+fn payload_from(value: Value) -> DomainResult<EventPayload> {
+    let invalid =
+        || DomainError::invalid("invalid_payload", "payload must be {\"context\"?: object, \"data\": object}");
+    let Value::Object(mut map) = value else { return Err(invalid()) };
+    let (context, data) = (map.remove("context"), map.remove("data").unwrap_or(Value::Null));
+    if !map.is_empty() {
+        return Err(invalid());
+    }
+    EventPayload::from_parts(context, data).map_err(|_| invalid())
+}
+
+/// Sends one test request for `webhook` and reports what the receiver answered.
+pub async fn test_send(
+    sender: &dyn Sender,
+    signing: &SigningSettings,
+    catalog: Option<&TopicCatalog>,
+    webhook: &Webhook,
+    request: TestSendRequest,
+) -> DomainResult<TestSendResult> {
+    let topic = request.topic.or_else(|| webhook.topics.first().cloned()).unwrap_or_default();
+    topic::validate_topic(&topic)?;
+    let payload = match request.payload {
+        Some(p) => payload_from(p)?,
+        None => match catalog.and_then(|c| c.get(&topic)) {
+            Some(t) => t.sample.clone(),
+            None => EventPayload {
+                context: Map::new(),
+                data: json!({"test": true, "message": "A test webhook from Hookline"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+        },
+    };
+    let delivery_id = ids::new_id(TEST_DELIVERY_PREFIX);
+    let now = timestamp::now();
+    let occurred_at = timestamp::format(now);
+    let event = EventView { topic: &topic, occurred_at: &occurred_at, payload: &payload };
+    let (body, headers) = build_request(webhook, &[event], &[&delivery_id], signing, now);
+    let outcome = sender.send(&webhook.url, &headers, body.bytes).await;
+    tracing::info!(webhook_id = %webhook.id, status = outcome.status, "test send");
+    Ok(TestSendResult {
+        ok: verdict::is_success(outcome.status),
+        delivery_id,
+        topic,
+        status_code: outcome.status,
+        error: outcome.error.map(|e| e.to_string()),
+        latency_ms: timestamp::millis(outcome.latency),
+        response_excerpt: outcome.body_excerpt,
+    })
+}
+
+/// What test sends need, bundled: the handlers pass one of these.
+pub struct Tester<'a> {
+    pub sender: &'a dyn Sender,
+    pub signing: &'a SigningSettings,
+    pub catalog: Option<&'a TopicCatalog>,
+}
+
+impl Tester<'_> {
+    pub async fn send(&self, webhook: &Webhook, request: TestSendRequest) -> DomainResult<TestSendResult> {
+        test_send(self.sender, self.signing, self.catalog, webhook, request).await
+    }
+
+    /// `?require_ok=true`: a default test send must answer 2xx, or the webhook is not saved.
+    pub async fn require_ok(&self, webhook: &Webhook) -> DomainResult<()> {
+        let result = self.send(webhook, TestSendRequest::default()).await?;
+        if result.ok {
+            return Ok(());
+        }
+        let answer = describe_answer(result.status_code, result.error.as_deref());
+        Err(DomainError::Unprocessable {
+            code: "test_failed",
+            message: format!("the test send did not answer 2xx ({answer}); the webhook was not saved"),
+        })
+    }
+}

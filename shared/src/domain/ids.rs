@@ -1,0 +1,76 @@
+//! Identifiers. Hookline's own ids are a type prefix plus a UUIDv7 in hex: time-ordered (so a
+//! delivery id sorts by creation), unguessable enough for an id, and safe in URLs and keys.
+//! Ids chosen by callers (tenant ids, event ids) are validated to a conservative alphabet
+//! because they become parts of DynamoDB keys and URL paths.
+
+use crate::domain::error::DomainError;
+use crate::domain::limits::{MAX_EVENT_ID_LEN, MAX_TENANT_ID_LEN};
+
+pub const WEBHOOK_PREFIX: &str = "wh_";
+pub const EVENT_PREFIX: &str = "evt_";
+pub const DELIVERY_PREFIX: &str = "dlv_";
+pub const API_KEY_ID_PREFIX: &str = "key_";
+
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::now_v7().simple())
+}
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')
+}
+
+fn check_caller_id(value: &str, max: usize, code: &'static str, what: &str) -> Result<(), DomainError> {
+    let ok = !value.is_empty()
+        && value.len() <= max
+        && value.chars().all(is_id_char)
+        && value.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            code,
+            format!(
+                "{what} must be 1 to {max} characters of letters, digits, '_', '-', '.', ':' and start with a letter or digit"
+            ),
+        ))
+    }
+}
+
+pub fn validate_tenant_id(tenant_id: &str) -> Result<(), DomainError> {
+    check_caller_id(tenant_id, MAX_TENANT_ID_LEN, "invalid_tenant_id", "tenant_id")
+}
+
+pub fn validate_event_id(event_id: &str) -> Result<(), DomainError> {
+    check_caller_id(event_id, MAX_EVENT_ID_LEN, "invalid_event_id", "event id")
+}
+
+/// True when `id` has the shape of an id Hookline generated with `prefix`. Used to answer a
+/// clean 404 for ids that cannot exist without a storage round-trip.
+pub fn is_generated_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_have_prefix_and_sort_by_time() {
+        let a = new_id(DELIVERY_PREFIX);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_id(DELIVERY_PREFIX);
+        assert!(is_generated_id(&a, DELIVERY_PREFIX));
+        assert!(a < b, "{a} should sort before {b}");
+        assert!(!is_generated_id(&a, WEBHOOK_PREFIX));
+    }
+
+    #[test]
+    fn caller_ids_are_checked() {
+        assert!(validate_tenant_id("acme-store_1.eu").is_ok());
+        for bad in ["", "-lead", "has space", "sl/ash", "emoji😀", &"x".repeat(65)] {
+            assert!(validate_tenant_id(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(validate_event_id("order:1234").is_ok());
+        assert!(validate_event_id(&"e".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! The model and its rules: pure types and functions, no AWS, HTTP or other I/O.
+
+pub mod api_key;
+pub mod catalog;
+pub mod delivery;
+pub mod endpoint_auth;
+pub mod error;
+pub mod event;
+pub mod filter;
+pub mod ids;
+pub mod limits;
+pub mod net_policy;
+pub mod secret;
+pub mod settings;
+pub mod task;
+pub mod timestamp;
+pub mod topic;
+pub mod webhook;

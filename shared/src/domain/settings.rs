@@ -1,0 +1,37 @@
+//! The rules of one deployment that the use-cases need (read from the environment by `config`).
+
+use std::sync::Arc;
+
+use crate::domain::catalog::TopicCatalog;
+
+/// Hookline's own header prefix unless the deployment sets another.
+pub const DEFAULT_HEADER_PREFIX: &str = "x-hookline";
+/// The `x-source` header's value unless the deployment sets another.
+pub const DEFAULT_SOURCE: &str = "hookline";
+
+/// Rules of a deployment that the domain functions need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Let webhooks target loopback/private addresses. Only for local development.
+    pub allow_private_targets: bool,
+    /// How long events and deliveries are kept (DynamoDB TTL).
+    pub retention_days: u32,
+    /// The topics webhooks may subscribe to; any well-formed topic when `None`.
+    pub catalog: Option<Arc<TopicCatalog>>,
+    /// Hookline's own header prefix: custom endpoint headers may not use it.
+    pub header_prefix: String,
+    /// The `x-source` header's value.
+    pub source: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            retention_days: 30,
+            catalog: None,
+            header_prefix: DEFAULT_HEADER_PREFIX.into(),
+            source: DEFAULT_SOURCE.into(),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The webhook: the stored model, the commands that create and change it, the rules its
+//! settings keep, and its alert state.
+
+pub mod alert_state;
+pub mod commands;
+pub mod model;
+mod validate;
+
+pub use alert_state::PendingSummary;
+pub use commands::{CreateWebhook, UpdateWebhook, WebhookChanges};
+pub use model::{DEFAULT_FORM_KEY, PayloadFormat, Webhook};

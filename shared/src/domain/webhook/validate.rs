@@ -1,0 +1,179 @@
+//! The rules a webhook's settings must keep, one function per setting.
+
+use std::collections::BTreeMap;
+
+use crate::domain::endpoint_auth::{self, EndpointAuth};
+use crate::domain::error::DomainError;
+use crate::domain::limits::{
+    MAX_ALERT_EMAILS, MAX_ALERT_INTERVAL_MINUTES, MAX_DESCRIPTION_LEN, MAX_DISABLE_AFTER_FAILURES,
+    MAX_EVENT_PREFIX_LEN, MAX_FIELDS, MAX_NAME_LEN, MAX_PATH_LEN, MAX_TOPIC_LEN, MAX_TOPICS_PER_WEBHOOK,
+};
+use crate::domain::secret::Secret;
+use crate::domain::settings::Settings;
+use crate::domain::{net_policy, topic};
+
+pub(super) fn validate_name(name: &str) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "invalid_name",
+            format!("name must be 1 to {MAX_NAME_LEN} characters without control characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+pub(super) fn validate_description(description: &str) -> Result<String, DomainError> {
+    if description.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(DomainError::invalid(
+            "invalid_description",
+            format!("description must be at most {MAX_DESCRIPTION_LEN} characters"),
+        ));
+    }
+    Ok(description.to_string())
+}
+
+/// Checks each topic (against the deployment's catalog, if it has one) and drops repeats,
+/// keeping the caller's order.
+pub(super) fn validate_topics(topics: &[String], settings: &Settings) -> Result<Vec<String>, DomainError> {
+    if topics.is_empty() {
+        return Err(DomainError::invalid("invalid_topics", "topics must name at least one topic"));
+    }
+    if topics.len() > MAX_TOPICS_PER_WEBHOOK {
+        return Err(DomainError::invalid(
+            "invalid_topics",
+            format!("a webhook may subscribe to at most {MAX_TOPICS_PER_WEBHOOK} topics"),
+        ));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(topics.len());
+    for t in topics {
+        topic::validate_topic(t)?;
+        if let Some(catalog) = &settings.catalog
+            && catalog.get(t).is_none()
+        {
+            return Err(DomainError::invalid(
+                "unknown_topic",
+                format!("topic {t:?} is not in this deployment's catalog (GET /v1/topics)"),
+            ));
+        }
+        if !unique.contains(t) {
+            unique.push(t.clone());
+        }
+    }
+    Ok(unique)
+}
+
+/// A deliberately plain address check (one `@`, a dotted domain, no spaces, ≤ 254 characters):
+/// SES is the real judge; this catches typos before they silence an alert.
+pub(super) fn validate_email(email: &str) -> Result<String, DomainError> {
+    let email = email.trim();
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+        });
+    if ok {
+        Ok(email.to_string())
+    } else {
+        Err(DomainError::invalid("invalid_alert_emails", format!("{email:?} is not an e-mail address")))
+    }
+}
+
+pub(super) fn validate_alert_emails(emails: &[String]) -> Result<Vec<String>, DomainError> {
+    if emails.len() > MAX_ALERT_EMAILS {
+        return Err(DomainError::invalid(
+            "invalid_alert_emails",
+            format!("at most {MAX_ALERT_EMAILS} alert recipients"),
+        ));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(emails.len());
+    for e in emails {
+        let e = validate_email(e)?;
+        if !unique.iter().any(|u| u.eq_ignore_ascii_case(&e)) {
+            unique.push(e);
+        }
+    }
+    Ok(unique)
+}
+
+pub(super) fn validate_alert_interval(minutes: u32) -> Result<u32, DomainError> {
+    if (1..=MAX_ALERT_INTERVAL_MINUTES).contains(&minutes) {
+        Ok(minutes)
+    } else {
+        Err(DomainError::invalid(
+            "invalid_alert_interval",
+            format!("alert_interval_minutes must be 1 to {MAX_ALERT_INTERVAL_MINUTES}"),
+        ))
+    }
+}
+
+pub(super) fn validate_disable_after(failures: u32) -> Result<u32, DomainError> {
+    if failures <= MAX_DISABLE_AFTER_FAILURES {
+        Ok(failures)
+    } else {
+        Err(DomainError::invalid(
+            "invalid_disable_after_failures",
+            format!("disable_after_failures must be 0 (never) to {MAX_DISABLE_AFTER_FAILURES}"),
+        ))
+    }
+}
+
+pub(super) fn validate_form_key(key: &str) -> Result<String, DomainError> {
+    topic::validate_topic(key).map(|()| key.to_string()).map_err(|_| {
+        DomainError::invalid(
+            "invalid_form_key",
+            format!("form_key must be 1 to {MAX_TOPIC_LEN} of A-Z a-z 0-9 _ - . :"),
+        )
+    })
+}
+
+pub(super) fn validate_event_prefix(prefix: &str) -> Result<String, DomainError> {
+    let ok = (1..=MAX_EVENT_PREFIX_LEN).contains(&prefix.len())
+        && prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+    if ok {
+        Ok(prefix.to_string())
+    } else {
+        Err(DomainError::invalid(
+            "invalid_event_prefix",
+            format!("event_prefix must be 1 to {MAX_EVENT_PREFIX_LEN} of A-Z a-z 0-9 _ - . :"),
+        ))
+    }
+}
+
+pub(super) fn validate_fields(fields: &[String]) -> Result<Vec<String>, DomainError> {
+    let ok = !fields.is_empty()
+        && fields.len() <= MAX_FIELDS
+        && fields.iter().all(|f| f.len() <= MAX_PATH_LEN && f.split('.').all(|s| !s.is_empty()));
+    if ok {
+        Ok(fields.to_vec())
+    } else {
+        Err(DomainError::invalid(
+            "invalid_fields",
+            format!("fields must be 1 to {MAX_FIELDS} dotted paths of non-empty names"),
+        ))
+    }
+}
+
+pub(super) fn own_prefix(settings: &Settings) -> String {
+    format!("{}-", settings.header_prefix)
+}
+
+pub(super) fn check_auth(auth: EndpointAuth, settings: &Settings) -> Result<EndpointAuth, DomainError> {
+    endpoint_auth::validate_auth(&auth, &[&own_prefix(settings)]).map(|()| auth)
+}
+
+pub(super) fn check_headers(
+    headers: BTreeMap<String, Secret>,
+    settings: &Settings,
+) -> Result<BTreeMap<String, Secret>, DomainError> {
+    endpoint_auth::validate_headers(&headers, &[&own_prefix(settings)]).map(|()| headers)
+}
+
+pub(super) fn validate_url(url: &str, settings: &Settings) -> Result<String, DomainError> {
+    net_policy::validate_webhook_url(url, settings.allow_private_targets).map(|u| u.to_string())
+}

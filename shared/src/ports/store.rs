@@ -1,0 +1,233 @@
+//! Persistence: one narrow trait per aggregate, `Store` their sum. `adapters::dynamo`
+//! implements them on one DynamoDB table (see docs/data-model.md for the keys).
+
+use std::future::Future;
+
+use crate::domain::api_key::ApiKeyRecord;
+use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
+use crate::domain::error::DomainError;
+use crate::domain::event::EventRecord;
+use crate::domain::webhook::{Webhook, WebhookChanges};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("dynamodb {operation} failed: {message}")]
+    Dynamo { operation: &'static str, message: String },
+    #[error("stored item could not be read: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        DomainError::Unavailable { detail: format!("storage error: {e}") }
+    }
+}
+
+/// Which dead letter: the delivery, its webhook, and the delivery's round it was sent in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeadLetterKey<'a> {
+    pub tenant_id: &'a str,
+    pub webhook_id: &'a str,
+    pub delivery_id: &'a str,
+    pub generation: u32,
+}
+
+/// What counting a dead letter did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeadLetterCount {
+    /// Counted now: the delivery (with its last error) and its webhook after the count.
+    Counted { delivery: Box<Delivery>, webhook: Box<Webhook> },
+    /// Counted before (a redelivered message), or of an earlier round, or the delivery is gone.
+    NotCounted,
+    /// The delivery is marked `failed`, but its webhook is gone: there is nobody to alert.
+    WebhookGone,
+}
+
+/// One page of a listing; `next` is where the following page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` items read in order: the extra item only tells that a
+    /// next page exists, which then starts after the last item kept (its `cursor`).
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize, cursor: impl FnOnce(&T) -> String) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
+/// Which of a webhook's deliveries to list.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeliveryQuery<'a> {
+    pub tenant_id: &'a str,
+    pub webhook_id: &'a str,
+    pub status: Option<crate::domain::delivery::DeliveryStatus>,
+    pub limit: usize,
+    pub start_after: Option<&'a str>,
+    /// Oldest first, from this delivery id on (ids are time-ordered).
+    pub since_id: Option<&'a str>,
+}
+
+/// Outcome of writing an event that may already exist (idempotent ingest).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateEvent {
+    Created,
+    /// An event with this id exists; here it is, as first stored.
+    Exists(Box<EventRecord>),
+}
+
+/// API keys, by hash.
+pub trait ApiKeyStore: Send + Sync + 'static {
+    fn get_api_key(&self, key_hash: &str) -> impl Future<Output = StoreResult<Option<ApiKeyRecord>>> + Send;
+    fn put_api_key(&self, record: &ApiKeyRecord) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Tenants and their webhooks.
+pub trait WebhookStore: Send + Sync + 'static {
+    fn tenant_exists(&self, tenant_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn count_webhooks(&self, tenant_id: &str) -> impl Future<Output = StoreResult<usize>> + Send;
+    /// Stores a new webhook and registers its tenant (if new) in one transaction.
+    fn create_webhook(&self, webhook: &Webhook) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_webhook(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Webhook>>> + Send;
+    /// Webhooks of a tenant in id order, starting after `start_after`.
+    fn list_webhooks(
+        &self,
+        tenant_id: &str,
+        limit: usize,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = StoreResult<Page<Webhook>>> + Send;
+    /// Applies `changes` atomically; `None` when the webhook does not exist.
+    fn update_webhook(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        changes: &WebhookChanges,
+        updated_at: &str,
+    ) -> impl Future<Output = StoreResult<Option<Webhook>>> + Send;
+    /// `false` when there was no such webhook.
+    fn delete_webhook(&self, tenant_id: &str, webhook_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// All webhooks of a tenant, for fan-out: one Query. `None` when the tenant is unknown.
+    fn tenant_webhooks(&self, tenant_id: &str) -> impl Future<Output = StoreResult<Option<Vec<Webhook>>>> + Send;
+    /// The webhooks with these `(tenant_id, webhook_id)` keys that exist: one batched read.
+    fn get_webhooks(&self, keys: &[(String, String)]) -> impl Future<Output = StoreResult<Vec<Webhook>>> + Send;
+    /// Disables a webhook and says why (e.g. its endpoint answered 410 Gone).
+    fn disable_webhook(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        reason: &str,
+        at: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A delivery succeeded: the consecutive failure count starts again from zero.
+    fn reset_failures(&self, tenant_id: &str, webhook_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Events, written once by id.
+pub trait EventStore: Send + Sync + 'static {
+    fn get_event(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<EventRecord>>> + Send;
+    /// Writes the event unless one with its id exists (conditional write).
+    fn create_event(&self, event: &EventRecord) -> impl Future<Output = StoreResult<CreateEvent>> + Send;
+    fn mark_event_enqueued(&self, tenant_id: &str, event_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Deliveries and their attempts.
+pub trait DeliveryStore: Send + Sync + 'static {
+    /// Writes new deliveries. With `only_if_absent`, a delivery that already exists is left as
+    /// it is (it may have progressed): used when finishing an interrupted ingest.
+    fn put_deliveries(
+        &self,
+        deliveries: &[Delivery],
+        only_if_absent: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Writes the new state and attempt of each delivery: puts only, batched (a whole SQS
+    /// batch in one or two calls). Of several writes for one delivery the last wins.
+    fn write_deliveries(&self, writes: &[DeliveryWrite]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Marks a failed delivery of round `failed.generation` as sent again (`pending`, the next
+    /// round), unless it changed meanwhile; false then.
+    fn mark_requeued(&self, failed: &Delivery, at: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// A webhook's deliveries, newest first (or oldest first from `since_id` on), optionally
+    /// only those with `status`; the page starts after `start_after`. One index Query a page.
+    fn list_webhook_deliveries(
+        &self,
+        query: &DeliveryQuery<'_>,
+    ) -> impl Future<Output = StoreResult<Page<Delivery>>> + Send;
+    /// A delivery and its attempts: one Query.
+    fn get_delivery(
+        &self,
+        tenant_id: &str,
+        delivery_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<DeliveryLog>>> + Send;
+}
+
+/// A webhook's failure and alert state.
+pub trait AlertStore: Send + Sync + 'static {
+    /// Disables a webhook for `threshold` consecutive failures, and says why; only if it is
+    /// still enabled with that many (not if its owner enabled it again meanwhile). True if so.
+    fn disable_for_failures(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        threshold: u32,
+        reason: &str,
+        at: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Counts a dead-lettered delivery of round `generation`, once: in one transaction it is
+    /// marked `failed` and added to its webhook's consecutive failures and pending alert
+    /// summary, so a crash can't count it on one side only. A redelivered dead letter, or one
+    /// of an earlier round than the delivery's, counts nothing.
+    fn count_dead_letter(
+        &self,
+        dead: &DeadLetterKey<'_>,
+        at: &str,
+    ) -> impl Future<Output = StoreResult<DeadLetterCount>> + Send;
+    /// Claims the pending alert summary `seen` for sending at `at`: true when this caller won,
+    /// i.e. the summary, the last alert time and the claim (none, or one the caller judged
+    /// stale) were still as seen. The summary stays until `finish_alert`.
+    fn claim_alert(&self, seen: &Webhook, at: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The e-mail for the claim made at `at` went out: record it and take what it told
+    /// (`claimed`'s summary) off the pending summary, keeping failures counted since.
+    fn finish_alert(&self, claimed: &Webhook, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The e-mail could not be sent: drop the claim made at `at`; the summary is still there.
+    fn release_alert(&self, claimed: &Webhook, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Every store a function may need; one adapter implements them all on one table.
+pub trait Store: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore {}
+
+impl<T: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore> Store for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::Page;
+
+    #[test]
+    fn an_overfetched_item_makes_a_next_cursor_and_is_dropped() {
+        let page = Page::from_overfetch(vec![1, 2, 3], 2, |n| format!("after-{n}"));
+        assert_eq!(page, Page { items: vec![1, 2], next: Some("after-2".into()) });
+    }
+
+    #[test]
+    fn a_short_read_is_the_last_page() {
+        let page = Page::from_overfetch(vec![1, 2], 2, |n| format!("after-{n}"));
+        assert_eq!(page, Page { items: vec![1, 2], next: None });
+        assert_eq!(Page::from_overfetch(Vec::<u8>::new(), 5, |n| n.to_string()).next, None);
+    }
+}
