@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hookline_shared::domain::limits::MAX_BODY_BYTES;
+use hookline_shared::domain::timestamp;
 use hookline_shared::ports::queue::TaskQueue;
 use hookline_shared::ports::store::Store;
 use tracing::Instrument;
@@ -67,7 +68,7 @@ async fn log_request(request: Request, next: Next) -> Response {
         api_key_id = tracing::field::Empty
     );
     let response = next.run(request).instrument(span.clone()).await;
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let latency_ms = timestamp::millis(started.elapsed());
     span.in_scope(|| tracing::info!(status = response.status().as_u16(), latency_ms, "request"));
     response.into_response()
 }

@@ -34,7 +34,7 @@ impl DeliveryFunction<DynamoStore> {
         Ok(Self {
             dispatcher: Dispatcher {
                 store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-                sender: Box::new(sender),
+                sender: std::sync::Arc::new(sender),
                 signing: config.signing.clone(),
                 retry: config.retry.clone(),
             },

@@ -66,7 +66,7 @@ impl<S: Store, M: Mailer> Alerter<S, M> {
     }
 
     async fn handle(&self, body: &str) -> Result<AlertDisposition, StoreError> {
-        let task = match serde_json::from_str::<DeliveryTask>(body) {
+        let task = match DeliveryTask::from_message_body(body) {
             Ok(task) => task,
             Err(e) => {
                 // Garbage in the DLQ can never become a delivery: log it and let it go.

@@ -7,6 +7,7 @@
 //! the dead-letter queue.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -23,7 +24,7 @@ use crate::outbound::retry::RetryPolicy;
 use crate::outbound::verdict::{AttemptVerdict, classify, describe_answer};
 use crate::ports::queue::ReceivedMessage;
 use crate::ports::sender::{SendFailure, SendOutcome, Sender};
-use crate::ports::store::Store;
+use crate::ports::store::{DeliveryStore, WebhookStore};
 
 /// What the queue is to do with a message.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,7 +42,7 @@ pub enum Disposition {
 
 pub struct Dispatcher<S> {
     pub store: S,
-    pub sender: Box<dyn Sender>,
+    pub sender: Arc<dyn Sender>,
     pub signing: SigningSettings,
     pub retry: RetryPolicy,
 }
@@ -50,12 +51,12 @@ fn describe(outcome: &SendOutcome) -> String {
     describe_answer(outcome.status, outcome.error.map(SendFailure::as_str))
 }
 
-impl<S: Store> Dispatcher<S> {
+impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
     pub async fn dispatch_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<(String, Disposition)> {
         let parsed: Vec<(ReceivedMessage, Option<DeliveryTask>)> = batch
             .into_iter()
             .map(|m| {
-                let task = serde_json::from_str::<DeliveryTask>(&m.body);
+                let task = DeliveryTask::from_message_body(&m.body);
                 if let Err(e) = &task {
                     tracing::error!(message_id = %m.message_id, error = %e, "malformed delivery message");
                 }
@@ -150,21 +151,8 @@ impl<S: Store> Dispatcher<S> {
         last_error: Option<String>,
         next_attempt_at: Option<OffsetDateTime>,
     ) -> Delivery {
-        Delivery {
-            tenant_id: task.tenant_id.clone(),
-            delivery_id: task.delivery_id.clone(),
-            event_id: task.event_id.clone(),
-            webhook_id: task.webhook_id.clone(),
-            topic: task.topic.clone(),
-            status,
-            attempt_count,
-            generation: task.generation,
-            last_error,
-            next_attempt_at: next_attempt_at.map(timestamp::format),
-            created_at: task.created_at.clone(),
-            updated_at: timestamp::format(timestamp::now()),
-            expires_at: task.expires_at,
-        }
+        let now = timestamp::format(timestamp::now());
+        task.delivery(status, attempt_count, last_error, next_attempt_at.map(timestamp::format), now)
     }
 
     /// A delivery whose webhook is gone or disabled stops here, marked, not sent.
@@ -292,5 +280,140 @@ impl<S: Store> Dispatcher<S> {
             out.push((message.message_id, disposition, write));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::app::test_doubles::{MemoryStore, ScriptedSender, answer};
+    use crate::domain::event::EventPayload;
+    use crate::domain::settings::Settings;
+    use crate::domain::task::TASK_VERSION;
+
+    const SCHEDULE: &str = "30s,150s";
+
+    fn webhook(enabled: bool, consecutive_failures: u32) -> Webhook {
+        serde_json::from_value(serde_json::json!({
+            "id": "wh_1", "tenant_id": "acme", "name": "orders", "url": "https://example.com/hook",
+            "topics": ["order_create"], "enabled": enabled, "secret": "whsec_0123456789abcdef",
+            "consecutive_failures": consecutive_failures, "created_at": "", "updated_at": ""
+        }))
+        .expect("a stored webhook")
+    }
+
+    fn message(receive_count: u32) -> ReceivedMessage {
+        let task = DeliveryTask {
+            v: TASK_VERSION,
+            tenant_id: "acme".into(),
+            delivery_id: "dlv_1".into(),
+            webhook_id: "wh_1".into(),
+            event_id: "e-1".into(),
+            topic: "order_create".into(),
+            occurred_at: "2026-11-23T10:00:00Z".into(),
+            created_at: "2026-11-23T10:00:00Z".into(),
+            expires_at: 0,
+            generation: 0,
+            payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
+        };
+        ReceivedMessage { message_id: "m-1".into(), body: task.to_message_body(), receive_count }
+    }
+
+    /// GIVEN a webhook and a receiver answering `answers`, WHEN one message of this attempt
+    /// is dispatched: its disposition, what was written, and the store and sender after.
+    async fn dispatch(
+        webhook: Webhook,
+        answers: Vec<crate::ports::sender::SendOutcome>,
+        attempt: u32,
+    ) -> (Disposition, Vec<DeliveryWrite>, Arc<ScriptedSender>, MemoryStore) {
+        let sender = Arc::new(ScriptedSender::answering(answers));
+        let dispatcher = Dispatcher {
+            store: MemoryStore::with(vec![webhook]),
+            sender: sender.clone(),
+            signing: SigningSettings::from_settings(&Settings::default()),
+            retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
+        };
+        let mut out = dispatcher.dispatch_batch(vec![message(attempt)]).await;
+        assert_eq!(out.len(), 1);
+        let (id, disposition) = out.remove(0);
+        assert_eq!(id, "m-1");
+        let writes = dispatcher.store.writes();
+        (disposition, writes, sender, dispatcher.store)
+    }
+
+    #[tokio::test]
+    async fn a_2xx_is_delivered_and_ends_a_run_of_failures() {
+        let (disposition, writes, sender, store) = dispatch(webhook(true, 4), vec![answer(204, None)], 1).await;
+        assert_eq!(disposition, Disposition::Done);
+        assert_eq!(writes[0].delivery.status, DeliveryStatus::Delivered);
+        assert_eq!(writes[0].attempt.as_ref().and_then(|a| a.status_code), Some(204));
+        assert_eq!(store.recorded.lock().expect("lock").resets, ["wh_1"]);
+        let sent = sender.sent();
+        assert_eq!(sent[0].url, "https://example.com/hook");
+        assert!(sent[0].headers.iter().any(|(name, value)| name == "webhook-id" && value == "dlv_1"));
+    }
+
+    #[tokio::test]
+    async fn a_failure_retries_after_the_schedules_delay() {
+        let (disposition, writes, _, store) = dispatch(webhook(true, 0), vec![answer(500, None)], 1).await;
+        assert_eq!(disposition, Disposition::RetryIn(Duration::from_secs(30)));
+        assert_eq!(writes[0].delivery.status, DeliveryStatus::Retrying);
+        assert_eq!(writes[0].delivery.last_error.as_deref(), Some("HTTP 500"));
+        assert!(writes[0].delivery.next_attempt_at.is_some());
+        assert!(store.recorded.lock().expect("lock").resets.is_empty(), "no failures to reset");
+        let (second, _, _, _) = dispatch(webhook(true, 0), vec![answer(503, None)], 2).await;
+        assert_eq!(second, Disposition::RetryIn(Duration::from_secs(150)));
+    }
+
+    #[tokio::test]
+    async fn retry_after_lengthens_the_wait() {
+        let (disposition, _, _, _) =
+            dispatch(webhook(true, 0), vec![answer(429, Some(Duration::from_secs(600)))], 1).await;
+        assert_eq!(disposition, Disposition::RetryIn(Duration::from_secs(600)));
+    }
+
+    #[tokio::test]
+    async fn the_last_attempt_failing_is_exhausted() {
+        let (disposition, writes, _, _) = dispatch(webhook(true, 0), vec![answer(500, None)], 3).await;
+        assert_eq!(disposition, Disposition::Exhausted);
+        assert_eq!(writes[0].delivery.status, DeliveryStatus::Failed);
+        assert_eq!(writes[0].delivery.attempt_count, 3);
+    }
+
+    #[tokio::test]
+    async fn a_410_disables_the_webhook() {
+        let (disposition, writes, _, store) = dispatch(webhook(true, 0), vec![answer(410, None)], 1).await;
+        assert_eq!(disposition, Disposition::Done);
+        assert_eq!(writes[0].delivery.status, DeliveryStatus::Failed);
+        let disabled = &store.recorded.lock().expect("lock").disabled;
+        assert_eq!(disabled.len(), 1);
+        assert_eq!(disabled[0].0, "wh_1");
+    }
+
+    #[tokio::test]
+    async fn a_disabled_webhook_stops_its_delivery_unsent() {
+        let (disposition, writes, sender, _) = dispatch(webhook(false, 0), vec![answer(200, None)], 1).await;
+        assert_eq!(disposition, Disposition::Done);
+        assert_eq!(writes[0].delivery.last_error.as_deref(), Some("webhook disabled"));
+        assert!(sender.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_message_that_is_no_task_is_malformed() {
+        let sender = Arc::new(ScriptedSender::default());
+        let dispatcher = Dispatcher {
+            store: MemoryStore::with(vec![webhook(true, 0)]),
+            sender: sender.clone(),
+            signing: SigningSettings::from_settings(&Settings::default()),
+            retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
+        };
+        let mut newer = message(1);
+        newer.body = newer.body.replacen(&format!("\"v\":{TASK_VERSION}"), "\"v\":99", 1);
+        let garbage = ReceivedMessage { message_id: "m-2".into(), body: "not json".into(), receive_count: 1 };
+        let out = dispatcher.dispatch_batch(vec![newer, garbage]).await;
+        assert_eq!(out, [("m-1".to_string(), Disposition::Malformed), ("m-2".to_string(), Disposition::Malformed)]);
+        assert!(sender.sent().is_empty());
     }
 }

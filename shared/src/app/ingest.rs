@@ -17,7 +17,7 @@
 use time::Duration;
 
 use crate::app::manage_webhooks::tenant_not_found;
-use crate::domain::delivery::{Delivery, DeliveryStatus};
+use crate::domain::delivery::Delivery;
 use crate::domain::error::DomainResult;
 use crate::domain::event::{DeliveryRef, EventPayload, EventRecord, EventRequest, EventState, IngestResult};
 use crate::domain::ids::{self, DELIVERY_PREFIX};
@@ -38,25 +38,7 @@ pub fn select_targets<'a>(webhooks: &'a [Webhook], topic: &str, payload: &EventP
 
 /// The delivery records of an event, all `pending`.
 pub fn deliveries_of(event: &EventRecord) -> Vec<Delivery> {
-    event
-        .deliveries
-        .iter()
-        .map(|d| Delivery {
-            tenant_id: event.tenant_id.clone(),
-            delivery_id: d.id.clone(),
-            event_id: event.event_id.clone(),
-            webhook_id: d.webhook_id.clone(),
-            topic: event.topic.clone(),
-            status: DeliveryStatus::Pending,
-            attempt_count: 0,
-            generation: 0,
-            last_error: None,
-            next_attempt_at: None,
-            created_at: event.received_at.clone(),
-            updated_at: event.received_at.clone(),
-            expires_at: event.expires_at,
-        })
-        .collect()
+    DeliveryTask::for_event(event).iter().map(DeliveryTask::pending_delivery).collect()
 }
 
 /// Accepts an event for `tenant_id`: see the module docs for the order of writes.
@@ -112,8 +94,10 @@ async fn finish(
     if seen_before {
         tracing::info!(tenant_id = %event.tenant_id, event_id = %event.event_id, "finishing an interrupted ingest");
     }
-    store.put_deliveries(&deliveries_of(&event), seen_before).await?;
-    queue.enqueue(&DeliveryTask::for_event(&event)).await?;
+    let tasks = DeliveryTask::for_event(&event);
+    let deliveries: Vec<Delivery> = tasks.iter().map(DeliveryTask::pending_delivery).collect();
+    store.put_deliveries(&deliveries, seen_before).await?;
+    queue.enqueue(&tasks).await?;
     store.mark_event_enqueued(&event.tenant_id, &event.event_id).await?;
     Ok(IngestResult::from(&event))
 }

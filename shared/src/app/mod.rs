@@ -7,3 +7,5 @@ pub mod manage_deliveries;
 pub mod manage_webhooks;
 pub mod pagination;
 pub mod send_test;
+#[cfg(test)]
+pub mod test_doubles;

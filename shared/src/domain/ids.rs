@@ -15,7 +15,8 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::now_v7().simple())
 }
 
-fn is_id_char(c: char) -> bool {
+/// The alphabet of caller-chosen names (ids, topics, prefixes): safe in keys, URLs and headers.
+pub fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')
 }
 

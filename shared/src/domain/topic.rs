@@ -1,13 +1,14 @@
 //! Topic (event type) names, e.g. `coupon_create` or `email.opened`.
 
 use crate::domain::error::DomainError;
+use crate::domain::ids;
 use crate::domain::limits::MAX_TOPIC_LEN;
 
 pub fn validate_topic(topic: &str) -> Result<(), DomainError> {
     let ok = !topic.is_empty()
         && topic.len() <= MAX_TOPIC_LEN
         && topic.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+        && topic.chars().all(ids::is_id_char);
     if ok {
         Ok(())
     } else {

@@ -10,7 +10,7 @@ use crate::domain::limits::{
 };
 use crate::domain::secret::Secret;
 use crate::domain::settings::Settings;
-use crate::domain::{net_policy, topic};
+use crate::domain::{ids, net_policy, topic};
 
 pub(super) fn validate_name(name: &str) -> Result<String, DomainError> {
     let name = name.trim();
@@ -133,8 +133,7 @@ pub(super) fn validate_form_key(key: &str) -> Result<String, DomainError> {
 }
 
 pub(super) fn validate_event_prefix(prefix: &str) -> Result<String, DomainError> {
-    let ok = (1..=MAX_EVENT_PREFIX_LEN).contains(&prefix.len())
-        && prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+    let ok = (1..=MAX_EVENT_PREFIX_LEN).contains(&prefix.len()) && prefix.chars().all(ids::is_id_char);
     if ok {
         Ok(prefix.to_string())
     } else {

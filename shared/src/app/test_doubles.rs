@@ -1,0 +1,181 @@
+//! Stand-ins for the ports in the use-cases' unit tests: an in-memory webhook and delivery
+//! store that records what is written, and a sender that answers as told and records what
+//! it was asked to send. (The integration tests run the real adapters against moto.)
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
+use crate::domain::webhook::{Webhook, WebhookChanges};
+use crate::ports::sender::{SendOutcome, Sender};
+use crate::ports::store::{DeliveryQuery, DeliveryStore, Page, StoreResult, WebhookStore};
+
+/// What the store was told to do.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub writes: Vec<DeliveryWrite>,
+    /// `(webhook id, reason)` of each webhook disabled.
+    pub disabled: Vec<(String, String)>,
+    /// Ids of the webhooks whose failure count was reset.
+    pub resets: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    pub webhooks: Mutex<Vec<Webhook>>,
+    pub recorded: Mutex<Recorded>,
+}
+
+impl MemoryStore {
+    pub fn with(webhooks: Vec<Webhook>) -> Self {
+        Self { webhooks: Mutex::new(webhooks), recorded: Mutex::default() }
+    }
+
+    pub fn writes(&self) -> Vec<DeliveryWrite> {
+        self.recorded.lock().expect("lock").writes.clone()
+    }
+
+    fn find(&self, tenant_id: &str, webhook_id: &str) -> Option<Webhook> {
+        let webhooks = self.webhooks.lock().expect("lock");
+        webhooks.iter().find(|w| w.tenant_id == tenant_id && w.id == webhook_id).cloned()
+    }
+}
+
+impl WebhookStore for MemoryStore {
+    async fn tenant_exists(&self, tenant_id: &str) -> StoreResult<bool> {
+        Ok(self.webhooks.lock().expect("lock").iter().any(|w| w.tenant_id == tenant_id))
+    }
+
+    async fn count_webhooks(&self, tenant_id: &str) -> StoreResult<usize> {
+        Ok(self.webhooks.lock().expect("lock").iter().filter(|w| w.tenant_id == tenant_id).count())
+    }
+
+    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
+        self.webhooks.lock().expect("lock").push(webhook.clone());
+        Ok(())
+    }
+
+    async fn get_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<Option<Webhook>> {
+        Ok(self.find(tenant_id, webhook_id))
+    }
+
+    async fn list_webhooks(&self, tenant_id: &str, limit: usize, _: Option<&str>) -> StoreResult<Page<Webhook>> {
+        let all = self.webhooks.lock().expect("lock").iter().filter(|w| w.tenant_id == tenant_id).cloned().collect();
+        Ok(Page::from_overfetch(all, limit, |w: &Webhook| w.id.clone()))
+    }
+
+    async fn update_webhook(
+        &self,
+        tenant_id: &str,
+        webhook_id: &str,
+        changes: &WebhookChanges,
+        _: &str,
+    ) -> StoreResult<Option<Webhook>> {
+        let mut webhooks = self.webhooks.lock().expect("lock");
+        let Some(w) = webhooks.iter_mut().find(|w| w.tenant_id == tenant_id && w.id == webhook_id) else {
+            return Ok(None);
+        };
+        *w = changes.applied_to(w);
+        Ok(Some(w.clone()))
+    }
+
+    async fn delete_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<bool> {
+        let mut webhooks = self.webhooks.lock().expect("lock");
+        let before = webhooks.len();
+        webhooks.retain(|w| !(w.tenant_id == tenant_id && w.id == webhook_id));
+        Ok(webhooks.len() < before)
+    }
+
+    async fn tenant_webhooks(&self, tenant_id: &str) -> StoreResult<Option<Vec<Webhook>>> {
+        let all: Vec<Webhook> =
+            self.webhooks.lock().expect("lock").iter().filter(|w| w.tenant_id == tenant_id).cloned().collect();
+        Ok((!all.is_empty()).then_some(all))
+    }
+
+    async fn get_webhooks(&self, keys: &[(String, String)]) -> StoreResult<Vec<Webhook>> {
+        Ok(keys.iter().filter_map(|(t, w)| self.find(t, w)).collect())
+    }
+
+    async fn disable_webhook(&self, _: &str, webhook_id: &str, reason: &str, _: &str) -> StoreResult<()> {
+        self.recorded.lock().expect("lock").disabled.push((webhook_id.to_string(), reason.to_string()));
+        Ok(())
+    }
+
+    async fn reset_failures(&self, _: &str, webhook_id: &str) -> StoreResult<()> {
+        self.recorded.lock().expect("lock").resets.push(webhook_id.to_string());
+        Ok(())
+    }
+}
+
+impl DeliveryStore for MemoryStore {
+    async fn put_deliveries(&self, deliveries: &[Delivery], _: bool) -> StoreResult<()> {
+        let mut recorded = self.recorded.lock().expect("lock");
+        recorded.writes.extend(deliveries.iter().map(|d| DeliveryWrite { delivery: d.clone(), attempt: None }));
+        Ok(())
+    }
+
+    async fn write_deliveries(&self, writes: &[DeliveryWrite]) -> StoreResult<()> {
+        self.recorded.lock().expect("lock").writes.extend_from_slice(writes);
+        Ok(())
+    }
+
+    async fn mark_requeued(&self, _: &Delivery, _: &str) -> StoreResult<bool> {
+        Ok(false)
+    }
+
+    async fn list_webhook_deliveries(&self, _: &DeliveryQuery<'_>) -> StoreResult<Page<Delivery>> {
+        Ok(Page { items: Vec::new(), next: None })
+    }
+
+    async fn get_delivery(&self, _: &str, _: &str) -> StoreResult<Option<DeliveryLog>> {
+        Ok(None)
+    }
+}
+
+/// One request the sender was asked to send.
+#[derive(Debug, Clone)]
+pub struct SentRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Answers each request with the next of `answers` (the last one again when they run out).
+#[derive(Default)]
+pub struct ScriptedSender {
+    pub answers: Mutex<VecDeque<SendOutcome>>,
+    pub sent: Mutex<Vec<SentRequest>>,
+}
+
+impl ScriptedSender {
+    pub fn answering(answers: impl IntoIterator<Item = SendOutcome>) -> Self {
+        Self { answers: Mutex::new(answers.into_iter().collect()), sent: Mutex::default() }
+    }
+
+    pub fn sent(&self) -> Vec<SentRequest> {
+        self.sent.lock().expect("lock").clone()
+    }
+}
+
+/// An HTTP answer with `status` (and a `Retry-After`, if given).
+pub fn answer(status: u16, retry_after: Option<Duration>) -> SendOutcome {
+    SendOutcome {
+        status: Some(status),
+        error: None,
+        latency: Duration::from_millis(12),
+        body_excerpt: format!("status {status}"),
+        retry_after,
+    }
+}
+
+impl Sender for ScriptedSender {
+    fn send<'a>(&'a self, url: &'a str, headers: &'a [(String, String)], body: Vec<u8>) -> BoxFuture<'a, SendOutcome> {
+        self.sent.lock().expect("lock").push(SentRequest { url: url.to_string(), headers: headers.to_vec(), body });
+        let mut answers = self.answers.lock().expect("lock");
+        let outcome = if answers.len() > 1 { answers.pop_front() } else { answers.front().cloned() };
+        Box::pin(std::future::ready(outcome.unwrap_or_else(|| answer(200, None))))
+    }
+}
