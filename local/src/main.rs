@@ -2,7 +2,7 @@
 //! template.yaml in it, makes sure an API key exists, and serves the api Router on
 //! `HOOKLINE_LISTEN` (default 127.0.0.1:8080), and runs the delivery function on the delivery
 //! queue and the alert function on the dead-letter queue the way Lambda's event source mapping
-//! would. Ctrl-C stops everything.
+//! would (batch size and batching window from the template). Ctrl-C stops everything.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -81,6 +81,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         aws_sdk_sqs::Client::new(&sdk),
         dead_letters.url.clone(),
         dead_letters.arn.clone(),
+        created.batching("DeliveryDeadLetterQueue"),
         move |event| {
             let alerts = alerts.clone();
             async move { alerts.handle(event).await }
@@ -90,6 +91,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         aws_sdk_sqs::Client::new(&sdk),
         delivery_queue.url.clone(),
         delivery_queue.arn.clone(),
+        // The template's batching window, so a `form` webhook gets its batches here too.
+        created.batching("DeliveryQueue"),
         move |event| {
             let delivery = delivery.clone();
             async move { delivery.handle(event).await }

@@ -1,10 +1,12 @@
 //! Creates the DynamoDB tables and SQS queues that `template.yaml` declares, from the
-//! template's own definitions (keys, indexes, TTL, queue attributes, redrive), so the local
-//! stack and the cloud cannot drift. A property this module does not know is an error rather
-//! than silently skipped: a template change must be reflected here, not lost.
+//! template's own definitions (keys, indexes, TTL, queue attributes, redrive), and reads how
+//! the functions' SQS event sources batch each queue, so the local stack and the cloud cannot
+//! drift. A property this module does not know is an error rather than silently skipped: a
+//! template change must be reflected here, not lost.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
@@ -13,6 +15,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
+
+use crate::pump::Batching;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -29,6 +33,10 @@ const CLOUD_ONLY_TABLE_PROPERTIES: &[&str] =
     &["PointInTimeRecoverySpecification", "SSESpecification", "DeletionProtectionEnabled", "Tags", "TableName"];
 /// Queue properties that are not queue attributes.
 const NON_ATTRIBUTE_QUEUE_PROPERTIES: &[&str] = &["QueueName", "Tags"];
+/// The SQS event source properties the local pump follows. `FunctionResponseTypes` is known:
+/// the pump always honours a partial batch response, as `ReportBatchItemFailures` asks.
+const SQS_EVENT_PROPERTIES: &[&str] =
+    &["Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes"];
 
 /// The template's path in this repository.
 pub fn template_path() -> PathBuf {
@@ -46,6 +54,8 @@ pub struct QueueRef {
 pub struct Stack {
     pub tables: HashMap<String, String>,
     pub queues: HashMap<String, QueueRef>,
+    /// How a function's SQS event source batches each queue it reads, by queue logical id.
+    pub batching: HashMap<String, Batching>,
 }
 
 impl Stack {
@@ -60,6 +70,12 @@ impl Stack {
         self.queues
             .get(logical_id)
             .ok_or_else(|| StackError::Template(format!("no queue {logical_id} in the template")))
+    }
+
+    /// How the pump should batch a queue: as its event source in the template does, else as
+    /// Lambda does by default.
+    pub fn batching(&self, queue_logical_id: &str) -> Batching {
+        self.batching.get(queue_logical_id).copied().unwrap_or_default()
     }
 }
 
@@ -137,6 +153,20 @@ impl Template {
             .collect()
     }
 
+    /// The batching of every function's SQS event source, by queue logical id, with `params`
+    /// (the parameter defaults and overrides) resolving `!Ref`s.
+    pub fn event_source_batching(
+        &self,
+        params: &HashMap<String, String>,
+    ) -> Result<HashMap<String, Batching>, StackError> {
+        self.of_type("AWS::Serverless::Function")
+            .filter_map(|(_, props)| props.get("Events").and_then(Value::as_mapping))
+            .flat_map(|events| events.values())
+            .filter(|event| event.get("Type").and_then(Value::as_str) == Some("SQS"))
+            .map(|event| sqs_event_batching(event.get("Properties").unwrap_or(&Value::Null), params))
+            .collect()
+    }
+
     fn of_type(&self, ty: &str) -> impl Iterator<Item = (&str, &Value)> {
         self.resources
             .iter()
@@ -180,6 +210,48 @@ fn resolve(v: &Value, params: &HashMap<String, String>, stack: &Stack) -> Result
         }
         other => scalar(other).map(Some).ok_or_else(|| StackError::Template(format!("unsupported value {other:?}"))),
     }
+}
+
+/// The logical id of the queue an event source reads: `!GetAtt Q.Arn` or `Fn::GetAtt: [Q, Arn]`.
+fn queue_of(v: &Value) -> Result<String, StackError> {
+    let target = match v {
+        Value::Tagged(t) if t.tag == "!GetAtt" => t.value.as_str().map(str::to_string),
+        Value::Mapping(m) => match m.get("Fn::GetAtt") {
+            Some(Value::Sequence(parts)) => Some(parts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(".")),
+            Some(other) => other.as_str().map(str::to_string),
+            None => None,
+        },
+        _ => None,
+    };
+    target
+        .as_deref()
+        .and_then(|t| t.strip_suffix(".Arn"))
+        .map(str::to_string)
+        .ok_or_else(|| StackError::Template(format!("an SQS event's Queue must be a queue's Arn, not {v:?}")))
+}
+
+/// One SQS event source: its queue and batching (Lambda's defaults where the template is silent).
+fn sqs_event_batching(props: &Value, params: &HashMap<String, String>) -> Result<(String, Batching), StackError> {
+    let Value::Mapping(map) = props else {
+        return Err(StackError::Template("an SQS event's Properties must be a mapping".into()));
+    };
+    if let Some(other) = map.keys().filter_map(Value::as_str).find(|k| !SQS_EVENT_PROPERTIES.contains(k)) {
+        return Err(StackError::Template(format!("SQS event property {other} is not supported locally")));
+    }
+    let number = |name: &str, default: u64, range: std::ops::RangeInclusive<u64>| -> Result<u64, StackError> {
+        let Some(v) = props.get(name) else {
+            return Ok(default);
+        };
+        resolve(v, params, &Stack::default())?
+            .and_then(|text| text.parse::<u64>().ok())
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| StackError::Template(format!("{name} must be a whole number in {range:?}")))
+    };
+    let batching = Batching {
+        max_messages: usize::try_from(number("BatchSize", 10, 1..=10_000)?).unwrap_or(10),
+        window: Duration::from_secs(number("MaximumBatchingWindowInSeconds", 0, 0..=300)?),
+    };
+    Ok((queue_of(field(props, "Queue")?)?, batching))
 }
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, StackError> {
@@ -377,6 +449,11 @@ pub async fn provision(
         }
         todo = waiting;
     }
+
+    stack.batching = template.event_source_batching(&params)?;
+    if let Some(queue) = stack.batching.keys().find(|q| !stack.queues.contains_key(*q)) {
+        return Err(StackError::Template(format!("an SQS event reads {queue}, which is not a queue of the template")));
+    }
     Ok(stack)
 }
 
@@ -390,6 +467,47 @@ mod tests {
         assert_eq!(t.parameters.get("MaxReceiveCount").map(String::as_str), Some("6"));
         assert_eq!(t.of_type("AWS::DynamoDB::Table").count(), 1);
         assert_eq!(t.of_type("AWS::SQS::Queue").count(), 2);
+    }
+
+    #[test]
+    fn batching_follows_the_event_sources_of_the_real_template() {
+        let t = Template::load(&template_path()).expect("template.yaml parses");
+        let batching = t.event_source_batching(&t.parameters).expect("batching");
+        // The delivery queue's window is the `DeliveryBatchingWindowSeconds` parameter (1 s).
+        assert_eq!(batching["DeliveryQueue"], Batching { max_messages: 10, window: Duration::from_secs(1) });
+        // The dead-letter queue's event source sets no window: Lambda's default, none.
+        assert_eq!(batching["DeliveryDeadLetterQueue"], Batching { max_messages: 10, window: Duration::ZERO });
+        assert_eq!(batching.len(), 2);
+
+        let mut params = t.parameters.clone();
+        params.insert("DeliveryBatchingWindowSeconds".into(), "5".into());
+        let batching = t.event_source_batching(&params).expect("batching");
+        assert_eq!(batching["DeliveryQueue"].window, Duration::from_secs(5), "an override is followed");
+    }
+
+    #[test]
+    fn sqs_events_in_either_syntax_and_unknown_properties() {
+        let function = |props: &str| {
+            format!(
+                "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E:\n          Type: SQS\n          Properties:\n{props}"
+            )
+        };
+        let t = Template::parse(&function(
+            "            Queue:\n              Fn::GetAtt: [Q, Arn]\n            BatchSize: 4\n            MaximumBatchingWindowInSeconds: 2\n",
+        ))
+        .expect("parses");
+        let batching = t.event_source_batching(&HashMap::new()).expect("batching");
+        assert_eq!(batching["Q"], Batching { max_messages: 4, window: Duration::from_secs(2) });
+
+        for bad in [
+            "            Queue: !GetAtt Q.Arn\n            FilterCriteria: {}\n",
+            "            Queue: !GetAtt Q.Arn\n            MaximumBatchingWindowInSeconds: 301\n",
+            "            Queue: !GetAtt Q.Arn\n            BatchSize: 0\n",
+            "            Queue: !Ref Q\n",
+        ] {
+            let t = Template::parse(&function(bad)).expect("parses");
+            assert!(t.event_source_batching(&HashMap::new()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -352,6 +352,31 @@ async fn every_json_route_refuses_broken_json_other_media_types_and_oversized_bo
 }
 
 #[tokio::test]
+async fn every_json_route_refuses_a_body_that_is_not_an_object() {
+    let (h, id, items) = seeded().await;
+    let before = h.get(&format!("/v1/tenants/acme/webhooks/{id}")).await.body;
+    let auth = format!("Bearer {}", h.key);
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    for (method, path) in [
+        ("POST", "/v1/tenants/acme/webhooks".to_string()),
+        ("POST", "/v1/tenants/acme/events".to_string()),
+        ("PATCH", format!("/v1/tenants/acme/webhooks/{id}")),
+        ("POST", format!("/v1/tenants/acme/webhooks/{id}/test")),
+    ] {
+        // Valid JSON all, and serde would read a struct from the arrays (by position).
+        for body in [r#"[]"#, r#"["n", "https://example.com/h", ["coupon_create"]]"#, r#""x""#, "1", "null"] {
+            let reply = h.raw(method, &path, &headers, body.as_bytes().to_vec()).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {path} {body}: {}", reply.body);
+            assert_eq!(reply.code(), "invalid_request", "{method} {path} {body}: {}", reply.body);
+            assert_eq!(reply.body["error"]["message"], "the body must be a JSON object");
+        }
+    }
+    assert_eq!(h.item_count().await, items, "nothing stored");
+    assert!(h.drain_queue("DeliveryQueue").await.is_empty(), "nothing queued");
+    assert_eq!(h.get(&format!("/v1/tenants/acme/webhooks/{id}")).await.body, before, "nothing changed");
+}
+
+#[tokio::test]
 async fn routes_without_parameters_refuse_any_rather_than_ignore_them() {
     let (h, id, items) = seeded().await;
     let t = "/v1/tenants/acme";

@@ -30,6 +30,10 @@ use serde_json::Value;
 static MOTO: OnceLock<MotoServer> = OnceLock::new();
 pub const ALERT_SENDER: &str = "alerts@hookline.test";
 static NEXT_STACK: AtomicUsize = AtomicUsize::new(0);
+/// The longest batching window the harness's delivery pump uses: the template's (1 s) would
+/// add that much to every delivery and retry of every test. A test of batching itself sets a
+/// longer one with `start_delivery_with_window`.
+pub const TEST_BATCHING_WINDOW: Duration = Duration::from_millis(250);
 
 pub fn moto() -> &'static MotoServer {
     MOTO.get_or_init(|| MotoServer::start(0).expect("start moto (run `make venv` first)"))
@@ -78,7 +82,14 @@ impl Harness {
     /// Runs the delivery function on the stack's delivery queue, as Lambda's event source
     /// mapping would, with the deployment variables `env` (e.g. a fast retry schedule).
     /// Private targets are allowed unless `env` says otherwise. Stops when the test ends.
+    /// Batches are gathered for the template's window, cut to `TEST_BATCHING_WINDOW`.
     pub fn start_delivery(&self, env: &[(&str, &str)]) -> tokio::task::JoinHandle<()> {
+        let window = self.stack.batching("DeliveryQueue").window.min(TEST_BATCHING_WINDOW);
+        self.start_delivery_with_window(env, window)
+    }
+
+    /// Like `start_delivery`, gathering each batch for up to `window` (the template's batch size).
+    pub fn start_delivery_with_window(&self, env: &[(&str, &str)], window: Duration) -> tokio::task::JoinHandle<()> {
         let mut vars: HashMap<String, String> = HashMap::from([
             (ENV_TABLE.to_string(), self.config.table_name.clone()),
             (ENV_DELIVERY_QUEUE_URL.to_string(), self.config.delivery_queue_url.clone()),
@@ -88,7 +99,8 @@ impl Harness {
         let config = DeliveryConfig::from_lookup(|name| vars.get(name).cloned()).expect("delivery config");
         let function = Arc::new(DeliveryFunction::from_config(&self.delivery_sdk, &config).expect("delivery function"));
         let queue = self.stack.queue("DeliveryQueue").expect("queue").clone();
-        tokio::spawn(pump::pump(self.sqs(), queue.url, queue.arn, move |event| {
+        let batching = pump::Batching { window, ..self.stack.batching("DeliveryQueue") };
+        tokio::spawn(pump::pump(self.sqs(), queue.url, queue.arn, batching, move |event| {
             let function = function.clone();
             async move { function.handle(event).await }
         }))
@@ -112,7 +124,8 @@ impl Harness {
             .await
             .expect("verify sender");
         let function = Arc::new(AlertFunction::from_config(&self.alert_sdk, &config));
-        tokio::spawn(pump::pump(self.sqs(), dlq.url, dlq.arn, move |event| {
+        let batching = self.stack.batching("DeliveryDeadLetterQueue");
+        tokio::spawn(pump::pump(self.sqs(), dlq.url, dlq.arn, batching, move |event| {
             let function = function.clone();
             async move { function.handle(event).await }
         }))

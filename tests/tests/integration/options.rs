@@ -73,7 +73,7 @@ async fn page_000_coupon_filters_decide_which_webhooks_get_an_event() {
 }
 
 mod on_the_wire {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use reqwest::StatusCode;
     use serde_json::{Value, json};
@@ -262,6 +262,47 @@ mod on_the_wire {
             .expect("secret")
             .verify(&r.body, &r.headers)
             .expect("verifies");
+    }
+
+    #[tokio::test]
+    async fn events_posted_in_a_row_reach_a_form_webhook_in_one_request_as_the_batching_window_gathers_them() {
+        // GIVEN a form webhook and the delivery function already running, gathering each batch
+        // for far longer than posting three events takes (as Lambda's batching window does)
+        let window = Duration::from_secs(3);
+        let h = Harness::start_local().await;
+        let receiver = Receiver::start(vec![Answer::status(200)]).await;
+        webhook(&h, &receiver.url, json!({"format": "form", "form_key": "pod2_email"})).await;
+        h.start_delivery_with_window(&[], window);
+
+        // WHEN three events are posted one after another
+        let posting = Instant::now();
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            ids.extend(send(&h, n).await);
+        }
+        let posted_in = posting.elapsed();
+        assert!(posted_in < window, "posting must fit in the window for this test to mean anything: {posted_in:?}");
+
+        // THEN one request carried all three deliveries
+        for id in &ids {
+            h.delivery_with_status("shop", id, "delivered", Duration::from_secs(20)).await;
+        }
+        let got = receiver.received();
+        assert_eq!(got.len(), 1, "one request for the three events");
+        let (_, json_text) = url::form_urlencoded::parse(&got[0].body).next().expect("a data field");
+        let body: Value = serde_json::from_str(&json_text).expect("JSON inside");
+        let mut codes: Vec<&str> = body["pod2_email"]
+            .as_array()
+            .expect("the batch key")
+            .iter()
+            .map(|e| e["value"].as_str().expect("value"))
+            .collect();
+        codes.sort();
+        assert_eq!(codes, ["CODE0", "CODE1", "CODE2"]);
+        let mut header_ids: Vec<&str> = got[0].header("x-hookline-delivery-id").split(',').collect();
+        header_ids.sort();
+        ids.sort();
+        assert_eq!(header_ids, ids);
     }
 }
 
