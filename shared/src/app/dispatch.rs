@@ -289,7 +289,6 @@ mod tests {
 
     use super::*;
     use crate::app::test_doubles::{MemoryStore, ScriptedSender, answer};
-    use crate::domain::event::EventPayload;
     use crate::domain::settings::Settings;
     use crate::domain::task::TASK_VERSION;
 
@@ -305,19 +304,7 @@ mod tests {
     }
 
     fn message(receive_count: u32) -> ReceivedMessage {
-        let task = DeliveryTask {
-            v: TASK_VERSION,
-            tenant_id: "acme".into(),
-            delivery_id: "dlv_1".into(),
-            webhook_id: "wh_1".into(),
-            event_id: "e-1".into(),
-            topic: "order_create".into(),
-            occurred_at: "2026-11-23T10:00:00Z".into(),
-            created_at: "2026-11-23T10:00:00Z".into(),
-            expires_at: 0,
-            generation: 0,
-            payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
-        };
+        let task = DeliveryTask::example();
         ReceivedMessage { message_id: "m-1".into(), body: task.to_message_body(), receive_count }
     }
 

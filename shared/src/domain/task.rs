@@ -107,14 +107,10 @@ impl DeliveryTask {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_message_body_has_only_characters_sqs_accepts_and_reads_back_the_same() {
-        let mut data = serde_json::Map::new();
-        data.insert("odd".into(), serde_json::Value::from("a\u{FFFF}b\u{FFFE}c\u{1}"));
-        let task = DeliveryTask {
+impl DeliveryTask {
+    /// A task for unit tests: delivery `dlv_1` of event `e-1` to webhook `wh_1` of `acme`.
+    pub fn example() -> Self {
+        DeliveryTask {
             v: TASK_VERSION,
             tenant_id: "acme".into(),
             delivery_id: "dlv_1".into(),
@@ -125,8 +121,21 @@ mod tests {
             created_at: "2026-11-23T10:00:00Z".into(),
             expires_at: 0,
             generation: 0,
-            payload: EventPayload { context: serde_json::Map::new(), data },
-        };
+            payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_body_has_only_characters_sqs_accepts_and_reads_back_the_same() {
+        let mut data = serde_json::Map::new();
+        data.insert("odd".into(), serde_json::Value::from("a\u{FFFF}b\u{FFFE}c\u{1}"));
+        let task =
+            DeliveryTask { payload: EventPayload { context: serde_json::Map::new(), data }, ..DeliveryTask::example() };
         let body = task.to_message_body();
         let sqs_accepts = |c: char| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
         assert!(body.chars().all(sqs_accepts), "{body:?}");
@@ -135,19 +144,7 @@ mod tests {
 
     #[test]
     fn a_message_of_an_unknown_version_is_not_a_task() {
-        let task = DeliveryTask {
-            v: TASK_VERSION + 1,
-            tenant_id: "acme".into(),
-            delivery_id: "dlv_1".into(),
-            webhook_id: "wh_1".into(),
-            event_id: "e-1".into(),
-            topic: "order_create".into(),
-            occurred_at: "2026-11-23T10:00:00Z".into(),
-            created_at: "2026-11-23T10:00:00Z".into(),
-            expires_at: 0,
-            generation: 0,
-            payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
-        };
+        let task = DeliveryTask { v: TASK_VERSION + 1, ..DeliveryTask::example() };
         let err = DeliveryTask::from_message_body(&task.to_message_body()).expect_err("version 2");
         assert!(err.contains("unknown message version 2"), "{err}");
         assert!(DeliveryTask::from_message_body("{}").is_err());
