@@ -20,7 +20,7 @@ use crate::domain::timestamp;
 use crate::domain::webhook::Webhook;
 use crate::ports::mailer::{AlertEmail, Mailer};
 use crate::ports::queue::ReceivedMessage;
-use crate::ports::store::{DeadLetterCount, DeadLetterKey, Store, StoreError};
+use crate::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey, StoreError, WebhookStore};
 
 /// What the DLQ is to do with a message.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,7 +47,7 @@ pub struct Alerter<S, M> {
     pub claim_lease: Duration,
 }
 
-impl<S: Store, M: Mailer> Alerter<S, M> {
+impl<S: WebhookStore + AlertStore, M: Mailer> Alerter<S, M> {
     /// Messages are handled one after another: they often concern the same webhook, and its
     /// alert state is best updated in order.
     pub async fn handle_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<(String, AlertDisposition)> {

@@ -27,7 +27,7 @@ use crate::domain::webhook::Webhook;
 use crate::domain::{filter, timestamp};
 use crate::outbound::render;
 use crate::ports::queue::TaskQueue;
-use crate::ports::store::{CreateEvent, Store};
+use crate::ports::store::{CreateEvent, DeliveryStore, EventStore, WebhookStore};
 
 /// The webhooks an event goes to: enabled, subscribed to its topic, and whose filters all
 /// hold for its flat payload.
@@ -43,7 +43,7 @@ pub fn deliveries_of(event: &EventRecord) -> Vec<Delivery> {
 
 /// Accepts an event for `tenant_id`: see the module docs for the order of writes.
 pub async fn ingest_event(
-    store: &impl Store,
+    store: &(impl WebhookStore + EventStore + DeliveryStore),
     queue: &impl TaskQueue,
     settings: &Settings,
     tenant_id: &str,
@@ -80,7 +80,7 @@ pub async fn ingest_event(
 /// Steps 2-4 for an event already stored. `seen_before` marks an event this call did not
 /// create: its deliveries may exist and have progressed, so they are only added if absent.
 async fn finish(
-    store: &impl Store,
+    store: &(impl WebhookStore + EventStore + DeliveryStore),
     queue: &impl TaskQueue,
     event: EventRecord,
     seen_before: bool,

@@ -16,13 +16,17 @@ use crate::app::pagination::{decode_cursor, encode_cursor, parse_limit};
 use crate::domain::task::DeliveryTask;
 use crate::domain::timestamp;
 use crate::ports::queue::TaskQueue;
-use crate::ports::store::{DeliveryQuery, Page, Store};
+use crate::ports::store::{DeliveryQuery, DeliveryStore, EventStore, Page, WebhookStore};
 
 fn not_found(delivery_id: &str) -> DomainError {
     DomainError::not_found("delivery_not_found", format!("no delivery {delivery_id:?} for this tenant"))
 }
 
-pub async fn get_delivery(store: &impl Store, tenant_id: &str, delivery_id: &str) -> DomainResult<DeliveryLog> {
+pub async fn get_delivery(
+    store: &(impl WebhookStore + EventStore + DeliveryStore),
+    tenant_id: &str,
+    delivery_id: &str,
+) -> DomainResult<DeliveryLog> {
     ids::validate_tenant_id(tenant_id)?;
     if !ids::is_generated_id(delivery_id, DELIVERY_PREFIX) {
         return Err(not_found(delivery_id));
@@ -46,7 +50,7 @@ fn parse_status(raw: &str) -> DomainResult<DeliveryStatus> {
 
 /// A webhook's deliveries, newest first, each with its attempts.
 pub async fn list_webhook_deliveries(
-    store: &impl Store,
+    store: &(impl WebhookStore + EventStore + DeliveryStore),
     tenant_id: &str,
     webhook_id: &str,
     params: &DeliveryListParams,
@@ -79,7 +83,11 @@ pub struct Requeued {
 /// before can't count against this one. Queued first, then marked `pending` unless the
 /// delivery moved on meanwhile (the delivery function may already have sent it): a crash in
 /// between leaves them queued, and the delivery function writes their state anyway.
-async fn requeue(store: &impl Store, queue: &impl TaskQueue, deliveries: &[Delivery]) -> DomainResult<Vec<String>> {
+async fn requeue(
+    store: &(impl WebhookStore + EventStore + DeliveryStore),
+    queue: &impl TaskQueue,
+    deliveries: &[Delivery],
+) -> DomainResult<Vec<String>> {
     let mut by_event: BTreeMap<&str, Vec<&Delivery>> = BTreeMap::new();
     for d in deliveries {
         by_event.entry(d.event_id.as_str()).or_default().push(d);
@@ -113,7 +121,10 @@ async fn requeue(store: &impl Store, queue: &impl TaskQueue, deliveries: &[Deliv
 /// Those of `listed` that a consistent read still finds `failed` in the same round: the
 /// index recover lists from lags the table, and a delivery retried a moment ago must not be
 /// queued a second time in its new round.
-async fn still_failed(store: &impl Store, listed: Vec<Delivery>) -> DomainResult<Vec<Delivery>> {
+async fn still_failed(
+    store: &(impl WebhookStore + EventStore + DeliveryStore),
+    listed: Vec<Delivery>,
+) -> DomainResult<Vec<Delivery>> {
     let mut current = Vec::with_capacity(listed.len());
     for chunk in listed.chunks(REQUEUE_IN_FLIGHT) {
         let reads = futures::future::join_all(chunk.iter().map(|d| store.get_delivery(&d.tenant_id, &d.delivery_id)));
@@ -131,7 +142,7 @@ async fn still_failed(store: &impl Store, listed: Vec<Delivery>) -> DomainResult
 
 /// `POST .../deliveries/{id}/retry`: a failed delivery, sent again.
 pub async fn retry_delivery(
-    store: &impl Store,
+    store: &(impl WebhookStore + EventStore + DeliveryStore),
     queue: &impl TaskQueue,
     tenant_id: &str,
     delivery_id: &str,
@@ -153,7 +164,7 @@ fn first_id_since(at: time::OffsetDateTime) -> String {
 
 /// `POST .../webhooks/{id}/recover?since=`: every failed delivery of the webhook since then.
 pub async fn recover_webhook(
-    store: &impl Store,
+    store: &(impl WebhookStore + EventStore + DeliveryStore),
     queue: &impl TaskQueue,
     tenant_id: &str,
     webhook_id: &str,

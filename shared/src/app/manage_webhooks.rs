@@ -8,7 +8,7 @@ use crate::domain::limits::MAX_WEBHOOKS_PER_TENANT;
 use crate::domain::settings::Settings;
 use crate::domain::timestamp;
 use crate::domain::webhook::{CreateWebhook, UpdateWebhook, Webhook};
-use crate::ports::store::{Page, Store};
+use crate::ports::store::{Page, WebhookStore};
 
 fn webhook_not_found(id: &str) -> DomainError {
     DomainError::not_found("webhook_not_found", format!("no webhook {id:?} for this tenant"))
@@ -23,7 +23,7 @@ pub fn tenant_not_found(tenant_id: &str) -> DomainError {
 
 /// Creates a webhook; with a `tester`, only if a test send to it answers 2xx.
 pub async fn create_webhook(
-    store: &impl Store,
+    store: &impl WebhookStore,
     settings: &Settings,
     tenant_id: &str,
     request: CreateWebhook,
@@ -45,7 +45,7 @@ pub async fn create_webhook(
     Ok(webhook)
 }
 
-pub async fn get_webhook(store: &impl Store, tenant_id: &str, webhook_id: &str) -> DomainResult<Webhook> {
+pub async fn get_webhook(store: &impl WebhookStore, tenant_id: &str, webhook_id: &str) -> DomainResult<Webhook> {
     ids::validate_tenant_id(tenant_id)?;
     if !ids::is_generated_id(webhook_id, WEBHOOK_PREFIX) {
         return Err(webhook_not_found(webhook_id));
@@ -53,7 +53,11 @@ pub async fn get_webhook(store: &impl Store, tenant_id: &str, webhook_id: &str) 
     store.get_webhook(tenant_id, webhook_id).await?.ok_or_else(|| webhook_not_found(webhook_id))
 }
 
-pub async fn list_webhooks(store: &impl Store, tenant_id: &str, params: &ListParams) -> DomainResult<Page<Webhook>> {
+pub async fn list_webhooks(
+    store: &impl WebhookStore,
+    tenant_id: &str,
+    params: &ListParams,
+) -> DomainResult<Page<Webhook>> {
     ids::validate_tenant_id(tenant_id)?;
     let limit = parse_limit(params.limit.as_deref())?;
     let start_after = params.cursor.as_deref().map(|c| decode_cursor(c, WEBHOOK_PREFIX)).transpose()?;
@@ -66,7 +70,7 @@ pub async fn list_webhooks(store: &impl Store, tenant_id: &str, params: &ListPar
 }
 
 pub async fn update_webhook(
-    store: &impl Store,
+    store: &impl WebhookStore,
     settings: &Settings,
     tenant_id: &str,
     webhook_id: &str,
@@ -91,7 +95,7 @@ pub async fn update_webhook(
 
 /// `POST .../webhooks/{id}/test`.
 pub async fn test_webhook(
-    store: &impl Store,
+    store: &impl WebhookStore,
     tester: &Tester<'_>,
     tenant_id: &str,
     webhook_id: &str,
@@ -101,7 +105,7 @@ pub async fn test_webhook(
     tester.send(&webhook, request).await
 }
 
-pub async fn delete_webhook(store: &impl Store, tenant_id: &str, webhook_id: &str) -> DomainResult<()> {
+pub async fn delete_webhook(store: &impl WebhookStore, tenant_id: &str, webhook_id: &str) -> DomainResult<()> {
     ids::validate_tenant_id(tenant_id)?;
     if !ids::is_generated_id(webhook_id, WEBHOOK_PREFIX) || !store.delete_webhook(tenant_id, webhook_id).await? {
         return Err(webhook_not_found(webhook_id));
