@@ -3,7 +3,12 @@
 
 use std::collections::HashMap;
 
+use std::time::Duration;
+
 use crate::domain::catalog::{SEED_CATALOG, TopicCatalog};
+use crate::domain::console::{
+    self, ConsoleSettings, DEFAULT_ACCENT_COLOR, DEFAULT_LINK_MINUTES, DEFAULT_PRODUCT_NAME, DEFAULT_SESSION_MINUTES,
+};
 use crate::domain::settings::{DEFAULT_HEADER_PREFIX, DEFAULT_SOURCE, Settings};
 use crate::outbound::request::SigningSettings;
 use crate::outbound::signatures::HeaderNames;
@@ -28,6 +33,12 @@ pub const ENV_RETRY_JITTER: &str = "HOOKLINE_RETRY_JITTER";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "HOOKLINE_REQUEST_TIMEOUT_MS";
 
 pub const ENV_TOPIC_CATALOG: &str = "HOOKLINE_TOPIC_CATALOG";
+pub const ENV_PRODUCT_NAME: &str = "HOOKLINE_PRODUCT_NAME";
+pub const ENV_ACCENT_COLOR: &str = "HOOKLINE_ACCENT_COLOR";
+pub const ENV_CONSOLE_FRAME_ANCESTORS: &str = "HOOKLINE_CONSOLE_FRAME_ANCESTORS";
+pub const ENV_CONSOLE_LINK_MINUTES: &str = "HOOKLINE_CONSOLE_LINK_MINUTES";
+pub const ENV_CONSOLE_SESSION_MINUTES: &str = "HOOKLINE_CONSOLE_SESSION_MINUTES";
+pub const ENV_PUBLIC_URL: &str = "HOOKLINE_PUBLIC_URL";
 pub const ENV_DEAD_LETTER_QUEUE_URL: &str = "HOOKLINE_DEAD_LETTER_QUEUE_URL";
 pub const ENV_ALERT_SENDER: &str = "HOOKLINE_ALERT_SENDER";
 pub const ENV_ALERT_MINUTE_MS: &str = "HOOKLINE_ALERT_MINUTE_MS";
@@ -195,7 +206,48 @@ pub fn settings_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Set
     HeaderNames::with_prefix(&header_prefix)
         .map_err(|e| ConfigError::Invalid { name: ENV_HEADER_PREFIX, reason: e.to_string() })?;
     let source = get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string());
-    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source })
+    let console = console_from_lookup(get)?;
+    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source, console })
+}
+
+fn console_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<ConsoleSettings, ConfigError> {
+    let checked = |name: &'static str, default: &str, valid: fn(&str) -> bool, expected: &str| {
+        let value = get(name).map(|v| v.trim().to_string()).unwrap_or_else(|| default.to_string());
+        if valid(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid { name, reason: format!("expected {expected}, got {value:?}") })
+        }
+    };
+    let frame_ancestors: Vec<String> = get(ENV_CONSOLE_FRAME_ANCESTORS)
+        .unwrap_or_default()
+        .split([',', ' '])
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(bad) = frame_ancestors.iter().find(|o| !console::valid_origin(o)) {
+        return Err(ConfigError::Invalid {
+            name: ENV_CONSOLE_FRAME_ANCESTORS,
+            reason: format!("expected origins like https://app.example.com, got {bad:?}"),
+        });
+    }
+    let minutes = |name, default| parsed(get, name, default, |m: &u64| (1..=1440).contains(m), "1..=1440 minutes");
+    Ok(ConsoleSettings {
+        product_name: checked(
+            ENV_PRODUCT_NAME,
+            DEFAULT_PRODUCT_NAME,
+            console::valid_product_name,
+            "1 to 60 characters",
+        )?,
+        accent_color: checked(ENV_ACCENT_COLOR, DEFAULT_ACCENT_COLOR, console::valid_accent_color, "#rrggbb")?,
+        frame_ancestors,
+        link_ttl: Duration::from_secs(60 * minutes(ENV_CONSOLE_LINK_MINUTES, DEFAULT_LINK_MINUTES)?),
+        session_ttl: Duration::from_secs(60 * minutes(ENV_CONSOLE_SESSION_MINUTES, DEFAULT_SESSION_MINUTES)?),
+        public_url: get(ENV_PUBLIC_URL)
+            .map(|u| checked(ENV_PUBLIC_URL, &u, console::valid_public_url, "an https:// origin"))
+            .transpose()?
+            .map(|u| u.trim_end_matches('/').to_string()),
+    })
 }
 
 /// The topic catalog a deployment names: none, the seed pages' (`seed`), or a JSON file.
@@ -251,6 +303,35 @@ mod tests {
             let mut pairs = base.to_vec();
             pairs.push((name, value));
             let err = DeliveryConfig::from_lookup(lookup(&pairs)).expect_err(name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn console_settings_default_and_are_checked() {
+        let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q")];
+        let cfg = ApiConfig::from_lookup(lookup(&base)).expect("valid");
+        assert_eq!(cfg.settings.console, ConsoleSettings::default());
+        let mut pairs = base.to_vec();
+        pairs.extend([
+            (ENV_CONSOLE_FRAME_ANCESTORS, "https://app.example.com, https://admin.example.com"),
+            (ENV_CONSOLE_SESSION_MINUTES, "30"),
+            (ENV_PUBLIC_URL, "https://hooks.example.com/"),
+        ]);
+        let console = ApiConfig::from_lookup(lookup(&pairs)).expect("valid").settings.console;
+        assert_eq!(console.frame_ancestors, ["https://app.example.com", "https://admin.example.com"]);
+        assert_eq!(console.session_ttl, Duration::from_secs(1800));
+        assert_eq!(console.public_url.as_deref(), Some("https://hooks.example.com"));
+        for (name, value) in [
+            (ENV_ACCENT_COLOR, "red; x"),
+            (ENV_PRODUCT_NAME, ""),
+            (ENV_CONSOLE_FRAME_ANCESTORS, "*"),
+            (ENV_CONSOLE_LINK_MINUTES, "0"),
+            (ENV_PUBLIC_URL, "ftp://x"),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.push((name, value));
+            let err = ApiConfig::from_lookup(lookup(&pairs)).expect_err(name);
             assert!(err.to_string().contains(name), "{err}");
         }
     }

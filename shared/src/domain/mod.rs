@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod catalog;
+pub mod console;
 pub mod delivery;
 pub mod endpoint_auth;
 pub mod error;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::domain::catalog::TopicCatalog;
+use crate::domain::console::ConsoleSettings;
 
 /// Hookline's own header prefix unless the deployment sets another.
 pub const DEFAULT_HEADER_PREFIX: &str = "x-hookline";
@@ -22,6 +23,8 @@ pub struct Settings {
     pub header_prefix: String,
     /// The `x-source` header's value.
     pub source: String,
+    /// The tenant console (api function only).
+    pub console: ConsoleSettings,
 }
 
 impl Default for Settings {
@@ -32,6 +35,7 @@ impl Default for Settings {
             catalog: None,
             header_prefix: DEFAULT_HEADER_PREFIX.into(),
             source: DEFAULT_SOURCE.into(),
+            console: ConsoleSettings::default(),
         }
     }
 }
