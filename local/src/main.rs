@@ -14,6 +14,7 @@ use hookline_delivery::DeliveryFunction;
 use hookline_local::moto::MotoServer;
 use hookline_local::{pump, sdk, stack};
 use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::app::access;
 use hookline_shared::config::{
     AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
     ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_TABLE, ENV_TOPIC_CATALOG,
@@ -25,6 +26,8 @@ use hookline_shared::telemetry;
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MOTO_PORT: u16 = 4566;
 const STACK_PREFIX: &str = "hookline-local";
+/// The tenant whose console `make run` opens.
+const DEMO_TENANT: &str = "demo";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -102,8 +105,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some(key) => (key, "from HOOKLINE_API_KEY"),
         None => (api_key::generate(), "generated"),
     };
-    let record = api_key::record_for(&key, "local");
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name).put_api_key(&record).await?;
+    let record = api_key::record_for(&key, "local", None);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+    store.put_api_key(&record).await?;
+    // A console for a demo tenant, ready to open (one-time, like any console link).
+    let console = &config.settings.console;
+    let (link, link_expires) = access::open_console_link(&store, console, &record.key_hash, DEMO_TENANT).await?;
 
     if config.settings.allow_private_targets {
         tracing::warn!(
@@ -113,6 +120,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("Hookline local stack is ready");
     println!("  API              http://{listen}   (try: curl http://{listen}/v1/health)");
     println!("  API key ({shown}) {key}");
+    println!("  console          http://{listen}/console/open?token={link}");
+    println!(
+        "                   (tenant {DEMO_TENANT}, one-time link until {link_expires}; more: POST /v1/tenants/{{tenant_id}}/console-sessions)"
+    );
     println!("  moto (AWS)       {}", moto.endpoint());
     println!("  table            {}", config.table_name);
     println!("  delivery queue   {}   (delivered by the delivery function, polled here)", config.delivery_queue_url);

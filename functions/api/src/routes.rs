@@ -1,4 +1,6 @@
-//! The route table. Every route needs an API key but `/v1/health`.
+//! The route table. Every route needs an API key or a console session but `/v1/health` and
+//! the console's own pages; tenant routes reach the caller's tenant only, key routes need an
+//! operator key.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,16 +10,16 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use hookline_shared::domain::limits::MAX_BODY_BYTES;
 use hookline_shared::domain::timestamp;
 use hookline_shared::ports::queue::TaskQueue;
 use hookline_shared::ports::store::Store;
 use tracing::Instrument;
 
-use crate::auth::require_api_key;
+use crate::auth::{authenticate, require_operator, require_tenant};
 use crate::error::ApiError;
-use crate::handlers::{deliveries, events, health, topics, webhooks};
+use crate::handlers::{access, deliveries, events, health, topics, webhooks};
 use crate::state::App;
 
 pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
@@ -27,21 +29,30 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
             "/v1/tenants/{tenant_id}/webhooks/{webhook_id}",
             get(webhooks::get::<S, Q>).patch(webhooks::update::<S, Q>).delete(webhooks::delete::<S, Q>),
         )
-        .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/test", axum::routing::post(webhooks::test::<S, Q>))
+        .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/test", post(webhooks::test::<S, Q>))
         .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries", get(deliveries::list::<S, Q>))
-        .route(
-            "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/recover",
-            axum::routing::post(deliveries::recover::<S, Q>),
-        )
-        .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}/retry", axum::routing::post(deliveries::retry::<S, Q>))
-        .route("/v1/tenants/{tenant_id}/events", axum::routing::post(events::ingest::<S, Q>))
+        .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/recover", post(deliveries::recover::<S, Q>))
+        .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}/retry", post(deliveries::retry::<S, Q>))
+        .route("/v1/tenants/{tenant_id}/events", post(events::ingest::<S, Q>))
         .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}", get(deliveries::get::<S, Q>))
+        .route("/v1/tenants/{tenant_id}/console-sessions", post(access::create_console_link::<S, Q>))
+        .route_layer(middleware::from_fn(require_tenant));
+    let operator = Router::new()
+        .route("/v1/api-keys", get(access::list_keys::<S, Q>).post(access::create_key::<S, Q>))
+        .route("/v1/api-keys/{key_id}", delete(access::revoke_key::<S, Q>))
+        .route_layer(middleware::from_fn(require_operator));
+    let authenticated = Router::new()
+        .merge(tenants)
+        .merge(operator)
         .route("/v1/topics", get(topics::list::<S, Q>))
-        .route_layer(middleware::from_fn_with_state(app.clone(), require_api_key::<S, Q>));
+        .route("/v1/console/session", get(access::session_info::<S, Q>))
+        .route("/v1/console/logout", post(access::logout::<S, Q>))
+        .route_layer(middleware::from_fn_with_state(app.clone(), authenticate::<S, Q>));
 
     Router::new()
         .route("/v1/health", get(health::health))
-        .merge(tenants)
+        .route("/console/open", get(access::open_console::<S, Q>))
+        .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,17 +1,21 @@
 //! `hookline-admin`: operator commands against a deployment's table.
 //!
-//!   hookline-admin create-api-key --table <TableName> [--name <label>]
+//!   hookline-admin create-api-key --table <TableName> [--name <label>] [--tenant <tenant_id>]
+//!   hookline-admin list-api-keys  --table <TableName>
+//!   hookline-admin revoke-api-key --table <TableName> --id <key_id>
 //!
 //! Uses the standard AWS credential chain (profile, environment); `AWS_ENDPOINT_URL` points it
-//! at a local moto server. The key is printed once; only its SHA-256 is stored.
+//! at a local moto server. A key is printed once; only its SHA-256 is stored. Without
+//! `--tenant` the key is an operator key (every tenant, and these key commands over the API).
 
 use std::process::ExitCode;
 
 use hookline_shared::adapters::dynamo::DynamoStore;
-use hookline_shared::domain::api_key;
-use hookline_shared::ports::store::ApiKeyStore;
+use hookline_shared::app::access::{self, CreateApiKey};
 
-const USAGE: &str = "usage: hookline-admin create-api-key --table <TableName> [--name <label>]";
+const USAGE: &str = "usage: hookline-admin create-api-key --table <TableName> [--name <label>] [--tenant <tenant_id>]
+       hookline-admin list-api-keys --table <TableName>
+       hookline-admin revoke-api-key --table <TableName> --id <key_id>";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -30,18 +34,33 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 }
 
 async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
-    match args.first().map(String::as_str) {
-        Some("create-api-key") => {
-            let table = flag(args, "--table").ok_or(USAGE)?;
-            let name = flag(args, "--name").unwrap_or("default");
-            let sdk = hookline_shared::adapters::sdk::load_sdk_config().await;
-            let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-            let (key, record) = api_key::new_key(name);
-            store.put_api_key(&record).await?;
-            println!("API key {} ({name}) created. It is shown only now:", record.key_id);
-            println!("{key}");
-            Ok(())
+    let command = args.first().map(String::as_str).ok_or(USAGE)?;
+    let table = flag(args, "--table").ok_or(USAGE)?;
+    let sdk = hookline_shared::adapters::sdk::load_sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    match command {
+        "create-api-key" => {
+            let request = CreateApiKey {
+                name: flag(args, "--name").unwrap_or("default").to_string(),
+                tenant_id: flag(args, "--tenant").map(str::to_string),
+            };
+            let created = access::create_api_key(&store, request).await?;
+            let scope = created.view.tenant_id.as_deref().map_or("operator key".to_string(), |t| format!("tenant {t}"));
+            println!("API key {} ({}, {scope}) created. It is shown only now:", created.view.id, created.view.name);
+            println!("{}", created.key);
         }
-        _ => Err(USAGE.into()),
+        "list-api-keys" => {
+            for key in access::list_api_keys(&store).await? {
+                let scope = key.tenant_id.as_deref().unwrap_or("(operator)");
+                println!("{}\t{}\t{scope}\t{}\t{}", key.id, key.hint, key.created_at, key.name);
+            }
+        }
+        "revoke-api-key" => {
+            let id = flag(args, "--id").ok_or(USAGE)?;
+            access::revoke_api_key(&store, id).await?;
+            println!("API key {id} revoked.");
+        }
+        _ => return Err(USAGE.into()),
     }
+    Ok(())
 }

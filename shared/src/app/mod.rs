@@ -1,5 +1,6 @@
 //! The use-cases: what the functions do, over the ports, testable without AWS.
 
+pub mod access;
 pub mod alerts;
 pub mod dispatch;
 pub mod ingest;

@@ -49,6 +49,10 @@ impl WebhookStore for MemoryStore {
         Ok(self.webhooks.lock().expect("lock").iter().any(|w| w.tenant_id == tenant_id))
     }
 
+    async fn register_tenant(&self, _: &str, _: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn count_webhooks(&self, tenant_id: &str) -> StoreResult<usize> {
         Ok(self.webhooks.lock().expect("lock").iter().filter(|w| w.tenant_id == tenant_id).count())
     }

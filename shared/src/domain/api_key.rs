@@ -8,6 +8,9 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::domain::error::DomainError;
+use crate::domain::{ids, secret, timestamp};
+
 /// Prefix of every API key, so a key in a log or a paste is recognisable (and scannable).
 pub const API_KEY_PREFIX: &str = "hk_";
 
@@ -17,6 +20,13 @@ pub struct ApiKeyRecord {
     pub key_id: String,
     pub key_hash: String,
     pub name: String,
+    /// The one tenant a tenant key may act for; an operator key (every tenant) has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// The key's last characters, to tell keys apart in a listing (keys made before hints
+    /// existed have none).
+    #[serde(default)]
+    pub hint: String,
     pub created_at: String,
 }
 
@@ -30,21 +40,35 @@ pub fn hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// A new key and the record to store for it.
-pub fn new_key(name: &str) -> (String, ApiKeyRecord) {
+/// A new key for `tenant_id` (an operator key without one) and the record to store for it.
+pub fn new_key(name: &str, tenant_id: Option<&str>) -> (String, ApiKeyRecord) {
     let key = generate();
-    let record = record_for(&key, name);
+    let record = record_for(&key, name, tenant_id);
     (key, record)
 }
 
 /// The record to store for a given key (the local runner takes one from the environment).
-pub fn record_for(key: &str, name: &str) -> ApiKeyRecord {
+pub fn record_for(key: &str, name: &str, tenant_id: Option<&str>) -> ApiKeyRecord {
     ApiKeyRecord {
-        key_id: crate::domain::ids::new_id(crate::domain::ids::API_KEY_ID_PREFIX),
+        key_id: ids::new_id(ids::API_KEY_ID_PREFIX),
         key_hash: hash(key),
         name: name.to_string(),
-        created_at: crate::domain::timestamp::format(crate::domain::timestamp::now()),
+        tenant_id: tenant_id.map(str::to_string),
+        hint: secret::hint(key),
+        created_at: timestamp::format(timestamp::now()),
     }
+}
+
+/// A key's name: 1 to 100 characters, no control characters.
+pub fn validate_name(name: &str) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "invalid_name",
+            "name must be 1 to 100 characters without control characters",
+        ));
+    }
+    Ok(name.to_string())
 }
 
 /// Extracts the key from an `Authorization` header value (`Bearer <key>`, scheme case-insensitive).
@@ -65,12 +89,14 @@ mod tests {
 
     #[test]
     fn new_keys_are_distinct_and_stored_hashed() {
-        let (k1, r1) = new_key("ci");
-        let (k2, _) = new_key("ci");
+        let (k1, r1) = new_key("ci", None);
+        let (k2, r2) = new_key("ci", Some("acme"));
         assert_ne!(k1, k2);
         assert!(k1.starts_with(API_KEY_PREFIX));
         assert_eq!(r1.key_hash, hash(&k1));
         assert!(!r1.key_hash.contains(&k1));
+        assert_eq!((r1.tenant_id, r2.tenant_id.as_deref()), (None, Some("acme")));
+        assert!(k1.ends_with(r1.hint.trim_start_matches('…')) && r1.hint.chars().count() < 8, "{}", r1.hint);
     }
 
     #[test]

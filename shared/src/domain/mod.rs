@@ -1,5 +1,6 @@
 //! The model and its rules: pure types and functions, no AWS, HTTP or other I/O.
 
+pub mod access;
 pub mod api_key;
 pub mod catalog;
 pub mod console;

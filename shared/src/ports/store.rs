@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use crate::domain::access::{ConsoleLink, ConsoleSession};
 use crate::domain::api_key::ApiKeyRecord;
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
 use crate::domain::error::DomainError;
@@ -90,11 +91,17 @@ pub enum CreateEvent {
 pub trait ApiKeyStore: Send + Sync + 'static {
     fn get_api_key(&self, key_hash: &str) -> impl Future<Output = StoreResult<Option<ApiKeyRecord>>> + Send;
     fn put_api_key(&self, record: &ApiKeyRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every key, oldest first (there are few: one per sending product and tenant).
+    fn list_api_keys(&self) -> impl Future<Output = StoreResult<Vec<ApiKeyRecord>>> + Send;
+    /// Deletes the key with this id; `false` when there was none.
+    fn delete_api_key(&self, key_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Tenants and their webhooks.
 pub trait WebhookStore: Send + Sync + 'static {
     fn tenant_exists(&self, tenant_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Registers a tenant with no webhook yet (a console opened for it); a no-op if it exists.
+    fn register_tenant(&self, tenant_id: &str, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
     fn count_webhooks(&self, tenant_id: &str) -> impl Future<Output = StoreResult<usize>> + Send;
     /// Stores a new webhook and registers its tenant (if new) in one transaction.
     fn create_webhook(&self, webhook: &Webhook) -> impl Future<Output = StoreResult<()>> + Send;
@@ -209,10 +216,21 @@ pub trait AlertStore: Send + Sync + 'static {
     fn release_alert(&self, claimed: &Webhook, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// Every store a function may need; one adapter implements them all on one table.
-pub trait Store: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore {}
+/// Console links and sessions, by their tokens' hashes.
+pub trait ConsoleStore: Send + Sync + 'static {
+    fn put_console_link(&self, link: &ConsoleLink) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Removes the link and returns it, once: of two callers with one token, one gets it.
+    fn take_console_link(&self, token_hash: &str) -> impl Future<Output = StoreResult<Option<ConsoleLink>>> + Send;
+    fn put_console_session(&self, session: &ConsoleSession) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_console_session(&self, token_hash: &str)
+    -> impl Future<Output = StoreResult<Option<ConsoleSession>>> + Send;
+    fn delete_console_session(&self, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
 
-impl<T: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore> Store for T {}
+/// Every store a function may need; one adapter implements them all on one table.
+pub trait Store: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore {}
+
+impl<T: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore> Store for T {}
 
 #[cfg(test)]
 mod tests {

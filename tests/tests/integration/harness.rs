@@ -244,7 +244,7 @@ impl Harness {
             delivery_queue_url: stack.queue("DeliveryQueue").expect("queue").url.clone(),
             settings,
         };
-        let (key, record) = hookline_shared::domain::api_key::new_key("test");
+        let (key, record) = hookline_shared::domain::api_key::new_key("test", None);
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)
             .put_api_key(&record)
             .await

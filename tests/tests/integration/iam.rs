@@ -124,6 +124,22 @@ async fn every_call_of_every_function_is_allowed_by_its_template_policy() {
     let tested = h.post(&format!("{t}/webhooks/{bad_id}/test"), json!({})).await;
     assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
     assert_eq!(h.call("DELETE", &format!("{t}/webhooks/{good_id}"), None).await.status, StatusCode::NO_CONTENT);
+    // The access paths: a tenant key listed, a console link opened, its session used and
+    // closed, the key revoked.
+    let key = h.post("/v1/api-keys", json!({"name": "iam", "tenant_id": "iam"})).await;
+    assert_eq!(key.status, StatusCode::CREATED, "{}", key.body);
+    assert_eq!(h.get("/v1/api-keys").await.status, StatusCode::OK);
+    let link = h.post(&format!("{t}/console-sessions"), json!(null)).await;
+    let (_, _, cookie) = crate::access::open(link.body["url"].as_str().expect("url")).await;
+    let cookie = cookie.expect("session cookie");
+    let cookie = cookie.split(';').next().expect("cookie");
+    let session = h.raw("GET", "/v1/console/session", &[("cookie", cookie)], vec![]).await;
+    assert_eq!(session.status, StatusCode::OK);
+    let csrf = session.body["csrf_token"].as_str().expect("csrf");
+    let out = h.raw("POST", "/v1/console/logout", &[("cookie", cookie), ("x-csrf-token", csrf)], vec![]).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let revoked = h.call("DELETE", &format!("/v1/api-keys/{}", key.body["id"].as_str().expect("id")), None).await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
 
     // THEN each function's every call is allowed by its own policy, on the resource it touched
     let template = Template::load(&stack::template_path()).expect("template");

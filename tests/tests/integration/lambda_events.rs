@@ -44,7 +44,7 @@ async fn answer(app: axum::Router, event_file: &str) -> (StatusCode, Value) {
 async fn sample_api_gateway_events_are_answered() {
     let h = Harness::start().await;
     DynamoStore::new(h.dynamodb(), &h.config.table_name)
-        .put_api_key(&api_key::record_for(SAMPLE_KEY, "sample events"))
+        .put_api_key(&api_key::record_for(SAMPLE_KEY, "sample events", None))
         .await
         .expect("key");
     let app = router(AwsApp::from_config(&h.sdk, &h.config));
@@ -135,7 +135,7 @@ async fn a_sample_event_for_every_route_is_answered() {
     let h = Harness::start_local().await;
     let receiver = Receiver::start(vec![Answer::status(200)]).await;
     let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
-    store.put_api_key(&api_key::record_for(SAMPLE_KEY, "sample events")).await.expect("key");
+    store.put_api_key(&api_key::record_for(SAMPLE_KEY, "sample events", None)).await.expect("key");
     let webhook: Webhook = serde_json::from_value(serde_json::json!({
         "id": "wh_01a2047bc1c277a889e2b8372deb0472", "tenant_id": "acme", "name": "sample", "url": receiver.url,
         "topics": ["coupon_create"], "enabled": true, "secret": secret::generate(),

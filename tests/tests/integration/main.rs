@@ -1,6 +1,7 @@
 //! Integration tests: the real api Router over HTTP against a real moto server (DynamoDB,
 //! SQS), with the stack created from template.yaml. One test binary, so one moto server.
 
+mod access;
 mod alerts;
 mod bad_input;
 mod crud;

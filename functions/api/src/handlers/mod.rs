@@ -1,5 +1,6 @@
 //! Route handlers: each parses its input, calls one domain function and maps the result.
 
+pub mod access;
 pub mod deliveries;
 pub mod events;
 pub mod health;

@@ -11,6 +11,10 @@ pub const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
 pub const EVENT_SK: &str = "EVENT";
 pub const DELIVERY_SK: &str = "DELIVERY";
 pub const API_KEY_SK: &str = "APIKEY";
+/// Every API key is also in this index partition (sorted by id), so keys can be listed.
+pub const API_KEYS_GSI_PK: &str = "APIKEYS";
+pub const CONSOLE_LINK_SK: &str = "CONSOLELINK";
+pub const CONSOLE_SESSION_SK: &str = "CONSOLESESSION";
 pub const ATTEMPT_SK_PREFIX: &str = "ATTEMPT#";
 
 pub fn tenant_pk(tenant: &str) -> String {
@@ -30,4 +34,10 @@ pub fn webhook_deliveries_pk(tenant: &str, webhook: &str) -> String {
 }
 pub fn api_key_pk(hash: &str) -> String {
     format!("APIKEY#{hash}")
+}
+pub fn console_link_pk(hash: &str) -> String {
+    format!("CONSOLELINK#{hash}")
+}
+pub fn console_session_pk(hash: &str) -> String {
+    format!("CONSOLESESSION#{hash}")
 }

@@ -14,6 +14,7 @@
 
 mod alert_state;
 mod api_keys;
+mod console;
 mod deliveries;
 mod events;
 mod items;

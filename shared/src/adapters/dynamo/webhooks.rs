@@ -18,6 +18,22 @@ impl WebhookStore for DynamoStore {
         Ok(self.get("GetItem", keys::tenant_pk(tenant_id), keys::TENANT_SK).await?.is_some())
     }
 
+    async fn register_tenant(&self, tenant_id: &str, at: &str) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant_id), keys::TENANT_SK)))
+            .update_expression("SET #kind = :kind, tenant_id = :tenant, created_at = if_not_exists(created_at, :now)")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":kind", s("tenant"))
+            .expression_attribute_values(":tenant", s(tenant_id))
+            .expression_attribute_values(":now", s(at))
+            .send()
+            .await
+            .map_err(sdk_err("UpdateItem"))?;
+        Ok(())
+    }
+
     async fn count_webhooks(&self, tenant_id: &str) -> StoreResult<usize> {
         let mut count = 0usize;
         let mut start: Option<Item> = None;
