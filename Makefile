@@ -5,14 +5,15 @@ VENV := .venv
 SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test venv lint-template bench clean
+.PHONY: run test venv browser lint-template bench clean
 
 ## make run: local stack (moto + resources from template.yaml) and the API on 127.0.0.1:8080
 run: venv
 	cargo run -p hookline-local --bin hookline-local
 
-## make test: format, lints, unit and integration tests (against a moto server), template checks
-test: venv
+## make test: format, lints, unit and integration tests (against a moto server and headless
+## Chromium for the console), template checks
+test: venv browser
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo test --workspace --locked
@@ -21,6 +22,19 @@ test: venv
 lint-template: venv $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint -t template.yaml --region us-east-1
+
+## Headless Chromium for the console's browser tests: Debian's packages, installed when missing
+## (as root; otherwise the tests say what to install).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver (Debian packages) for the console tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "the console tests need chromium and chromium-driver: apt-get install chromium chromium-driver (as root)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 
 venv: $(VENV)/.installed
 
