@@ -476,7 +476,8 @@
   /** The topic catalog, with samples parsed number-exact (see parseJson). */
   async function loadTopics() {
     const url = new URL('topics', API_BASE);
-    const response = await fetch(url, { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } });
+    const init = { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } };
+    const response = await fetch(url, init);
     if (response.status === 401) {
       sessionEnded();
       throw new SessionEnded('session ended');
@@ -905,7 +906,9 @@
     box.checked = checked;
     box.addEventListener('change', topicsChanged);
     const description = topic ? topic.description : 'not in the catalog any more';
-    const label = h('label', { for: id }, h('span', { className: 'topic-name', text: name }), h('span', { className: 'muted', text: description }));
+    const label = h('label', { for: id },
+      h('span', { className: 'topic-name', text: name }),
+      h('span', { className: 'muted', text: description }));
     return h('div', { className: 'topic-option' }, box, label);
   }
 
@@ -1019,7 +1022,9 @@
     byId('wh-auth-value').placeholder = auth && auth.type === 'api_key' ? keep(auth.value_hint) : '';
     byId('wh-auth-password').placeholder = auth && auth.type === 'basic' ? keep(auth.password_hint) : '';
     if (auth && auth.type === 'api_key') hint.textContent = `Now: header ${auth.header}, value ${auth.value_hint}.`;
-    if (auth && auth.type === 'basic') hint.textContent = `Now: Basic auth as ${auth.username}, password ${auth.password_hint}.`;
+    if (auth && auth.type === 'basic') {
+      hint.textContent = `Now: Basic auth as ${auth.username}, password ${auth.password_hint}.`;
+    }
     syncAuthFields();
   }
 
@@ -1157,13 +1162,16 @@
       part(row, 'filter-value').value = String(v);
     } else if (LIST_OPS.includes(filter.op)) {
       const kinds = new Set((v || []).map(kindOf));
-      const kind = kinds.size === 1 && !kinds.has('true') && !kinds.has('false') && !kinds.has('null') ? [...kinds][0] : 'json';
+      // One text or number kind for the whole list, else each value as JSON.
+      const [only] = kinds;
+      const kind = kinds.size === 1 && ['text', 'number'].includes(only) ? only : 'json';
       part(row, 'filter-kind').value = kind;
       part(row, 'filter-values').value = (v || []).map((x) => (kind === 'json' ? toJson(x) : String(x))).join('\n');
     } else {
       const kind = kindOf(v);
       part(row, 'filter-kind').value = kind;
-      part(row, 'filter-value').value = kind === 'json' ? toJson(v) : kind === 'text' || kind === 'number' ? String(v) : '';
+      const shown = { json: () => toJson(v), text: () => v, number: () => String(v) }[kind];
+      part(row, 'filter-value').value = shown ? shown() : '';
     }
   }
 
@@ -1279,7 +1287,8 @@
     const event = { topic, occurredAt: rfc3339(new Date()), payload: sampleOf(topic) };
     const rendered = renderBody(event, options);
     const prefix = state.session.header_prefix || 'x-hookline';
-    headers.textContent = `content-type: ${rendered.contentType}\n${prefix}-topic: ${eventType(topic, options.eventPrefix)}`;
+    const topicHeader = `${prefix}-topic: ${eventType(topic, options.eventPrefix)}`;
+    headers.textContent = `content-type: ${rendered.contentType}\n${topicHeader}`;
     preview.textContent = rendered.body;
     byId('preview-note').textContent = previewNote(options.format);
   }
@@ -1464,7 +1473,8 @@
     setBusy(save, true, requireOk ? 'Testing, then saving…' : 'Saving…');
     let saved;
     try {
-      saved = await api(request.method, request.path, { body: request.body, query: { require_ok: requireOk ? 'true' : null } });
+      const query = { require_ok: requireOk ? 'true' : null };
+      saved = await api(request.method, request.path, { body: request.body, query });
     } catch (error) {
       if (!(error instanceof SessionEnded)) showFormError(error);
       return;
@@ -1544,7 +1554,11 @@
     const verdict = answer.ok ? 'The receiver accepted it.' : 'The receiver did not answer 2xx.';
     const children = [
       h('p', {},
-        h('span', { className: `badge ${answer.ok ? 'status-delivered' : 'status-failed'}`, 'data-testid': 'test-status', text: status }),
+        h('span', {
+          className: `badge ${answer.ok ? 'status-delivered' : 'status-failed'}`,
+          'data-testid': 'test-status',
+          text: status,
+        }),
         ' ',
         h('span', { 'data-testid': 'test-latency', text: `${answer.latency_ms} ms` }),
         ' · ',
@@ -1553,7 +1567,12 @@
     if (answer.error) children.push(h('p', { className: 'error', 'data-testid': 'test-error', text: answer.error }));
     children.push(
       h('p', { className: 'small muted', text: 'The receiver answered:' }),
-      h('pre', { className: 'code wrap', 'data-testid': 'test-excerpt', tabindex: '0', text: answer.response_excerpt || '(empty)' }),
+      h('pre', {
+        className: 'code wrap',
+        'data-testid': 'test-excerpt',
+        tabindex: '0',
+        text: answer.response_excerpt || '(empty)',
+      }),
       h('p', { className: 'small muted', text: `Test delivery id ${answer.delivery_id}, event ${answer.topic}` }),
     );
     result.replaceChildren(...children);
@@ -1626,7 +1645,8 @@
   /** A datetime-local input's value (local time, to the second). */
   function localInputValue(date) {
     const pad = (n) => String(n).padStart(2, '0');
-    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+    const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+    return `${day}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
   }
 
   async function loadDeliveries(reset) {
@@ -1671,7 +1691,8 @@
     time.dateTime = d.created_at;
     time.textContent = formatTime(d.created_at);
     const next = d.status === 'retrying' && d.next_attempt_at ? `, next at ${formatTime(d.next_attempt_at)}` : '';
-    row.querySelector('.delivery-attempts').textContent = `${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'}${next}`;
+    const attempts = `${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'}`;
+    row.querySelector('.delivery-attempts').textContent = attempts + next;
     const error = row.querySelector('.delivery-error');
     error.hidden = !d.last_error;
     error.textContent = d.last_error || '';
@@ -1745,7 +1766,8 @@
     try {
       const answer = await api('POST', tenantPath('webhooks', log.webhookId, 'recover'), { query: { since } });
       const n = answer.requeued;
-      result.textContent = n === 0 ? 'No failed deliveries since then.' : `${n} failed deliver${n === 1 ? 'y is' : 'ies are'} being sent again.`;
+      const some = `${n} failed deliver${n === 1 ? 'y is' : 'ies are'} being sent again.`;
+      result.textContent = n === 0 ? 'No failed deliveries since then.' : some;
     } catch (error) {
       if (!(error instanceof SessionEnded)) result.textContent = describe(error);
       return;
@@ -1783,21 +1805,30 @@
 
   function headerList(entries) {
     const dl = h('dl', { className: 'header-list' });
-    for (const [name, meaning] of entries) dl.append(h('dt', {}, h('code', { text: name })), h('dd', { text: meaning }));
+    for (const [name, meaning] of entries) {
+      dl.append(h('dt', {}, h('code', { text: name })), h('dd', { text: meaning }));
+    }
     return dl;
   }
 
   function renderVerifyPanel(headerPrefix) {
     const p = typeof headerPrefix === 'string' && headerPrefix ? headerPrefix : 'x-hookline';
     byId('verify-content').replaceChildren(
-      h('p', { text: 'Every request carries two signatures made with the webhook’s secret; check either, on the raw body bytes, before parsing them.' }),
+      h('p', {
+        text: 'Every request carries two signatures made with the webhook’s secret; check either, '
+          + 'on the raw body bytes, before parsing them.',
+      }),
       h('h3', { text: 'Standard Webhooks' }),
       headerList([
         ['webhook-id', 'the delivery id: the same on every retry, so dedupe on it'],
         ['webhook-timestamp', 'when it was signed, in unix seconds'],
-        ['webhook-signature', 'v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">; during a secret rotation, one per secret, space-separated'],
+        ['webhook-signature', 'v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">; '
+          + 'during a secret rotation, one per secret, space-separated'],
       ]),
-      h('p', { text: 'The key is the base64-decoded part of a whsec_… secret (a secret you typed: its UTF-8 bytes). Any Standard Webhooks library does this check. Refuse timestamps more than 5 minutes away.' }),
+      h('p', {
+        text: 'The key is the base64-decoded part of a whsec_… secret (a secret you typed: its UTF-8 bytes). '
+          + 'Any Standard Webhooks library does this check. Refuse timestamps more than 5 minutes away.',
+      }),
       h('h3', { text: 'Hex HMAC' }),
       headerList([
         [`${p}-webhook-hmac`, 'hex HMAC-SHA256 of the body, keyed with the secret as given'],
