@@ -433,7 +433,8 @@
     return ['tenants', state.session.tenant_id, ...parts].map(encodeURIComponent).join('/');
   }
 
-  async function api(method, path, { body, query } = {}) {
+  /** One request; a 401 ends the session here, so callers only see other answers. */
+  async function request(method, path, { body, query } = {}) {
     const url = new URL(path, API_BASE);
     for (const [k, v] of Object.entries(query || {})) {
       if (v !== null && v !== undefined && v !== '') url.searchParams.set(k, String(v));
@@ -455,37 +456,44 @@
       sessionEnded();
       throw new SessionEnded('session ended');
     }
-    return readAnswer(response);
+    if (!response.ok) await failure(response);
+    return response;
   }
 
-  async function readAnswer(response) {
+  async function api(method, path, options) {
+    const response = await request(method, path, options);
     if (response.status === 204) return null;
     const text = await response.text();
-    let data = null;
+    return text ? JSON.parse(text) : null;
+  }
+
+  /** Throws the API's error answer ({"error": {"code", "message"}}) as an ApiError. */
+  async function failure(response) {
+    let error = {};
     try {
-      data = text ? JSON.parse(text) : null;
+      error = JSON.parse(await response.text()).error || {};
     } catch {
-      data = null;
+      error = {};
     }
-    if (response.ok) return data;
-    const error = data && data.error ? data.error : {};
     const message = typeof error.message === 'string' ? error.message : `The server answered ${response.status}.`;
     throw new ApiError(response.status, typeof error.code === 'string' ? error.code : '', message);
   }
 
   /** The topic catalog, with samples parsed number-exact (see parseJson). */
   async function loadTopics() {
-    const url = new URL('topics', API_BASE);
-    const init = { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } };
-    const response = await fetch(url, init);
-    if (response.status === 401) {
-      sessionEnded();
-      throw new SessionEnded('session ended');
-    }
-    if (!response.ok) await readAnswer(response);
+    const response = await request('GET', 'topics');
     const answer = parseJson(await response.text());
     const list = Array.isArray(answer.data) ? answer.data : [];
     return { catalog: answer.catalog === true, list, byName: new Map(list.map((t) => [t.name, t])) };
+  }
+
+  /** The session, and how long it has left by the server's clock (the browser's may be off). */
+  async function loadSession() {
+    const response = await request('GET', 'console/session');
+    const session = await response.json();
+    const serverNow = Date.parse(response.headers.get('date') || '');
+    const left = Date.parse(session.expires_at) - (Number.isFinite(serverNow) ? serverNow : Date.now());
+    return { session, left };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -522,16 +530,17 @@
 
   async function start() {
     showScreen('loading');
-    let session;
+    let loaded;
     try {
-      session = await api('GET', 'console/session');
+      loaded = await loadSession();
     } catch (error) {
       if (!(error instanceof SessionEnded)) showLoadError(error);
       return;
     }
+    const { session, left } = loaded;
     state.session = session;
     applyBranding(session);
-    scheduleExpiry(session.expires_at);
+    scheduleExpiry(left);
     renderVerifyPanel(session.header_prefix);
     try {
       state.topics = await loadTopics();
@@ -572,13 +581,12 @@
     return (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) ? '#000000' : '#ffffff';
   }
 
-  function scheduleExpiry(expiresAt) {
-    const at = Date.parse(expiresAt);
-    if (!Number.isFinite(at)) return;
-    byId('session-expiry').textContent = `Session until ${new Date(at).toLocaleTimeString()}`;
-    const wait = at - Date.now();
+  /** `left`: milliseconds the session has left. */
+  function scheduleExpiry(left) {
+    if (!Number.isFinite(left)) return;
+    byId('session-expiry').textContent = `Session until ${new Date(Date.now() + left).toLocaleTimeString()}`;
     // Show the expired screen on time rather than after a confusing failed click.
-    if (wait < 2 ** 31 - 1) setTimeout(sessionEnded, Math.max(0, wait));
+    if (left < 2 ** 31 - 1) setTimeout(sessionEnded, Math.max(0, left));
   }
 
   function deliveriesHash(webhookId) {
