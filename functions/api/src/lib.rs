@@ -2,6 +2,7 @@
 //! The same Router is served by `lambda_http` in Lambda and by the local runner on a port.
 
 mod auth;
+pub mod console;
 pub mod error;
 mod extract;
 mod handlers;
