@@ -52,6 +52,7 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
     Router::new()
         .route("/v1/health", get(health::health))
         .route("/console/open", get(access::open_console::<S, Q>))
+        .merge(crate::console::console_routes(&app.settings.console.frame_ancestors))
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

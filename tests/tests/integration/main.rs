@@ -4,6 +4,7 @@
 mod access;
 mod alerts;
 mod bad_input;
+mod console;
 mod crud;
 mod delivery;
 mod harness;
@@ -14,3 +15,4 @@ mod options;
 mod receiver;
 mod stack;
 mod store;
+mod webdriver;

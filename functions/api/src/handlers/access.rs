@@ -148,18 +148,20 @@ pub async fn session_info<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     Extension(principal): Extension<Principal>,
     _no_params: ApiQuery<NoParams>,
-) -> ApiResult<Json<SessionInfo>> {
+) -> ApiResult<([(header::HeaderName, HeaderValue); 1], Json<SessionInfo>)> {
     let Principal::Session { tenant_id, csrf_token } = principal else {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "not_a_console_session", "this is for the console only"));
     };
     let console = &app.settings.console;
-    Ok(Json(SessionInfo {
+    let info = SessionInfo {
         tenant_id,
         csrf_token,
         product_name: console.product_name.clone(),
         accent_color: console.accent_color.clone(),
         header_prefix: app.settings.header_prefix.clone(),
-    }))
+    };
+    // It carries the CSRF token: no cache keeps it.
+    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(info)))
 }
 
 /// `POST /v1/console/logout`: ends the session and drops its cookie.

@@ -1,0 +1,133 @@
+//! The tenant console as a person uses it, in real headless Chromium against the real stack:
+//! open a console link, create a webhook with a restriction and Basic auth, send a test, see
+//! an event delivered with its attempt, disable it, retry a failed delivery, delete. The main
+//! screens are saved to docs/console/ for the README.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use hookline_api::{AwsApp, router};
+use hookline_shared::domain::catalog::TopicCatalog;
+use hookline_shared::domain::settings::Settings;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::Harness;
+use crate::receiver::{Answer, Receiver};
+use crate::webdriver::Browser;
+
+fn screenshot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/console").join(name)
+}
+
+#[tokio::test]
+async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
+    // GIVEN the stack with the seed catalog, a delivery function making one attempt a delivery,
+    // a receiver that answers 200 and one that answers 500
+    let settings =
+        Settings { allow_private_targets: true, catalog: Some(Arc::new(TopicCatalog::seed())), ..Settings::default() };
+    let h = Harness::start_with(settings, HashMap::new(), |sdk, config| router(AwsApp::from_config(sdk, config))).await;
+    h.start_delivery(&[("HOOKLINE_MAX_ATTEMPTS", "1"), ("HOOKLINE_RETRY_JITTER", "0")]);
+    let ok = Receiver::start(vec![Answer::status(200)]).await;
+    let failing = Receiver::start(vec![Answer::status(500)]).await;
+    let link = h.post("/v1/tenants/shop/console-sessions", json!(null)).await;
+    assert_eq!(link.status, StatusCode::CREATED, "{}", link.body);
+    let browser = Browser::start().await;
+
+    // WHEN the tenant opens the link THEN the console shows its empty list, the token gone
+    browser.open(link.body["url"].as_str().expect("url")).await;
+    browser.wait_text("[data-testid=tenant-id]", "shop").await;
+    browser.find("[data-testid=new-webhook]").await;
+    assert!(!browser.url().await.contains("token"), "{}", browser.url().await);
+
+    // WHEN they create a webhook with a restriction (amount ≥ 10) and Basic auth
+    browser.find("[data-testid=new-webhook]").await.click().await;
+    browser.find("[data-testid=wh-name]").await.fill("Orders").await;
+    browser.find("[data-testid=wh-url]").await.fill(&ok.url).await;
+    browser.find("[data-testid=topic-option][value=order_create]").await.click().await;
+    browser.find("[data-testid=add-filter]").await.click().await;
+    browser.find("[data-testid=filter-field]").await.fill("amount").await;
+    browser.find("[data-testid=filter-op]").await.select("gte").await;
+    browser.find("[data-testid=filter-value]").await.fill("10").await;
+    browser.find("[data-testid=wh-auth-type]").await.select("basic").await;
+    browser.find("[data-testid=wh-auth-username]").await.fill("shop").await;
+    browser.find("[data-testid=wh-auth-password]").await.fill("s3cret-pass").await;
+    browser.find("[data-testid=payload-preview]").await;
+    browser.screenshot(&screenshot_path("edit.png")).await;
+    browser.find("[data-testid=save]").await.click().await;
+    // THEN its secret is shown once
+    let secret = browser.find("[data-testid=secret-once]").await.property("value").await;
+    let secret = secret.as_str().unwrap_or_default().to_string();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    browser.find("[data-testid=secret-done]").await.click().await;
+    let listed = h.get("/v1/tenants/shop/webhooks").await;
+    let webhook = listed.body["data"][0].clone();
+    let id = webhook["id"].as_str().expect("webhook created").to_string();
+    assert_eq!(webhook["filters"], json!([{"field": "amount", "op": "gte", "value": 10}]));
+    assert_eq!(webhook["auth"]["type"], "basic");
+    assert!(secret.ends_with(webhook["secret_hint"].as_str().expect("hint").trim_start_matches('…')));
+    let row = format!("[data-webhook-id='{id}']");
+    browser.wait_text(&format!("{row} [data-testid=webhook-name]"), "Orders").await;
+
+    // WHEN they send a test THEN the receiver answered 200, with Basic auth
+    browser.find(&format!("{row} [data-testid=send-test]")).await.click().await;
+    browser.find("[data-testid=send-test-submit]").await.click().await;
+    browser.wait_text("[data-testid=test-result]", "200").await;
+    let result = browser.find("[data-testid=test-result]").await;
+    assert_eq!(result.property("dataset").await["statusCode"], "200");
+    browser.screenshot(&screenshot_path("test-send.png")).await;
+    let basic = base64::engine::general_purpose::STANDARD.encode("shop:s3cret-pass");
+    assert_eq!(ok.received()[0].header("authorization"), format!("Basic {basic}"));
+    browser.find("[data-testid=test-dialog] [data-close]").await.click().await;
+    browser.wait_gone("[data-testid=test-dialog]").await;
+
+    // WHEN an event that passes the restriction comes in through the API
+    let sent = h.post("/v1/tenants/shop/events", json!({"topic": "order_create", "data": {"amount": 25}})).await;
+    let delivery = sent.body["deliveries"][0]["id"].as_str().expect("a delivery").to_string();
+    h.delivery_with_status("shop", &delivery, "delivered", Duration::from_secs(30)).await;
+    // THEN its log shows it delivered, with its attempt
+    browser.find(&format!("{row} [data-testid=open-deliveries]")).await.click().await;
+    let delivered = format!("[data-delivery-id='{delivery}']");
+    browser.wait_text(&format!("{delivered} [data-testid=delivery-status]"), "delivered").await;
+    browser.find(&format!("{delivered} [data-testid=expand-delivery]")).await.click().await;
+    browser.wait_text(&format!("{delivered} [data-testid=attempt-row]"), "200").await;
+    browser.screenshot(&screenshot_path("deliveries.png")).await;
+    browser.find("[data-testid=back-to-list]").await.click().await;
+
+    // WHEN they switch it off THEN it is disabled
+    browser.find(&format!("{row} [data-testid=toggle-enabled]")).await.click().await;
+    h.eventually("the toggle to disable the webhook", Duration::from_secs(10), || async {
+        (h.get(&format!("/v1/tenants/shop/webhooks/{id}")).await.body["enabled"] == false).then_some(())
+    })
+    .await;
+
+    // GIVEN a webhook whose endpoint fails, and a delivery to it that failed
+    let broken = h.create_webhook_to("shop", &failing.url, &["order_update"], None).await;
+    let broken_id = broken["id"].as_str().expect("id").to_string();
+    let sent = h.post("/v1/tenants/shop/events", json!({"topic": "order_update", "data": {"n": 1}})).await;
+    let failed = sent.body["deliveries"][0]["id"].as_str().expect("a delivery").to_string();
+    h.delivery_with_status("shop", &failed, "failed", Duration::from_secs(30)).await;
+    // WHEN they retry it from its log THEN it is sent again
+    browser.open(&format!("{}/console/#/webhooks/{broken_id}/deliveries", h.base)).await;
+    let failed_row = format!("[data-delivery-id='{failed}']");
+    browser.wait_text(&format!("{failed_row} [data-testid=delivery-status]"), "failed").await;
+    browser.find(&format!("{failed_row} [data-testid=retry]")).await.click().await;
+    browser.wait_text("[data-testid=notice]", "sent again").await;
+    h.eventually("the retried delivery to reach the receiver", Duration::from_secs(30), || async {
+        (failing.received().len() >= 2).then_some(())
+    })
+    .await;
+    browser.find("[data-testid=back-to-list]").await.click().await;
+    browser.find(&format!("[data-webhook-id='{broken_id}']")).await;
+    browser.screenshot(&screenshot_path("webhooks.png")).await;
+
+    // WHEN they delete the first webhook, confirming THEN it is gone
+    browser.find(&format!("{row} [data-testid=delete]")).await.click().await;
+    browser.find("[data-testid=confirm-delete]").await.click().await;
+    browser.wait_gone(&row).await;
+    assert_eq!(h.get(&format!("/v1/tenants/shop/webhooks/{id}")).await.status, StatusCode::NOT_FOUND);
+    browser.quit().await;
+}
