@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Checks the console's payload preview (app.js's renderBody) against the known answers of
-// shared/src/outbound/render.rs in render-cases.json. Not served: console.rs's tests run it
-// when node is installed (`node functions/api/console/check-render.js` by hand).
+// shared/src/outbound/render.rs in render-cases.json, by hand where node is installed
+// (`node functions/api/console/check-render.js`). Not served. In make test the browser test
+// holds the preview to the body a test send delivers, and console.rs holds render.rs to the cases.
+
 'use strict';
 
 const fs = require('fs');

@@ -1,7 +1,8 @@
 //! The tenant console as a person uses it, in real headless Chromium against the real stack:
 //! open a console link, create a webhook with a restriction and Basic auth, send a test, see
-//! an event delivered with its attempt, disable it, retry a failed delivery, delete. The main
-//! screens are saved to docs/console/ for the README.
+//! an event delivered with its attempt, disable it, retry a failed delivery, delete. The
+//! form's payload preview must be the exact body the test send delivers. The main screens are
+//! saved to docs/console/ for the README.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -44,25 +45,26 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     assert!(!browser.url().await.contains("token"), "{}", browser.url().await);
 
     // WHEN they create a webhook with a restriction (amount ≥ 10) and Basic auth
-    browser.find("[data-testid=new-webhook]").await.click().await;
-    browser.find("[data-testid=wh-name]").await.fill("Orders").await;
-    browser.find("[data-testid=wh-url]").await.fill(&ok.url).await;
-    browser.find("[data-testid=topic-option][value=order_create]").await.click().await;
-    browser.find("[data-testid=add-filter]").await.click().await;
-    browser.find("[data-testid=filter-field]").await.fill("amount").await;
+    browser.click("[data-testid=new-webhook]").await;
+    browser.fill("[data-testid=wh-name]", "Orders").await;
+    browser.fill("[data-testid=wh-url]", &ok.url).await;
+    browser.click("[data-testid=topic-option][value=order_create]").await;
+    browser.click("[data-testid=add-filter]").await;
+    browser.fill("[data-testid=filter-field]", "amount").await;
     browser.find("[data-testid=filter-op]").await.select("gte").await;
-    browser.find("[data-testid=filter-value]").await.fill("10").await;
+    browser.fill("[data-testid=filter-value]", "10").await;
     browser.find("[data-testid=wh-auth-type]").await.select("basic").await;
-    browser.find("[data-testid=wh-auth-username]").await.fill("shop").await;
-    browser.find("[data-testid=wh-auth-password]").await.fill("s3cret-pass").await;
-    browser.find("[data-testid=payload-preview]").await;
+    browser.fill("[data-testid=wh-auth-username]", "shop").await;
+    browser.fill("[data-testid=wh-auth-password]", "s3cret-pass").await;
+    let preview = browser.find("[data-testid=payload-preview]").await.property("textContent").await;
+    let preview = preview.as_str().unwrap_or_default().to_string();
     browser.screenshot(&screenshot_path("edit.png")).await;
-    browser.find("[data-testid=save]").await.click().await;
+    browser.click("[data-testid=save]").await;
     // THEN its secret is shown once
     let secret = browser.find("[data-testid=secret-once]").await.property("value").await;
     let secret = secret.as_str().unwrap_or_default().to_string();
     assert!(secret.starts_with("whsec_"), "{secret}");
-    browser.find("[data-testid=secret-done]").await.click().await;
+    browser.click("[data-testid=secret-done]").await;
     let listed = h.get("/v1/tenants/shop/webhooks").await;
     let webhook = listed.body["data"][0].clone();
     let id = webhook["id"].as_str().expect("webhook created").to_string();
@@ -73,15 +75,17 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     browser.wait_text(&format!("{row} [data-testid=webhook-name]"), "Orders").await;
 
     // WHEN they send a test THEN the receiver answered 200, with Basic auth
-    browser.find(&format!("{row} [data-testid=send-test]")).await.click().await;
-    browser.find("[data-testid=send-test-submit]").await.click().await;
+    browser.click(&format!("{row} [data-testid=send-test]")).await;
+    browser.click("[data-testid=send-test-submit]").await;
     browser.wait_text("[data-testid=test-result]", "200").await;
     let result = browser.find("[data-testid=test-result]").await;
     assert_eq!(result.property("dataset").await["statusCode"], "200");
     browser.screenshot(&screenshot_path("test-send.png")).await;
     let basic = base64::engine::general_purpose::STANDARD.encode("shop:s3cret-pass");
     assert_eq!(ok.received()[0].header("authorization"), format!("Basic {basic}"));
-    browser.find("[data-testid=test-dialog] [data-close]").await.click().await;
+    // AND the preview in the form was the exact body the receiver got (app.js mirrors render.rs)
+    assert_eq!(preview, String::from_utf8_lossy(&ok.received()[0].body), "the payload preview");
+    browser.click("[data-testid=test-dialog] [data-close]").await;
     browser.wait_gone("[data-testid=test-dialog]").await;
 
     // WHEN an event that passes the restriction comes in through the API
@@ -89,16 +93,16 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     let delivery = sent.body["deliveries"][0]["id"].as_str().expect("a delivery").to_string();
     h.delivery_with_status("shop", &delivery, "delivered", Duration::from_secs(30)).await;
     // THEN its log shows it delivered, with its attempt
-    browser.find(&format!("{row} [data-testid=open-deliveries]")).await.click().await;
+    browser.click(&format!("{row} [data-testid=open-deliveries]")).await;
     let delivered = format!("[data-delivery-id='{delivery}']");
     browser.wait_text(&format!("{delivered} [data-testid=delivery-status]"), "delivered").await;
-    browser.find(&format!("{delivered} [data-testid=expand-delivery]")).await.click().await;
+    browser.click(&format!("{delivered} [data-testid=expand-delivery]")).await;
     browser.wait_text(&format!("{delivered} [data-testid=attempt-row]"), "200").await;
     browser.screenshot(&screenshot_path("deliveries.png")).await;
-    browser.find("[data-testid=back-to-list]").await.click().await;
+    browser.click("[data-testid=back-to-list]").await;
 
     // WHEN they switch it off THEN it is disabled
-    browser.find(&format!("{row} [data-testid=toggle-enabled]")).await.click().await;
+    browser.click(&format!("{row} [data-testid=toggle-enabled]")).await;
     h.eventually("the toggle to disable the webhook", Duration::from_secs(10), || async {
         (h.get(&format!("/v1/tenants/shop/webhooks/{id}")).await.body["enabled"] == false).then_some(())
     })
@@ -114,19 +118,19 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     browser.open(&format!("{}/console/#/webhooks/{broken_id}/deliveries", h.base)).await;
     let failed_row = format!("[data-delivery-id='{failed}']");
     browser.wait_text(&format!("{failed_row} [data-testid=delivery-status]"), "failed").await;
-    browser.find(&format!("{failed_row} [data-testid=retry]")).await.click().await;
+    browser.click(&format!("{failed_row} [data-testid=retry]")).await;
     browser.wait_text("[data-testid=notice]", "sent again").await;
     h.eventually("the retried delivery to reach the receiver", Duration::from_secs(30), || async {
         (failing.received().len() >= 2).then_some(())
     })
     .await;
-    browser.find("[data-testid=back-to-list]").await.click().await;
+    browser.click("[data-testid=back-to-list]").await;
     browser.find(&format!("[data-webhook-id='{broken_id}']")).await;
     browser.screenshot(&screenshot_path("webhooks.png")).await;
 
     // WHEN they delete the first webhook, confirming THEN it is gone
-    browser.find(&format!("{row} [data-testid=delete]")).await.click().await;
-    browser.find("[data-testid=confirm-delete]").await.click().await;
+    browser.click(&format!("{row} [data-testid=delete]")).await;
+    browser.click("[data-testid=confirm-delete]").await;
     browser.wait_gone(&row).await;
     assert_eq!(h.get(&format!("/v1/tenants/shop/webhooks/{id}")).await.status, StatusCode::NOT_FOUND);
     browser.quit().await;

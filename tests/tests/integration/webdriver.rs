@@ -134,6 +134,38 @@ impl Browser {
         }
     }
 
+    /// Clicks the first visible `css` element; found again if the page redrew it meanwhile.
+    pub async fn click(&self, css: &str) {
+        let started = Instant::now();
+        loop {
+            let reply = self.find(css).await.try_click().await;
+            if reply.is_null() {
+                return;
+            }
+            let stale = reply["error"] == "stale element reference";
+            assert!(stale && started.elapsed() < WAIT, "click on {css:?} failed: {}", reply["message"]);
+        }
+    }
+
+    /// Types `text` into the first visible `css` field (replacing its value), likewise.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let started = Instant::now();
+        loop {
+            let field = self.find(css).await;
+            let cleared = field.browser.post(&field.path("/clear"), json!({})).await;
+            let typed = if cleared.is_null() {
+                field.browser.post(&field.path("/value"), json!({"text": text})).await
+            } else {
+                cleared
+            };
+            if typed.is_null() {
+                return;
+            }
+            let stale = typed["error"] == "stale element reference";
+            assert!(stale && started.elapsed() < WAIT, "typing into {css:?} failed: {}", typed["message"]);
+        }
+    }
+
     /// Waits until the first visible `css` element's text contains `text`; returns the text.
     pub async fn wait_text(&self, css: &str, text: &str) -> String {
         let started = Instant::now();
@@ -182,15 +214,9 @@ impl Element<'_> {
         format!("/element/{}{rest}", self.id)
     }
 
-    pub async fn click(&self) {
-        let reply = self.browser.post(&self.path("/click"), json!({})).await;
-        assert!(reply.is_null(), "click failed: {reply}");
-    }
-
-    /// Replaces the field's value with `text`.
-    pub async fn fill(&self, text: &str) {
-        self.browser.post(&self.path("/clear"), json!({})).await;
-        self.browser.post(&self.path("/value"), json!({"text": text})).await;
+    /// Clicks; the driver's error (a stale element, say) when it could not.
+    async fn try_click(&self) -> Value {
+        self.browser.post(&self.path("/click"), json!({})).await
     }
 
     pub async fn text(&self) -> String {
@@ -213,6 +239,7 @@ impl Element<'_> {
             .post(&self.path("/element"), json!({"using": "css selector", "value": format!("option[value='{value}']")}))
             .await;
         let id = option[ELEMENT].as_str().unwrap_or_else(|| panic!("no option {value:?}: {option}"));
-        Element { browser: self.browser, id: id.to_string() }.click().await;
+        let reply = Element { browser: self.browser, id: id.to_string() }.try_click().await;
+        assert!(reply.is_null(), "choosing {value:?} failed: {reply}");
     }
 }
