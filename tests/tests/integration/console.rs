@@ -51,17 +51,17 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     browser.click("[data-testid=topic-option][value=order_create]").await;
     browser.click("[data-testid=add-filter]").await;
     browser.fill("[data-testid=filter-field]", "amount").await;
-    browser.find("[data-testid=filter-op]").await.select("gte").await;
+    browser.select("[data-testid=filter-op]", "gte").await;
     browser.fill("[data-testid=filter-value]", "10").await;
-    browser.find("[data-testid=wh-auth-type]").await.select("basic").await;
+    browser.select("[data-testid=wh-auth-type]", "basic").await;
     browser.fill("[data-testid=wh-auth-username]", "shop").await;
     browser.fill("[data-testid=wh-auth-password]", "s3cret-pass").await;
-    let preview = browser.find("[data-testid=payload-preview]").await.property("textContent").await;
+    let preview = browser.property("[data-testid=payload-preview]", "textContent").await;
     let preview = preview.as_str().unwrap_or_default().to_string();
     browser.screenshot(&screenshot_path("edit.png")).await;
     browser.click("[data-testid=save]").await;
     // THEN its secret is shown once
-    let secret = browser.find("[data-testid=secret-once]").await.property("value").await;
+    let secret = browser.property("[data-testid=secret-once]", "value").await;
     let secret = secret.as_str().unwrap_or_default().to_string();
     assert!(secret.starts_with("whsec_"), "{secret}");
     browser.click("[data-testid=secret-done]").await;
@@ -78,8 +78,7 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     browser.click(&format!("{row} [data-testid=send-test]")).await;
     browser.click("[data-testid=send-test-submit]").await;
     browser.wait_text("[data-testid=test-result]", "200").await;
-    let result = browser.find("[data-testid=test-result]").await;
-    assert_eq!(result.property("dataset").await["statusCode"], "200");
+    assert_eq!(browser.property("[data-testid=test-result]", "dataset").await["statusCode"], "200");
     browser.screenshot(&screenshot_path("test-send.png")).await;
     let basic = base64::engine::general_purpose::STANDARD.encode("shop:s3cret-pass");
     assert_eq!(ok.received()[0].header("authorization"), format!("Basic {basic}"));

@@ -147,6 +147,34 @@ impl Browser {
         }
     }
 
+    /// Chooses `value` in the first visible `css` `<select>`, likewise.
+    pub async fn select(&self, css: &str, value: &str) {
+        let started = Instant::now();
+        loop {
+            let reply = self.find(css).await.try_select(value).await;
+            if reply.is_null() {
+                return;
+            }
+            let stale = reply["error"] == "stale element reference";
+            assert!(stale && started.elapsed() < WAIT, "choosing {value:?} in {css:?} failed: {reply}");
+        }
+    }
+
+    /// A DOM property of the first visible `css` element, likewise.
+    pub async fn property(&self, css: &str, name: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let e = self.find(css).await;
+            let reply: Value =
+                e.browser.command(reqwest::Method::GET, &e.path(&format!("/property/{name}")), None).await;
+            let stale = reply.get("error").is_some_and(|e| e == "stale element reference");
+            if !stale {
+                return reply;
+            }
+            assert!(started.elapsed() < WAIT, "reading {name} of {css:?} failed: {reply}");
+        }
+    }
+
     /// Types `text` into the first visible `css` field (replacing its value), likewise.
     pub async fn fill(&self, css: &str, text: &str) {
         let started = Instant::now();
@@ -224,22 +252,20 @@ impl Element<'_> {
         v.as_str().unwrap_or_default().to_string()
     }
 
-    pub async fn property(&self, name: &str) -> Value {
-        self.browser.command(reqwest::Method::GET, &self.path(&format!("/property/{name}")), None).await
-    }
-
     async fn displayed(&self) -> bool {
         self.browser.command(reqwest::Method::GET, &self.path("/displayed"), None).await == json!(true)
     }
 
-    /// Chooses the `<option>` of this `<select>` whose value is `value`.
-    pub async fn select(&self, value: &str) {
+    /// Chooses the `<option>` of this `<select>` whose value is `value`; the driver's error
+    /// when it could not.
+    async fn try_select(&self, value: &str) -> Value {
         let option = self
             .browser
             .post(&self.path("/element"), json!({"using": "css selector", "value": format!("option[value='{value}']")}))
             .await;
-        let id = option[ELEMENT].as_str().unwrap_or_else(|| panic!("no option {value:?}: {option}"));
-        let reply = Element { browser: self.browser, id: id.to_string() }.try_click().await;
-        assert!(reply.is_null(), "choosing {value:?} failed: {reply}");
+        match option[ELEMENT].as_str() {
+            Some(id) => Element { browser: self.browser, id: id.to_string() }.try_click().await,
+            None => option,
+        }
     }
 }
