@@ -109,17 +109,7 @@ impl AlertStore for DynamoStore {
             return match (failed(0), failed(1)) {
                 (true, _) => Ok(DeadLetterCount::NotCounted),
                 (false, true) => {
-                    let alone = self
-                        .client
-                        .update_item()
-                        .table_name(mark.table_name())
-                        .set_key(Some(mark.key().clone()))
-                        .update_expression(mark.update_expression())
-                        .set_condition_expression(mark.condition_expression().map(str::to_string))
-                        .set_expression_attribute_names(mark.expression_attribute_names().cloned())
-                        .set_expression_attribute_values(mark.expression_attribute_values().cloned())
-                        .send()
-                        .await;
+                    let alone = self.update_alone(&mark).await;
                     Ok(match unless_condition_failed("UpdateItem", alone)? {
                         Some(_) => DeadLetterCount::WebhookGone,
                         None => DeadLetterCount::NotCounted,

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, Update, WriteRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -132,6 +133,38 @@ impl DynamoStore {
             .send()
             .await;
         Ok(unless_condition_failed("PutItem", result)?.is_some())
+    }
+
+    /// Sends one transaction item's update on its own, as an `UpdateItem`: the same write
+    /// when a transaction is not needed (or its other item failed).
+    pub(super) async fn update_alone(
+        &self,
+        update: &Update,
+    ) -> Result<UpdateItemOutput, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>> {
+        self.client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_string))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await
+    }
+
+    /// The update that registers a tenant (its marker item), unless it exists.
+    pub(super) fn tenant_marker(&self, tenant_id: &str, at: &str) -> StoreResult<Update> {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant_id), keys::TENANT_SK)))
+            .update_expression("SET #kind = :kind, tenant_id = :tenant, created_at = if_not_exists(created_at, :now)")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":kind", s("tenant"))
+            .expression_attribute_values(":tenant", s(tenant_id))
+            .expression_attribute_values(":now", s(at))
+            .build()
+            .map_err(build_err("UpdateItem"))
     }
 
     /// An `UpdateItem` of one webhook's item.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -19,18 +19,7 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn register_tenant(&self, tenant_id: &str, at: &str) -> StoreResult<()> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(tenant_id), keys::TENANT_SK)))
-            .update_expression("SET #kind = :kind, tenant_id = :tenant, created_at = if_not_exists(created_at, :now)")
-            .expression_attribute_names("#kind", KIND)
-            .expression_attribute_values(":kind", s("tenant"))
-            .expression_attribute_values(":tenant", s(tenant_id))
-            .expression_attribute_values(":now", s(at))
-            .send()
-            .await
-            .map_err(sdk_err("UpdateItem"))?;
+        self.update_alone(&self.tenant_marker(tenant_id, at)?).await.map_err(sdk_err("UpdateItem"))?;
         Ok(())
     }
 
@@ -60,16 +49,7 @@ impl WebhookStore for DynamoStore {
 
     async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
         let tenant_pk = keys::tenant_pk(&webhook.tenant_id);
-        let register_tenant = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(tenant_pk.clone(), keys::TENANT_SK)))
-            .update_expression("SET #kind = :kind, tenant_id = :tenant, created_at = if_not_exists(created_at, :now)")
-            .expression_attribute_names("#kind", KIND)
-            .expression_attribute_values(":kind", s("tenant"))
-            .expression_attribute_values(":tenant", s(&webhook.tenant_id))
-            .expression_attribute_values(":now", s(&webhook.created_at))
-            .build()
-            .map_err(build_err("TransactWriteItems"))?;
+        let register_tenant = self.tenant_marker(&webhook.tenant_id, &webhook.created_at)?;
         let put_webhook = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(webhook, tenant_pk, &keys::webhook_sk(&webhook.id), "webhook")?))
