@@ -3,6 +3,7 @@
 //! `HOOKLINE_LISTEN` (default 127.0.0.1:8080), and runs the delivery function on the delivery
 //! queue and the alert function on the dead-letter queue the way Lambda's event source mapping
 //! would (batch size and batching window from the template). Ctrl-C stops everything.
+//! While private targets are allowed (the local default) it listens on loopback only.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use hookline_alert::AlertFunction;
 use hookline_api::{AwsApp, router};
 use hookline_delivery::DeliveryFunction;
 use hookline_local::moto::MotoServer;
-use hookline_local::{pump, sdk, stack};
+use hookline_local::{listen, pump, sdk, stack};
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::app::access;
 use hookline_shared::config::{
@@ -71,6 +72,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .or_insert_with(|| template.parameter("AlertSenderEmail").unwrap_or("alerts@example.com").into());
     let lookup = |name: &str| vars.get(name).cloned();
     let config = ApiConfig::from_lookup(lookup)?;
+    listen::check_exposure(listener.local_addr()?, config.settings.allow_private_targets)?;
     let delivery_config = DeliveryConfig::from_lookup(lookup)?;
     let alert_config = AlertConfig::from_lookup(lookup)?;
     // SES sends only from a verified identity; moto verifies at once.

@@ -33,10 +33,11 @@ const CLOUD_ONLY_TABLE_PROPERTIES: &[&str] =
     &["PointInTimeRecoverySpecification", "SSESpecification", "DeletionProtectionEnabled", "Tags", "TableName"];
 /// Queue properties that are not queue attributes.
 const NON_ATTRIBUTE_QUEUE_PROPERTIES: &[&str] = &["QueueName", "Tags"];
-/// The SQS event source properties the local pump follows. `FunctionResponseTypes` is known:
-/// the pump always honours a partial batch response, as `ReportBatchItemFailures` asks.
+/// The event source mapping properties the local pump follows. `FunctionResponseTypes` is
+/// known: the pump always honours a partial batch response, as `ReportBatchItemFailures` asks;
+/// `FunctionName` is wired by the local runner itself.
 const SQS_EVENT_PROPERTIES: &[&str] =
-    &["Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes"];
+    &["FunctionName", "EventSourceArn", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes"];
 
 /// The template's path in this repository.
 pub fn template_path() -> PathBuf {
@@ -153,17 +154,40 @@ impl Template {
             .collect()
     }
 
-    /// The batching of every function's SQS event source, by queue logical id, with `params`
-    /// (the parameter defaults and overrides) resolving `!Ref`s.
+    /// The batching of every SQS event source mapping, by queue logical id, with `params`
+    /// (the parameter defaults and overrides) resolving `!Ref`s. A SAM `SQS` event is refused:
+    /// it attaches `AWSLambdaSQSQueueExecutionRole`, which lets the function read every queue
+    /// of the account, where an explicit mapping and policy name one queue.
     pub fn event_source_batching(
         &self,
         params: &HashMap<String, String>,
     ) -> Result<HashMap<String, Batching>, StackError> {
-        self.of_type("AWS::Serverless::Function")
+        let sam_sqs_event = self
+            .of_type("AWS::Serverless::Function")
             .filter_map(|(_, props)| props.get("Events").and_then(Value::as_mapping))
             .flat_map(|events| events.values())
-            .filter(|event| event.get("Type").and_then(Value::as_str) == Some("SQS"))
-            .map(|event| sqs_event_batching(event.get("Properties").unwrap_or(&Value::Null), params))
+            .any(|event| event.get("Type").and_then(Value::as_str) == Some("SQS"));
+        if sam_sqs_event {
+            return Err(StackError::Template(
+                "a SAM SQS event attaches an account-wide queue policy: use an AWS::Lambda::EventSourceMapping".into(),
+            ));
+        }
+        self.of_type("AWS::Lambda::EventSourceMapping").map(|(_, props)| sqs_event_batching(props, params)).collect()
+    }
+
+    /// Every SQS event source mapping as (function logical id, queue logical id): the function's
+    /// role is what reads, deletes and looks up the queue's messages.
+    pub fn event_source_mappings(&self) -> Result<Vec<(String, String)>, StackError> {
+        self.of_type("AWS::Lambda::EventSourceMapping")
+            .map(|(_, props)| {
+                let function = match field(props, "FunctionName")? {
+                    Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().map(str::to_string),
+                    Value::Mapping(m) => m.get("Ref").and_then(Value::as_str).map(str::to_string),
+                    _ => None,
+                }
+                .ok_or_else(|| StackError::Template("an event source's FunctionName must be a !Ref".into()))?;
+                Ok((function, queue_of(field(props, "EventSourceArn")?)?))
+            })
             .collect()
     }
 
@@ -212,7 +236,7 @@ fn resolve(v: &Value, params: &HashMap<String, String>, stack: &Stack) -> Result
     }
 }
 
-/// The logical id of the queue an event source reads: `!GetAtt Q.Arn` or `Fn::GetAtt: [Q, Arn]`.
+/// The logical id of the queue an event source mapping reads: `!GetAtt Q.Arn` or `Fn::GetAtt: [Q, Arn]`.
 fn queue_of(v: &Value) -> Result<String, StackError> {
     let target = match v {
         Value::Tagged(t) if t.tag == "!GetAtt" => t.value.as_str().map(str::to_string),
@@ -223,20 +247,18 @@ fn queue_of(v: &Value) -> Result<String, StackError> {
         },
         _ => None,
     };
-    target
-        .as_deref()
-        .and_then(|t| t.strip_suffix(".Arn"))
-        .map(str::to_string)
-        .ok_or_else(|| StackError::Template(format!("an SQS event's Queue must be a queue's Arn, not {v:?}")))
+    target.as_deref().and_then(|t| t.strip_suffix(".Arn")).map(str::to_string).ok_or_else(|| {
+        StackError::Template(format!("an event source's EventSourceArn must be a queue's Arn, not {v:?}"))
+    })
 }
 
 /// One SQS event source: its queue and batching (Lambda's defaults where the template is silent).
 fn sqs_event_batching(props: &Value, params: &HashMap<String, String>) -> Result<(String, Batching), StackError> {
     let Value::Mapping(map) = props else {
-        return Err(StackError::Template("an SQS event's Properties must be a mapping".into()));
+        return Err(StackError::Template("an event source mapping's Properties must be a mapping".into()));
     };
     if let Some(other) = map.keys().filter_map(Value::as_str).find(|k| !SQS_EVENT_PROPERTIES.contains(k)) {
-        return Err(StackError::Template(format!("SQS event property {other} is not supported locally")));
+        return Err(StackError::Template(format!("event source mapping property {other} is not supported locally")));
     }
     let number = |name: &str, default: u64, range: std::ops::RangeInclusive<u64>| -> Result<u64, StackError> {
         let Some(v) = props.get(name) else {
@@ -251,7 +273,7 @@ fn sqs_event_batching(props: &Value, params: &HashMap<String, String>) -> Result
         max_messages: usize::try_from(number("BatchSize", 10, 1..=10_000)?).unwrap_or(10),
         window: Duration::from_secs(number("MaximumBatchingWindowInSeconds", 0, 0..=300)?),
     };
-    Ok((queue_of(field(props, "Queue")?)?, batching))
+    Ok((queue_of(field(props, "EventSourceArn")?)?, batching))
 }
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, StackError> {
@@ -452,7 +474,9 @@ pub async fn provision(
 
     stack.batching = template.event_source_batching(&params)?;
     if let Some(queue) = stack.batching.keys().find(|q| !stack.queues.contains_key(*q)) {
-        return Err(StackError::Template(format!("an SQS event reads {queue}, which is not a queue of the template")));
+        return Err(StackError::Template(format!(
+            "an event source reads {queue}, which is not a queue of the template"
+        )));
     }
     Ok(stack)
 }
@@ -486,28 +510,38 @@ mod tests {
     }
 
     #[test]
-    fn sqs_events_in_either_syntax_and_unknown_properties() {
-        let function = |props: &str| {
-            format!(
-                "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E:\n          Type: SQS\n          Properties:\n{props}"
-            )
+    fn event_source_mappings_in_either_syntax_and_unknown_properties() {
+        let mapping = |props: &str| {
+            format!("Resources:\n  M:\n    Type: AWS::Lambda::EventSourceMapping\n    Properties:\n{props}")
         };
-        let t = Template::parse(&function(
-            "            Queue:\n              Fn::GetAtt: [Q, Arn]\n            BatchSize: 4\n            MaximumBatchingWindowInSeconds: 2\n",
+        let t = Template::parse(&mapping(
+            "      EventSourceArn:\n        Fn::GetAtt: [Q, Arn]\n      BatchSize: 4\n      MaximumBatchingWindowInSeconds: 2\n",
         ))
         .expect("parses");
         let batching = t.event_source_batching(&HashMap::new()).expect("batching");
         assert_eq!(batching["Q"], Batching { max_messages: 4, window: Duration::from_secs(2) });
 
         for bad in [
-            "            Queue: !GetAtt Q.Arn\n            FilterCriteria: {}\n",
-            "            Queue: !GetAtt Q.Arn\n            MaximumBatchingWindowInSeconds: 301\n",
-            "            Queue: !GetAtt Q.Arn\n            BatchSize: 0\n",
-            "            Queue: !Ref Q\n",
+            "      EventSourceArn: !GetAtt Q.Arn\n      FilterCriteria: {}\n",
+            "      EventSourceArn: !GetAtt Q.Arn\n      MaximumBatchingWindowInSeconds: 301\n",
+            "      EventSourceArn: !GetAtt Q.Arn\n      BatchSize: 0\n",
+            "      EventSourceArn: !Ref Q\n",
         ] {
-            let t = Template::parse(&function(bad)).expect("parses");
+            let t = Template::parse(&mapping(bad)).expect("parses");
             assert!(t.event_source_batching(&HashMap::new()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_sam_sqs_event_is_refused_for_its_account_wide_policy() {
+        // GIVEN a function triggered by SAM's SQS event (which attaches AWSLambdaSQSQueueExecutionRole)
+        let t = Template::parse(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Events:\n        E:\n          Type: SQS\n          Properties:\n            Queue: !GetAtt Q.Arn\n",
+        )
+        .expect("parses");
+        // THEN the local stack refuses the template
+        let err = t.event_source_batching(&HashMap::new()).expect_err("refused");
+        assert!(err.to_string().contains("EventSourceMapping"), "{err}");
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub const ENV_MAX_ATTEMPTS: &str = "HOOKLINE_MAX_ATTEMPTS";
 pub const ENV_RETRY_SCHEDULE: &str = "HOOKLINE_RETRY_SCHEDULE";
 pub const ENV_RETRY_JITTER: &str = "HOOKLINE_RETRY_JITTER";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "HOOKLINE_REQUEST_TIMEOUT_MS";
+pub const ENV_QUEUE_RETENTION_SECONDS: &str = "HOOKLINE_QUEUE_RETENTION_SECONDS";
+
+/// SQS's longest (and the template's default) message retention: 14 days.
+pub const MAX_QUEUE_RETENTION_SECONDS: u64 = 14 * 86_400;
 
 pub const ENV_TOPIC_CATALOG: &str = "HOOKLINE_TOPIC_CATALOG";
 pub const ENV_PRODUCT_NAME: &str = "HOOKLINE_PRODUCT_NAME";
@@ -127,6 +131,16 @@ impl DeliveryConfig {
         )?;
         let schedule = get(ENV_RETRY_SCHEDULE).unwrap_or_else(|| crate::outbound::retry::DEFAULT_SCHEDULE.to_string());
         let retry = crate::outbound::retry::RetryPolicy::new(&schedule, max_attempts, jitter)
+            .map_err(|e| ConfigError::Invalid { name: ENV_RETRY_SCHEDULE, reason: e.to_string() })?;
+        let retention_secs = parsed(
+            &get,
+            ENV_QUEUE_RETENTION_SECONDS,
+            MAX_QUEUE_RETENTION_SECONDS,
+            |s| (60..=MAX_QUEUE_RETENTION_SECONDS).contains(s),
+            "60..=1209600 seconds",
+        )?;
+        retry
+            .check_retention(Duration::from_secs(retention_secs))
             .map_err(|e| ConfigError::Invalid { name: ENV_RETRY_SCHEDULE, reason: e.to_string() })?;
         let timeout_ms = parsed(
             &get,
@@ -298,13 +312,29 @@ mod tests {
             (ENV_HEADER_PREFIX, "X Bad"),
             (ENV_MAX_ATTEMPTS, "many"),
             (ENV_RETRY_SCHEDULE, "soon"),
+            (ENV_RETRY_SCHEDULE, "18446744073709551615s"),
             (ENV_REQUEST_TIMEOUT_MS, "0"),
+            (ENV_QUEUE_RETENTION_SECONDS, "0"),
         ] {
             let mut pairs = base.to_vec();
             pairs.push((name, value));
             let err = DeliveryConfig::from_lookup(lookup(&pairs)).expect_err(name);
             assert!(err.to_string().contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn a_schedule_that_outlasts_the_queue_retention_stops_the_start() {
+        // GIVEN 10 attempts 12 h apart (108 h) and the default 14-day retention: fine
+        let base =
+            [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q"), (ENV_RETRY_SCHEDULE, "12h"), (ENV_MAX_ATTEMPTS, "10")];
+        assert!(DeliveryConfig::from_lookup(lookup(&base)).is_ok());
+        // WHEN the queue keeps messages only 4 days
+        let mut pairs = base.to_vec();
+        pairs.push((ENV_QUEUE_RETENTION_SECONDS, "345600"));
+        // THEN the function refuses to start, naming the schedule
+        let err = DeliveryConfig::from_lookup(lookup(&pairs)).expect_err("outlasts");
+        assert!(err.to_string().contains(ENV_RETRY_SCHEDULE) && err.to_string().contains("expire"), "{err}");
     }
 
     #[test]

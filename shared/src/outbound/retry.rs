@@ -35,6 +35,12 @@ pub enum RetrySpecError {
     Attempts(u32),
     #[error("jitter must be between 0 and 1, got {0}")]
     Jitter(f64),
+    #[error("retry delay {0:?} is longer than 12 h, the longest SQS can hold a message invisible")]
+    TooLong(String),
+    #[error(
+        "the retries can take up to {span_secs} s, longer than the queue keeps a message ({retention_secs} s): a retrying delivery would expire unalerted"
+    )]
+    OutlastsRetention { span_secs: u64, retention_secs: u64 },
 }
 
 fn parse_duration(s: &str) -> Option<Duration> {
@@ -60,6 +66,12 @@ impl RetryPolicy {
             .collect::<Option<Vec<_>>>()
             .filter(|d| !d.is_empty())
             .ok_or_else(|| RetrySpecError::Malformed(schedule.to_string()))?;
+        // Longer than SQS can honour is a configuration error, not a silent cap (and keeps
+        // the jitter arithmetic far from `Duration`'s limits).
+        if let Some(too_long) = delays.iter().position(|d| *d > MAX_DELAY + Duration::from_secs(60)) {
+            let text = schedule.split(',').nth(too_long).unwrap_or_default().trim().to_string();
+            return Err(RetrySpecError::TooLong(text));
+        }
         if !(1..=100).contains(&max_attempts) {
             return Err(RetrySpecError::Attempts(max_attempts));
         }
@@ -76,6 +88,25 @@ impl RetryPolicy {
     /// True when `attempt` (1-based) was the last one allowed.
     pub fn is_last(&self, attempt: u32) -> bool {
         attempt >= self.max_attempts
+    }
+
+    /// The longest all the retries can wait in sum (every delay at its highest jitter): the
+    /// time a message may stay on the queue, which must keep it that long.
+    pub fn longest_span(&self) -> Duration {
+        (1..self.max_attempts).map(|attempt| self.delay_after(attempt, None, 1.0)).sum()
+    }
+
+    /// Refuses a schedule that would outlast the queue's retention: SQS drops an expired
+    /// message without a dead letter, so such a delivery would be lost without an alert.
+    pub fn check_retention(&self, retention: Duration) -> Result<(), RetrySpecError> {
+        let span = self.longest_span();
+        if span > retention {
+            return Err(RetrySpecError::OutlastsRetention {
+                span_secs: span.as_secs(),
+                retention_secs: retention.as_secs(),
+            });
+        }
+        Ok(())
     }
 
     /// The wait after failed attempt `attempt` (1-based) before the next one. `unit` in 0..1
@@ -130,8 +161,36 @@ mod tests {
         assert_eq!(p.delay_after(1, Some(Duration::from_secs(90)), 0.5), Duration::from_secs(90));
         assert_eq!(p.delay_after(1, Some(Duration::from_millis(10)), 0.5), Duration::from_secs(1));
         assert_eq!(p.delay_after(1, Some(Duration::from_secs(48 * 3600)), 0.5), MAX_DELAY);
-        let long = RetryPolicy::new("24h", 2, 0.0).expect("valid");
-        assert_eq!(long.delay_after(1, None, 0.5), MAX_DELAY);
+        assert_eq!(p.delay_after(1, Some(Duration::MAX), 0.5), MAX_DELAY);
+        let twelve = RetryPolicy::new("12h", 2, 1.0).expect("valid");
+        assert_eq!(twelve.delay_after(1, None, 1.0), MAX_DELAY);
+    }
+
+    #[test]
+    fn delays_over_twelve_hours_and_huge_values_are_configuration_errors() {
+        // GIVEN delays SQS cannot hold, up to the largest number that parses
+        for huge in ["13h", "24h", "30s,721m", "18446744073709551615s", "5124095576030431h"] {
+            // THEN the schedule is refused (never a panic later in the jitter arithmetic)
+            assert!(matches!(RetryPolicy::new(huge, 6, 1.0), Err(RetrySpecError::TooLong(_))), "{huge}");
+        }
+        // A number too large to multiply into seconds does not parse at all.
+        assert!(matches!(RetryPolicy::new("99999999999999999h", 6, 0.0), Err(RetrySpecError::Malformed(_))));
+    }
+
+    #[test]
+    fn the_schedule_must_end_inside_the_queue_retention() {
+        // GIVEN the default schedule: 5 retries, at most (30+150+750+3750+18750) s × 1.2
+        let p = RetryPolicy::default();
+        assert_eq!(p.longest_span(), Duration::from_secs(28_116));
+        // THEN it fits 14 days, and not 7 hours
+        assert_eq!(p.check_retention(Duration::from_secs(14 * 86_400)), Ok(()));
+        assert_eq!(
+            p.check_retention(Duration::from_secs(7 * 3600)),
+            Err(RetrySpecError::OutlastsRetention { span_secs: 28_116, retention_secs: 25_200 })
+        );
+        // AND the last delay repeating for 100 attempts of 12 h outlasts even 14 days
+        let long = RetryPolicy::new("12h", 100, 0.0).expect("valid");
+        assert!(long.check_retention(Duration::from_secs(14 * 86_400)).is_err());
     }
 
     #[test]

@@ -180,3 +180,40 @@ fn a_policy_without_the_action_or_resource_refuses() {
     let queue = vec![(vec!["sqs:SendMessage".to_string()], vec!["!GetAtt DeliveryQueue.Arn".to_string()])];
     assert!(!allowed(&queue, "sqs:SendMessage", Some("DeliveryDeadLetterQueue.Arn")));
 }
+
+#[test]
+fn each_event_source_reads_its_queue_with_its_functions_own_policy() {
+    // GIVEN the template's event source mappings (no SAM SQS events: those attach an
+    // account-wide managed policy, which the local stack refuses)
+    let template = Template::load(&stack::template_path()).expect("template");
+    let mappings = template.event_source_mappings().expect("mappings");
+    assert_eq!(mappings.len(), 2, "{mappings:?}");
+    for (function, queue) in mappings {
+        // THEN the function's inline policy allows what Lambda's poller does, on that queue only
+        let policy = template.function_policy(&function);
+        let queue_arn = format!("{queue}.Arn");
+        for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"] {
+            assert!(allowed(&policy, action, Some(&queue_arn)), "{function} may not {action} on {queue}");
+        }
+        let everywhere = policy.iter().any(|(actions, resources)| {
+            actions.iter().any(|a| a.starts_with("sqs:")) && resources.iter().any(|r| r.contains('*'))
+        });
+        assert!(!everywhere, "{function} may use any queue");
+    }
+}
+
+#[test]
+fn mail_goes_only_from_the_configured_sender_identity() {
+    // GIVEN the alert function's policy
+    let template = Template::load(&stack::template_path()).expect("template");
+    let ses: Vec<String> = template
+        .function_policy("AlertFunction")
+        .into_iter()
+        .filter(|(actions, _)| actions.iter().any(|a| a.starts_with("ses:")))
+        .flat_map(|(_, resources)| resources)
+        .collect();
+    // THEN it may send only as the sender's address or its domain, never as any identity
+    assert!(!ses.is_empty(), "the alert function sends mail");
+    assert!(ses.iter().all(|r| !r.contains("identity/*")), "{ses:?}");
+    assert!(ses.iter().any(|r| r.contains("identity/${AlertSenderEmail}")), "{ses:?}");
+}
