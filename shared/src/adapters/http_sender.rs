@@ -277,6 +277,13 @@ mod tests {
             format!("http://[::1]:{}/", addr.port()),
             "http://169.254.169.254/latest/meta-data".to_string(),
             "http://[::ffff:127.0.0.1]/".to_string(),
+            // The special-purpose ranges, judged by the same table as at save time.
+            format!("http://[2002:7f00:1::1]:{}/", addr.port()),
+            "http://[2001::1]/".to_string(),
+            "http://[100::1]/".to_string(),
+            "http://[3fff::1]/".to_string(),
+            "http://[5f00::1]/".to_string(),
+            "http://192.88.99.1/".to_string(),
         ] {
             let out = strict.send(&url, &[], Vec::new()).await;
             assert_eq!(out.error, Some(SendFailure::ForbiddenAddress), "{url}");

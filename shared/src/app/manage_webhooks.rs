@@ -82,9 +82,15 @@ pub async fn update_webhook(
     if !ids::is_generated_id(webhook_id, WEBHOOK_PREFIX) {
         return Err(webhook_not_found(webhook_id));
     }
-    if let Some(tester) = tester {
+    // A change to the auth alone or the custom headers alone is judged with the other as
+    // stored. A concurrent change to the other can still make them collide: the request
+    // builder then sends the auth's header once (`endpoint_auth::auth_headers`).
+    if tester.is_some() || changes.needs_current() {
         let current = get_webhook(store, tenant_id, webhook_id).await?;
-        tester.require_ok(&changes.applied_to(&current)).await?;
+        let updated = changes.apply_checked(&current, settings)?;
+        if let Some(tester) = tester {
+            tester.require_ok(&updated).await?;
+        }
     }
     if changes.is_empty() {
         return get_webhook(store, tenant_id, webhook_id).await;

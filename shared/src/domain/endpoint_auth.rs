@@ -2,7 +2,7 @@
 //! an API-key header, HTTP Basic auth, and custom static headers. Their values are secrets:
 //! stored as given (they must be sent), shown by the API only as hints, never logged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -42,13 +42,50 @@ impl From<&EndpointAuth> for EndpointAuthView {
     }
 }
 
-/// Header names Hookline sets itself (or HTTP owns), which custom headers may not replace.
-fn reserved(name: &str, prefix_headers: &[&str]) -> bool {
+/// Header names no custom header (nor an API-key auth header) may use, compared without case:
+/// Hookline sets them itself (`x-source`, body and agent headers), or HTTP gives them a meaning
+/// for the connection, the framing, the encoding or a proxy (RFC 9110 §7.6, §10.1.1, §8.4;
+/// RFC 7239), which a static value would break or use to mislead the receiver.
+pub const RESERVED_HEADER_NAMES: &[&str] = &[
+    "host",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "accept",
+    "user-agent",
+    "x-source",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "expect",
+    "forwarded",
+];
+
+/// Prefixes of reserved names: the Standard Webhooks headers (`webhook-id`, ...), proxy
+/// headers (`proxy-authorization`, ...) and the forwarded-for family. The deployment's own
+/// prefix (`x-hookline-`) is added by the caller.
+pub const RESERVED_HEADER_PREFIXES: &[&str] = &["webhook-", "proxy-", "x-forwarded-"];
+
+/// Credentials belong in the webhook's auth, so a custom header may never be this one.
+pub const CREDENTIALS_HEADER: &str = "authorization";
+
+fn reserved(name: &str, own_prefixes: &[&str]) -> bool {
     let n = name.to_ascii_lowercase();
-    ["host", "content-type", "content-length", "accept", "user-agent", "transfer-encoding", "connection", "x-source"]
-        .contains(&n.as_str())
-        || n.starts_with("webhook-")
-        || prefix_headers.iter().any(|p| n.starts_with(p))
+    RESERVED_HEADER_NAMES.contains(&n.as_str())
+        || RESERVED_HEADER_PREFIXES.iter().chain(own_prefixes).any(|p| n.starts_with(&p.to_ascii_lowercase()))
+}
+
+impl EndpointAuth {
+    /// The header this auth sets (as given; header names compare without case).
+    pub fn header_name(&self) -> &str {
+        match self {
+            Self::ApiKey { header, .. } => header,
+            Self::Basic { .. } => CREDENTIALS_HEADER,
+        }
+    }
 }
 
 fn valid_name(name: &str) -> bool {
@@ -94,13 +131,34 @@ pub fn validate_auth(auth: &EndpointAuth, reserved_prefixes: &[&str]) -> Result<
     Ok(())
 }
 
-pub fn validate_headers(headers: &BTreeMap<String, Secret>, reserved_prefixes: &[&str]) -> Result<(), DomainError> {
+/// Custom headers, judged with the auth they go with: a name may be neither reserved, nor the
+/// auth's own header, nor given twice (names differing only in case are one name).
+pub fn validate_headers(
+    headers: &BTreeMap<String, Secret>,
+    auth: Option<&EndpointAuth>,
+    reserved_prefixes: &[&str],
+) -> Result<(), DomainError> {
     if headers.len() > MAX_HEADERS {
         return Err(invalid("invalid_headers", format!("at most {MAX_HEADERS} custom headers")));
     }
+    let mut seen = BTreeSet::new();
     for (name, value) in headers {
-        if !valid_name(name) || reserved(name, reserved_prefixes) || name.eq_ignore_ascii_case("authorization") {
+        if !valid_name(name) || reserved(name, reserved_prefixes) || name.eq_ignore_ascii_case(CREDENTIALS_HEADER) {
             return Err(invalid("invalid_headers", format!("{name:?} is not a header name Hookline may set")));
+        }
+        if let Some(auth) = auth
+            && name.eq_ignore_ascii_case(auth.header_name())
+        {
+            return Err(invalid(
+                "invalid_headers",
+                format!("{name:?} is the header of the webhook's auth; it cannot be a custom header too"),
+            ));
+        }
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(invalid(
+                "invalid_headers",
+                format!("{name:?} is given twice: header names differing only in case are one name"),
+            ));
         }
         if !valid_value(value.expose()) {
             return Err(invalid(
@@ -113,15 +171,22 @@ pub fn validate_headers(headers: &BTreeMap<String, Secret>, reserved_prefixes: &
 }
 
 /// The headers a request carries for the endpoint's auth and custom headers.
+/// The headers a request carries for the endpoint's auth and custom headers. Webhooks saved
+/// before names were judged together may hold a custom header that repeats the auth's or
+/// another's name: the auth wins, then the first of the custom ones.
 pub fn auth_headers(auth: Option<&EndpointAuth>, headers: &BTreeMap<String, Secret>) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> =
-        headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.expose().to_string())).collect();
+    let mut seen: BTreeSet<String> = auth.map(|a| a.header_name().to_ascii_lowercase()).into_iter().collect();
+    let mut out: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| seen.insert(k.to_ascii_lowercase()))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.expose().to_string()))
+        .collect();
     match auth {
         Some(EndpointAuth::ApiKey { header, value }) => {
             out.push((header.to_ascii_lowercase(), value.expose().to_string()))
         }
         Some(EndpointAuth::Basic { username, password }) => out.push((
-            "authorization".into(),
+            CREDENTIALS_HEADER.into(),
             format!("Basic {}", STANDARD.encode(format!("{username}:{}", password.expose()))),
         )),
         None => {}
@@ -152,20 +217,93 @@ mod tests {
         assert!(out.contains(&("x-api-key".into(), "k-123".into())));
         assert!(out.contains(&("x-tenant".into(), "acme".into())));
         let view = serde_json::to_value(EndpointAuthView::from(&auth)).expect("json");
-        assert_eq!(view, serde_json::json!({"type": "api_key", "header": "X-Api-Key", "value_hint": "…-123"}));
+        assert_eq!(view, serde_json::json!({"type": "api_key", "header": "X-Api-Key", "value_hint": "…"}));
+    }
+
+    fn one(name: &str) -> BTreeMap<String, Secret> {
+        BTreeMap::from([(name.to_string(), Secret::new("v".into()))])
     }
 
     #[test]
     fn reserved_and_malformed_headers_are_refused() {
-        for name in ["content-type", "Host", "webhook-signature", "x-hookline-topic", "bad header", "authorization"] {
-            let h = BTreeMap::from([(name.to_string(), Secret::new("v".into()))]);
-            assert_eq!(validate_headers(&h, PREFIXES).expect_err(name).code(), "invalid_headers", "{name}");
+        for name in [
+            "content-type",
+            "Host",
+            "webhook-signature",
+            "x-hookline-topic",
+            "bad header",
+            "authorization",
+            "TE",
+            "Upgrade",
+            "expect",
+            "Content-Encoding",
+            "forwarded",
+            "Proxy-Authorization",
+            "proxy-anything",
+            "X-Forwarded-For",
+            "x-forwarded-host",
+            "keep-alive",
+            "trailer",
+        ] {
+            // GIVEN a custom header of a reserved or malformed name
+            // THEN it is refused, whatever its case
+            assert_eq!(
+                validate_headers(&one(name), None, PREFIXES).expect_err(name).code(),
+                "invalid_headers",
+                "{name}"
+            );
+        }
+        for name in ["x-tenant", "X-Request-Source", "forwarded-by-us", "x-forwarding", "tea"] {
+            assert!(validate_headers(&one(name), None, PREFIXES).is_ok(), "{name} is not reserved");
         }
         let bad_value = BTreeMap::from([("x-ok".to_string(), Secret::new("line\nbreak".into()))]);
-        assert!(validate_headers(&bad_value, PREFIXES).is_err());
-        let auth = EndpointAuth::ApiKey { header: "x-hookline-delivery-id".into(), value: Secret::new("v".into()) };
-        assert_eq!(validate_auth(&auth, PREFIXES).expect_err("reserved").code(), "invalid_auth");
+        assert!(validate_headers(&bad_value, None, PREFIXES).is_err());
+        for header in ["x-hookline-delivery-id", "Upgrade", "proxy-authorization", "X-Forwarded-For"] {
+            let auth = EndpointAuth::ApiKey { header: header.into(), value: Secret::new("v".into()) };
+            assert_eq!(validate_auth(&auth, PREFIXES).expect_err(header).code(), "invalid_auth", "{header}");
+        }
         let basic = EndpointAuth::Basic { username: "a:b".into(), password: Secret::new("p".into()) };
         assert!(validate_auth(&basic, PREFIXES).is_err());
+    }
+
+    #[test]
+    fn a_custom_header_may_not_repeat_a_name_nor_the_auth_header() {
+        // GIVEN two names differing only in case
+        let twice = BTreeMap::from([
+            ("X-Tenant".to_string(), Secret::new("a".into())),
+            ("x-tenant".to_string(), Secret::new("b".into())),
+        ]);
+        // THEN they are one name given twice
+        let err = validate_headers(&twice, None, PREFIXES).expect_err("twice");
+        assert_eq!(err.code(), "invalid_headers");
+        assert!(err.to_string().contains("twice"), "{err}");
+        // GIVEN an API-key auth, a custom header of its name (in another case) is refused
+        let key = EndpointAuth::ApiKey { header: "X-Api-Key".into(), value: Secret::new("k".into()) };
+        assert_eq!(
+            validate_headers(&one("x-api-key"), Some(&key), PREFIXES).expect_err("auth's").code(),
+            "invalid_headers"
+        );
+        assert!(validate_headers(&one("x-other"), Some(&key), PREFIXES).is_ok());
+        // AND an API key may be sent as `Authorization` (a bearer token), which is then its header
+        let bearer = EndpointAuth::ApiKey { header: "Authorization".into(), value: Secret::new("Bearer t".into()) };
+        assert!(validate_auth(&bearer, PREFIXES).is_ok());
+        assert_eq!(bearer.header_name(), "Authorization");
+        let basic = EndpointAuth::Basic { username: "u".into(), password: Secret::new("p".into()) };
+        assert_eq!(basic.header_name(), CREDENTIALS_HEADER);
+    }
+
+    #[test]
+    fn a_stored_collision_sends_the_auth_header_once() {
+        // GIVEN a webhook saved before names were judged together
+        let key = EndpointAuth::ApiKey { header: "X-Api-Key".into(), value: Secret::new("real".into()) };
+        let headers = BTreeMap::from([
+            ("X-API-KEY".to_string(), Secret::new("stale".into())),
+            ("X-Tenant".to_string(), Secret::new("a".into())),
+            ("x-tenant".to_string(), Secret::new("b".into())),
+        ]);
+        // WHEN its request headers are made
+        let out = auth_headers(Some(&key), &headers);
+        // THEN each name appears once, the auth's value winning
+        assert_eq!(out, [("x-tenant".to_string(), "a".to_string()), ("x-api-key".to_string(), "real".to_string())]);
     }
 }

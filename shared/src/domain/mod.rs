@@ -14,6 +14,7 @@ pub mod limits;
 pub mod net_policy;
 pub mod secret;
 pub mod settings;
+pub mod special_ranges;
 pub mod task;
 pub mod timestamp;
 pub mod topic;

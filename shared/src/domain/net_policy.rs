@@ -5,53 +5,20 @@
 //! is saved (for IP literals and `localhost`, so a bad URL is a clear 400) and, by the sender,
 //! on every resolved address at connect time (so DNS rebinding cannot get around it).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use url::{Host, Url};
 
 use crate::domain::error::DomainError;
 use crate::domain::limits::MAX_URL_LEN;
+use crate::domain::special_ranges;
 
 /// True for addresses a webhook must never reach unless the deployment allows private targets:
-/// loopback, private, link-local (incl. 169.254.169.254), CGNAT, multicast, unspecified,
-/// broadcast, documentation and other reserved ranges, for IPv4 and IPv6 (incl. IPv4-mapped).
+/// every range the IANA special-purpose registries do not call globally reachable, and the
+/// 6to4, Teredo and NAT64 forms of such an IPv4 address (`special_ranges` holds the table).
+/// The one judgement of an address: the API at save time, the sender at connect time.
 pub fn is_forbidden_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_forbidden_v4(v4),
-        IpAddr::V6(v6) => is_forbidden_v6(v6),
-    }
-}
-
-fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_multicast()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || a == 0 // "this network"
-        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments 192.0.0.0/24
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18.0.0/15
-        || a >= 240 // reserved 240.0.0.0/4
-}
-
-fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_forbidden_v4(v4);
-    }
-    let first = ip.segments()[0];
-    ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (first & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
-        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation 2001:db8::/32
-        || first == 0x0064 && ip.segments()[1] == 0xff9b // NAT64 64:ff9b::/96 can reach IPv4 space
-        || ip.segments()[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible ::a.b.c.d
+    special_ranges::judge(ip).is_err()
 }
 
 /// Validates a webhook URL: absolute http(s) with a host, no credentials in it, bounded length,
@@ -75,19 +42,17 @@ pub fn validate_webhook_url(raw: &str, allow_private: bool) -> Result<Url, Domai
         return Err(invalid("url must not contain a fragment"));
     }
     if !allow_private {
-        let forbidden = match host {
-            Host::Ipv4(ip) => is_forbidden_ip(IpAddr::V4(ip)),
-            Host::Ipv6(ip) => is_forbidden_ip(IpAddr::V6(ip)),
+        let refusal = match host {
+            Host::Ipv4(ip) => special_ranges::judge(IpAddr::V4(ip)).err().map(|r| format!("url points to {r}")),
+            Host::Ipv6(ip) => special_ranges::judge(IpAddr::V6(ip)).err().map(|r| format!("url points to {r}")),
             Host::Domain(name) => {
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
-                name == "localhost" || name.ends_with(".localhost")
+                (name == "localhost" || name.ends_with(".localhost"))
+                    .then(|| "url points to localhost (RFC 6761), which is not globally reachable".to_string())
             }
         };
-        if forbidden {
-            return Err(DomainError::invalid(
-                "forbidden_url",
-                "url points to a loopback, private, link-local or otherwise reserved address",
-            ));
+        if let Some(message) = refusal {
+            return Err(DomainError::invalid("forbidden_url", message));
         }
     }
     Ok(url)
@@ -140,10 +105,33 @@ mod tests {
             ("http://[::1]/", "forbidden_url"),
             ("http://localhost:8080/", "forbidden_url"),
             ("http://api.localhost/", "forbidden_url"),
+            // The special-purpose ranges issue 17 found accepted, and the 6to4 form of loopback.
+            ("http://[2002:7f00:1::1]/", "forbidden_url"),
+            ("http://[2001::1]/", "forbidden_url"),
+            ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", "forbidden_url"),
+            ("http://[::ffff:8.8.8.8]/", "forbidden_url"),
+            ("http://[100::1]/", "forbidden_url"),
+            ("http://[3fff::1]/", "forbidden_url"),
+            ("http://[5f00::1]/", "forbidden_url"),
+            ("http://192.88.99.1/", "forbidden_url"),
         ] {
             let err = validate_webhook_url(bad, false).expect_err(bad);
             assert_eq!(err.code(), code, "{bad}");
         }
         assert!(validate_webhook_url("http://127.0.0.1:9000/", true).is_ok());
+        // A 6to4 address of a public IPv4 address is a public address.
+        assert!(validate_webhook_url("http://[2002:808:808::1]/", false).is_ok());
+    }
+
+    #[test]
+    fn a_refused_url_says_which_range() {
+        // GIVEN a 6to4 URL that embeds 127.0.0.1
+        let err = validate_webhook_url("http://[2002:7f00:1::1]/", false).expect_err("6to4 loopback");
+        // THEN the message names the range, the embedded address and its range
+        let message = err.to_string();
+        assert!(
+            message.contains("2002::/16") && message.contains("127.0.0.1") && message.contains("Loopback"),
+            "{message}"
+        );
     }
 }

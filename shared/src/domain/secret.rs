@@ -53,9 +53,21 @@ pub fn validate(secret: &str) -> Result<(), DomainError> {
     }
 }
 
-/// What the API shows of a stored secret: its last four characters.
+/// Values shorter than this get a hint without any of their characters: four characters of
+/// a short password (`pw1`) are most or all of it.
+pub const MIN_HINTED_LEN: usize = 12;
+
+/// The characters a hint shows of a long enough value.
+const HINT_CHARS: usize = 4;
+
+/// What the API shows of a stored secret (signing secret, API key, auth or header value): its
+/// last four characters, or none of them when it is shorter than `MIN_HINTED_LEN`.
 pub fn hint(secret: &str) -> String {
-    let tail: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() < MIN_HINTED_LEN {
+        return "…".to_string();
+    }
+    let tail: String = chars[chars.len() - HINT_CHARS..].iter().collect();
     format!("…{tail}")
 }
 
@@ -78,5 +90,21 @@ mod tests {
         assert!(validate("has a space in it, 1234").is_err());
         assert!(validate("a-perfectly-fine-secret").is_ok());
         assert_eq!(hint("a-perfectly-fine-secret"), "…cret");
+    }
+
+    #[test]
+    fn short_values_get_a_hint_with_none_of_their_characters() {
+        // GIVEN values around the length from which a hint shows characters
+        for (value, expected) in [
+            ("", "…"),
+            ("pw1", "…"),
+            ("é", "…"),
+            ("elevenchars", "…"),
+            ("twelve-chars", "…hars"),
+            ("ünïcödé-välüé", "…älüé"),
+        ] {
+            // THEN a short one shows nothing of itself, a long one its last four characters
+            assert_eq!(hint(value), expected, "{value:?}");
+        }
     }
 }

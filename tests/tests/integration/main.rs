@@ -12,6 +12,7 @@ mod iam;
 mod ingest;
 mod lambda_events;
 mod options;
+mod outbound_policy;
 mod receiver;
 mod stack;
 mod store;

@@ -10,7 +10,7 @@ use super::model::{
     Webhook, default_form_key,
 };
 use super::validate::*;
-use crate::domain::endpoint_auth::EndpointAuth;
+use crate::domain::endpoint_auth::{self, EndpointAuth};
 use crate::domain::error::DomainError;
 use crate::domain::filter::{self, Filter};
 use crate::domain::limits::MAX_SECRET_GRACE_MINUTES;
@@ -145,6 +145,22 @@ impl WebhookChanges {
         self.enabled == Some(true)
     }
 
+    /// True when the change must be judged with the stored webhook: auth and custom headers
+    /// are judged together, and this change sets only one of them.
+    pub fn needs_current(&self) -> bool {
+        self.auth.is_some() != self.headers.is_some()
+    }
+
+    /// The webhook after the change, with the rules that span fields (a custom header may not
+    /// be the auth's header) judged on the whole.
+    pub fn apply_checked(&self, webhook: &Webhook, settings: &Settings) -> Result<Webhook, DomainError> {
+        let updated = self.applied_to(webhook);
+        if self.needs_current() {
+            endpoint_auth::validate_headers(&updated.headers, updated.auth.as_ref(), &[&own_prefix(settings)])?;
+        }
+        Ok(updated)
+    }
+
     /// The webhook as it would be after the change (to test it before saving).
     pub fn applied_to(&self, webhook: &Webhook) -> Webhook {
         let mut w = webhook.clone();
@@ -211,6 +227,8 @@ impl CreateWebhook {
             }
             None => Secret::new(secret::generate()),
         };
+        let auth = self.auth.map(|a| check_auth(a, settings)).transpose()?;
+        let headers = self.headers.map(|h| check_headers(h, auth.as_ref(), settings)).transpose()?.unwrap_or_default();
         Ok(Webhook {
             id: ids::new_id(ids::WEBHOOK_PREFIX),
             tenant_id: tenant_id.to_string(),
@@ -229,8 +247,8 @@ impl CreateWebhook {
             form_key: self.form_key.as_deref().map(validate_form_key).transpose()?.unwrap_or_else(default_form_key),
             event_prefix: self.event_prefix.as_deref().map(validate_event_prefix).transpose()?,
             fields: self.fields.as_deref().map(validate_fields).transpose()?,
-            auth: self.auth.map(|a| check_auth(a, settings)).transpose()?,
-            headers: self.headers.map(|h| check_headers(h, settings)).transpose()?.unwrap_or_default(),
+            auth,
+            headers,
             alert_emails: self.alert_emails.as_deref().map(validate_alert_emails).transpose()?.unwrap_or_default(),
             alert_interval_minutes: self
                 .alert_interval_minutes
@@ -270,6 +288,11 @@ impl UpdateWebhook {
             }
             (m, _) => m.unwrap_or(DEFAULT_SECRET_GRACE_MINUTES),
         };
+        let auth = self.auth.map(|a| a.map(|a| check_auth(a, settings)).transpose()).transpose()?;
+        // With both in the change they are judged together here; with one, `apply_checked`
+        // judges it with the other as stored.
+        let new_auth = auth.as_ref().and_then(Option::as_ref);
+        let headers = self.headers.map(|h| check_headers(h.unwrap_or_default(), new_auth, settings)).transpose()?;
         let previous_secret_until = (grace > 0 && matches!(self.secret, Some(Some(_))))
             .then(|| timestamp::format(timestamp::now() + time::Duration::minutes(i64::from(grace))));
         Ok(WebhookChanges {
@@ -284,8 +307,8 @@ impl UpdateWebhook {
             form_key: not_null("form_key", self.form_key)?.map(|k| validate_form_key(&k)).transpose()?,
             event_prefix: self.event_prefix.map(|p| p.as_deref().map(validate_event_prefix).transpose()).transpose()?,
             fields: self.fields.map(|f| f.as_deref().map(validate_fields).transpose()).transpose()?,
-            auth: self.auth.map(|a| a.map(|a| check_auth(a, settings)).transpose()).transpose()?,
-            headers: self.headers.map(|h| check_headers(h.unwrap_or_default(), settings)).transpose()?,
+            auth,
+            headers,
             // `null` clears the filters (every event of the topics) and the recipients.
             filters: self
                 .filters
@@ -362,6 +385,12 @@ mod tests {
             ("alert_emails", serde_json::json!(["not-an-address"]), "invalid_alert_emails"),
             ("alert_emails", serde_json::json!(["a@b"]), "invalid_alert_emails"),
             ("alert_emails", serde_json::json!(["a b@example.com"]), "invalid_alert_emails"),
+            // What SES cannot send to (issue 17): non-ASCII before the @, a non-ASCII domain
+            // not in punycode, a domain that is no host name, a local part over 64 characters.
+            ("alert_emails", serde_json::json!(["jörg@example.com"]), "invalid_alert_emails"),
+            ("alert_emails", serde_json::json!(["ops@exämple.com"]), "invalid_alert_emails"),
+            ("alert_emails", serde_json::json!(["ops@exa_mple.com"]), "invalid_alert_emails"),
+            ("alert_emails", serde_json::json!([format!("{}@example.com", "a".repeat(65))]), "invalid_alert_emails"),
             (
                 "alert_emails",
                 serde_json::json!((0..11).map(|i| format!("u{i}@example.com")).collect::<Vec<_>>()),

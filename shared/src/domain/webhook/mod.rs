@@ -6,6 +6,9 @@ pub mod commands;
 pub mod model;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 pub use alert_state::PendingSummary;
 pub use commands::{CreateWebhook, UpdateWebhook, WebhookChanges};
 pub use model::{DEFAULT_FORM_KEY, PayloadFormat, Webhook};

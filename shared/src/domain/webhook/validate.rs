@@ -63,25 +63,39 @@ pub(super) fn validate_topics(topics: &[String], settings: &Settings) -> Result<
     Ok(unique)
 }
 
-/// A deliberately plain address check (one `@`, a dotted domain, no spaces, ≤ 254 characters):
-/// SES is the real judge; this catches typos before they silence an alert.
+/// A deliberately plain address check (one `@`, a dotted domain, no spaces, ≤ 254 characters),
+/// plus what SES cannot send to: SES has no SMTPUTF8 (RFC 6531), so the address must be ASCII
+/// (a non-ASCII domain is written in its punycode `xn--` form), and the domain must be a host
+/// name. SES is the real judge; this catches what would only fail when an alert is due.
 pub(super) fn validate_email(email: &str) -> Result<String, DomainError> {
     let email = email.trim();
+    let refuse = |why: &str| DomainError::invalid("invalid_alert_emails", format!("{email:?} {why}"));
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err(refuse("is not an e-mail address"));
+    };
+    if !local.is_ascii() {
+        return Err(refuse("has non-ASCII characters before the @, which Amazon SES cannot send to"));
+    }
+    if !domain.is_ascii() {
+        return Err(refuse("has a non-ASCII domain: write it in its punycode (xn--) form"));
+    }
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains("..")
-        });
-    if ok {
-        Ok(email.to_string())
-    } else {
-        Err(DomainError::invalid("invalid_alert_emails", format!("{email:?} is not an e-mail address")))
-    }
+        && (1..=MAX_EMAIL_LOCAL_LEN).contains(&local.len())
+        && domain.contains('.')
+        && domain.split('.').all(is_host_label);
+    if ok { Ok(email.to_string()) } else { Err(refuse("is not an e-mail address")) }
+}
+
+/// The longest local part (before the `@`) SMTP carries (RFC 5321 §4.5.3.1.1).
+const MAX_EMAIL_LOCAL_LEN: usize = 64;
+
+/// A DNS host-name label (RFC 1123 §2.1): 1 to 63 letters, digits and inner hyphens.
+fn is_host_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
 }
 
 pub(super) fn validate_alert_emails(emails: &[String]) -> Result<Vec<String>, DomainError> {
@@ -166,11 +180,13 @@ pub(super) fn check_auth(auth: EndpointAuth, settings: &Settings) -> Result<Endp
     endpoint_auth::validate_auth(&auth, &[&own_prefix(settings)]).map(|()| auth)
 }
 
+/// Custom headers with the auth they go with (`None`: no auth, or one judged later with them).
 pub(super) fn check_headers(
     headers: BTreeMap<String, Secret>,
+    auth: Option<&EndpointAuth>,
     settings: &Settings,
 ) -> Result<BTreeMap<String, Secret>, DomainError> {
-    endpoint_auth::validate_headers(&headers, &[&own_prefix(settings)]).map(|()| headers)
+    endpoint_auth::validate_headers(&headers, auth, &[&own_prefix(settings)]).map(|()| headers)
 }
 
 pub(super) fn validate_url(url: &str, settings: &Settings) -> Result<String, DomainError> {
