@@ -265,3 +265,57 @@ async fn a_test_sends_quota_refuses_the_send_after_its_limit_and_sends_nothing_f
     // (test sends answer after their request, so every request made is in by now)
     assert_eq!(receiver.received().len(), 2);
 }
+
+#[tokio::test]
+async fn a_status_filter_over_many_other_deliveries_answers_within_its_page_bound_with_a_cursor() {
+    use hookline_shared::adapters::dynamo::DynamoStore;
+    use hookline_shared::domain::delivery::{Delivery, DeliveryStatus, DeliveryWrite};
+    use hookline_shared::domain::ids::{DELIVERY_PREFIX, new_id};
+    use hookline_shared::domain::limits::{FILTERED_PAGE_EXAMINES, MAX_INDEX_PAGES_PER_REQUEST};
+    use hookline_shared::ports::store::DeliveryStore;
+    // GIVEN a webhook whose one failed delivery is older than more delivered ones than one
+    // request may read
+    let h = Harness::start().await;
+    let webhook = h.create_webhook("shop", "a", &["order_create"]).await["id"].as_str().expect("id").to_string();
+    let delivery = |status| Delivery {
+        tenant_id: "shop".into(),
+        delivery_id: new_id(DELIVERY_PREFIX),
+        event_id: "e".into(),
+        webhook_id: webhook.clone(),
+        topic: "order_create".into(),
+        status,
+        attempt_count: 1,
+        generation: 0,
+        last_error: None,
+        next_attempt_at: None,
+        created_at: "2026-11-22T17:00:00Z".into(),
+        updated_at: "2026-11-22T17:00:00Z".into(),
+        expires_at: 1_900_000_000,
+        requeue_claimed_at: None,
+    };
+    let failed = delivery(DeliveryStatus::Failed);
+    let mut writes = vec![DeliveryWrite { delivery: failed.clone(), attempt: None }];
+    let newer = MAX_INDEX_PAGES_PER_REQUEST * FILTERED_PAGE_EXAMINES + 50;
+    writes.extend((0..newer).map(|_| DeliveryWrite { delivery: delivery(DeliveryStatus::Delivered), attempt: None }));
+    DynamoStore::new(h.dynamodb(), &h.config.table_name).write_deliveries(&writes).await.expect("write");
+
+    // WHEN the log is asked for failed ones
+    let path = format!("/v1/tenants/shop/webhooks/{webhook}/deliveries?status=failed");
+    let first = h.get(&path).await;
+
+    // THEN the first answer stops at its bound: nothing found yet, and a cursor
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["data"], json!([]));
+    let mut cursor = first.body["next_cursor"].as_str().expect("a cursor where it stopped").to_string();
+    // AND the cursor leads on to the failed delivery and then to the end
+    let second = h.get(&format!("{path}&cursor={cursor}")).await;
+    assert_eq!(second.body["data"][0]["id"], failed.delivery_id.as_str(), "{}", second.body);
+    if let Some(more) = second.body["next_cursor"].as_str() {
+        cursor = more.to_string();
+        assert_eq!(h.get(&format!("{path}&cursor={cursor}")).await.body["next_cursor"], Value::Null);
+    }
+    // AND recover takes a cursor too, and refuses one it did not hand out
+    let recover = format!("/v1/tenants/shop/webhooks/{webhook}/recover?since=2000-01-01T00:00:00Z");
+    let bad = h.post(&format!("{recover}&cursor=Zm9v"), json!({})).await;
+    assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_cursor"));
+}
