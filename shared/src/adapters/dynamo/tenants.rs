@@ -25,7 +25,7 @@ use crate::ports::store::{StoreError, StoreResult, WebhookStore};
 const WEBHOOK_COUNT: &str = "webhook_count";
 /// Tries at a create or delete whose transaction met another on the same marker (DynamoDB
 /// cancels one of two concurrent transactions on an item) or a count that changed.
-pub(super) const COUNTED_WRITE_ROUNDS: u32 = 6;
+pub(super) const COUNTED_WRITE_ROUNDS: u32 = 8;
 
 /// Why a transaction was cancelled, item by item (`None` when it failed otherwise).
 pub(super) fn cancellation_reasons(e: &SdkError<TransactWriteItemsError>) -> Option<Vec<Option<String>>> {
