@@ -9,6 +9,7 @@ use crate::domain::catalog::{SEED_CATALOG, TopicCatalog};
 use crate::domain::console::{
     self, ConsoleSettings, DEFAULT_ACCENT_COLOR, DEFAULT_LINK_MINUTES, DEFAULT_PRODUCT_NAME, DEFAULT_SESSION_MINUTES,
 };
+use crate::domain::quota::{Quotas, RateQuota};
 use crate::domain::settings::{DEFAULT_HEADER_PREFIX, DEFAULT_SOURCE, Settings};
 use crate::outbound::request::SigningSettings;
 use crate::outbound::signatures::HeaderNames;
@@ -47,6 +48,8 @@ pub const ENV_DEAD_LETTER_QUEUE_URL: &str = "HOOKLINE_DEAD_LETTER_QUEUE_URL";
 pub const ENV_ALERT_SENDER: &str = "HOOKLINE_ALERT_SENDER";
 pub const ENV_ALERT_MINUTE_MS: &str = "HOOKLINE_ALERT_MINUTE_MS";
 pub const ENV_ALERT_CLAIM_LEASE_MS: &str = "HOOKLINE_ALERT_CLAIM_LEASE_MS";
+pub const ENV_EVENTS_PER_SECOND: &str = "HOOKLINE_EVENTS_PER_SECOND";
+pub const ENV_TEST_SENDS_PER_MINUTE: &str = "HOOKLINE_TEST_SENDS_PER_MINUTE";
 
 /// The seed pages' TTL for a webhook request.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -221,7 +224,20 @@ pub fn settings_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Set
         .map_err(|e| ConfigError::Invalid { name: ENV_HEADER_PREFIX, reason: e.to_string() })?;
     let source = get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string());
     let console = console_from_lookup(get)?;
-    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source, console })
+    let quotas = quotas_from_lookup(get)?;
+    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source, console, quotas })
+}
+
+/// The per-tenant rate quotas; 0 or unset is unlimited (and costs no write).
+fn quotas_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Quotas, ConfigError> {
+    let quota = |name, window| {
+        let limit = parsed(get, name, 0u32, |n| *n <= 1_000_000, "0 (unlimited) to 1000000")?;
+        Ok((limit > 0).then_some(RateQuota { limit, window }))
+    };
+    Ok(Quotas {
+        events: quota(ENV_EVENTS_PER_SECOND, Duration::from_secs(1))?,
+        test_sends: quota(ENV_TEST_SENDS_PER_MINUTE, Duration::from_secs(60))?,
+    })
 }
 
 fn console_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<ConsoleSettings, ConfigError> {
@@ -372,6 +388,24 @@ mod tests {
         assert_eq!(load_catalog(Some("none")), Ok(None));
         assert!(load_catalog(Some("seed")).expect("seed").is_some());
         assert!(load_catalog(Some("/nonexistent/catalog.json")).is_err());
+    }
+
+    #[test]
+    fn quotas_are_off_unless_set_and_are_checked() {
+        let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q")];
+        let cfg = ApiConfig::from_lookup(lookup(&base)).expect("valid");
+        assert_eq!(cfg.settings.quotas, Quotas::default());
+        let mut pairs = base.to_vec();
+        pairs.extend([(ENV_EVENTS_PER_SECOND, "50"), (ENV_TEST_SENDS_PER_MINUTE, "0")]);
+        let quotas = ApiConfig::from_lookup(lookup(&pairs)).expect("valid").settings.quotas;
+        assert_eq!(quotas.events, Some(RateQuota { limit: 50, window: Duration::from_secs(1) }));
+        assert_eq!(quotas.test_sends, None, "0 is unlimited");
+        for (name, value) in [(ENV_EVENTS_PER_SECOND, "-1"), (ENV_TEST_SENDS_PER_MINUTE, "many")] {
+            let mut pairs = base.to_vec();
+            pairs.push((name, value));
+            let err = ApiConfig::from_lookup(lookup(&pairs)).expect_err(name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

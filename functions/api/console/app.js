@@ -1670,7 +1670,8 @@
     else list.append(...rows);
     log.cursor = page.next_cursor;
     byId('load-more').hidden = !log.cursor;
-    byId('delivery-empty').hidden = list.children.length > 0;
+    // A filtered page may be empty and still have more after it (reads are bounded).
+    byId('delivery-empty').hidden = list.children.length > 0 || Boolean(log.cursor);
   }
 
   let panelCount = 0;
@@ -1772,8 +1773,15 @@
     const button = byId('recover');
     setBusy(button, true, 'Recovering…');
     try {
-      const answer = await api('POST', tenantPath('webhooks', log.webhookId, 'recover'), { query: { since } });
-      const n = answer.requeued;
+      // A call reads a bounded part of the log; its cursor continues (a few calls at most here).
+      let n = 0;
+      let cursor;
+      for (let call = 0; call < 20; call += 1) {
+        const answer = await api('POST', tenantPath('webhooks', log.webhookId, 'recover'), { query: { since, cursor } });
+        n += answer.requeued;
+        cursor = answer.next_cursor;
+        if (!cursor) break;
+      }
       const some = `${n} failed deliver${n === 1 ? 'y is' : 'ies are'} being sent again.`;
       result.textContent = n === 0 ? 'No failed deliveries since then.' : some;
     } catch (error) {

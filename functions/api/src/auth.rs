@@ -61,7 +61,7 @@ pub async fn authenticate<S: Store, Q: TaskQueue>(
     let headers = request.headers();
     let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(api_key::from_authorization);
     let principal = match (bearer, cookie(headers, SESSION_COOKIE)) {
-        (Some(key), _) => access::authenticate_key(&app.store, key).await,
+        (Some(key), _) => access::authenticate_key(&app.store, &app.unknown_keys, key).await,
         (None, Some(token)) => match access::authenticate_session(&app.store, token).await {
             Ok(Some(session)) => {
                 let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());

@@ -2,7 +2,7 @@
 //! clients may branch on them.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hookline_shared::domain::error::{DomainError, ErrorKind};
 use serde_json::json;
@@ -12,11 +12,13 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (a 429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), retry_after: None }
     }
 }
 
@@ -27,20 +29,29 @@ impl From<DomainError> for ApiError {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Unavailable => {
                 // The details (AWS error, table) are for operators, not for the caller.
                 tracing::error!(error = %e, "dependency failure");
                 StatusCode::SERVICE_UNAVAILABLE
             }
         };
-        Self { status, code: e.code(), message: e.public_message() }
+        let retry_after = match e {
+            DomainError::RateLimited { retry_after, .. } => Some(retry_after),
+            _ => None,
+        };
+        Self { status, code: e.code(), message: e.public_message(), retry_after }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -7,6 +7,7 @@ use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::http_sender::{HttpSender, SenderConfig};
 use hookline_shared::adapters::sdk::SdkConfig;
 use hookline_shared::adapters::sqs::SqsQueue;
+use hookline_shared::app::access::UnknownKeys;
 use hookline_shared::app::send_test::Tester;
 use hookline_shared::config::ApiConfig;
 use hookline_shared::domain::settings::Settings;
@@ -21,6 +22,8 @@ pub struct App<S, Q> {
     /// For test sends: the same SSRF-safe client and signing as the delivery function.
     pub sender: HttpSender,
     pub signing: SigningSettings,
+    /// API key hashes this instance found unknown lately (see `UnknownKeys`).
+    pub unknown_keys: UnknownKeys,
 }
 
 /// The app as deployed: DynamoDB and SQS.
@@ -35,14 +38,19 @@ impl<S: Store, Q: TaskQueue> App<S, Q> {
         // Only a broken TLS backend fails here, at cold start, before any request.
         .expect("the outbound HTTP client cannot be built");
         let signing = SigningSettings::from_settings(&settings);
-        Arc::new(Self { store, queue, settings, sender, signing })
+        Arc::new(Self { store, queue, settings, sender, signing, unknown_keys: UnknownKeys::default() })
     }
 }
 
 impl<S, Q> App<S, Q> {
     /// What test sends need, from this app's client, signing and catalog.
     pub fn tester(&self) -> Tester<'_> {
-        Tester { sender: &self.sender, signing: &self.signing, catalog: self.settings.catalog.as_deref() }
+        Tester {
+            sender: &self.sender,
+            signing: &self.signing,
+            catalog: self.settings.catalog.as_deref(),
+            quota: self.settings.quotas.test_sends.as_ref(),
+        }
     }
 }
 

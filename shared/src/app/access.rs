@@ -4,6 +4,10 @@
 //! for a session token (the console's cookie) and a CSRF token. A session lasts while it has
 //! not expired and the key that opened its link still exists: revoking a key ends its sessions.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
@@ -13,6 +17,7 @@ use crate::domain::access::{
 use crate::domain::api_key::{self, ApiKeyRecord};
 use crate::domain::console::ConsoleSettings;
 use crate::domain::error::{DomainError, DomainResult};
+use crate::domain::limits::{UNKNOWN_KEY_CACHE_ENTRIES, UNKNOWN_KEY_CACHE_SECONDS};
 use crate::domain::{ids, timestamp};
 use crate::ports::store::{ApiKeyStore, ConsoleStore, WebhookStore};
 
@@ -78,9 +83,74 @@ pub async fn revoke_api_key(store: &impl ApiKeyStore, key_id: &str) -> DomainRes
     if store.delete_api_key(key_id).await? { Ok(()) } else { Err(not_found()) }
 }
 
-/// The caller an API key makes, if the key exists.
-pub async fn authenticate_key(store: &impl ApiKeyStore, key: &str) -> DomainResult<Option<Principal>> {
-    Ok(store.get_api_key(&api_key::hash(key)).await?.as_ref().map(Principal::of_key))
+/// Key hashes this instance found unknown lately (a negative cache): a wrong key sent again
+/// and again costs one store read per `ttl`, not one per request. Bounded: when `capacity`
+/// hashes are held, the expired ones go, and if none has expired all go (a flood of random
+/// keys then costs a read each, as without the cache, but never memory). Keys are random, so
+/// a key created after its hash was cached as unknown is not one anybody sent before.
+pub struct UnknownKeys {
+    seen: Mutex<HashMap<String, Instant>>,
+    ttl: std::time::Duration,
+    capacity: usize,
+}
+
+impl Default for UnknownKeys {
+    fn default() -> Self {
+        Self::new(std::time::Duration::from_secs(UNKNOWN_KEY_CACHE_SECONDS), UNKNOWN_KEY_CACHE_ENTRIES)
+    }
+}
+
+impl UnknownKeys {
+    pub fn new(ttl: std::time::Duration, capacity: usize) -> Self {
+        Self { seen: Mutex::new(HashMap::new()), ttl, capacity }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        // A panic elsewhere while holding it leaves only a cache: go on with it.
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn contains(&self, key_hash: &str, now: Instant) -> bool {
+        self.lock().get(key_hash).is_some_and(|&until| now < until)
+    }
+
+    fn insert(&self, key_hash: String, now: Instant) {
+        let mut seen = self.lock();
+        if seen.len() >= self.capacity {
+            seen.retain(|_, until| now < *until);
+            if seen.len() >= self.capacity {
+                seen.clear();
+            }
+        }
+        seen.insert(key_hash, now + self.ttl);
+    }
+
+    /// How many hashes are held (for tests).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The caller an API key makes, if the key exists. An unknown key is remembered a while
+/// (`unknown`), so sending it again costs no read.
+pub async fn authenticate_key(
+    store: &impl ApiKeyStore,
+    unknown: &UnknownKeys,
+    key: &str,
+) -> DomainResult<Option<Principal>> {
+    let hash = api_key::hash(key);
+    if unknown.contains(&hash, Instant::now()) {
+        return Ok(None);
+    }
+    let record = store.get_api_key(&hash).await?;
+    if record.is_none() {
+        unknown.insert(hash, Instant::now());
+    }
+    Ok(record.as_ref().map(Principal::of_key))
 }
 
 /// A new console link for `tenant_id`: its one-time token and when it expires. The tenant is
@@ -170,4 +240,80 @@ pub fn csrf_matches(session: &ConsoleSession, sent: Option<&str>) -> bool {
 pub async fn close_session(store: &impl ConsoleStore, session_token: &str) -> DomainResult<()> {
     store.delete_console_session(&access::token_hash(session_token)).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::ports::store::StoreResult;
+
+    /// Knows one key; counts its reads.
+    struct CountingKeys {
+        known: ApiKeyRecord,
+        reads: AtomicUsize,
+    }
+
+    impl ApiKeyStore for CountingKeys {
+        async fn get_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok((key_hash == self.known.key_hash).then(|| self.known.clone()))
+        }
+        async fn put_api_key(&self, _: &ApiKeyRecord) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+            Ok(Vec::new())
+        }
+        async fn delete_api_key(&self, _: &str) -> StoreResult<bool> {
+            Ok(false)
+        }
+    }
+
+    fn store() -> (String, CountingKeys) {
+        let (key, known) = api_key::new_key("k", None);
+        (key, CountingKeys { known, reads: AtomicUsize::new(0) })
+    }
+
+    #[tokio::test]
+    async fn a_repeated_wrong_key_costs_one_read_and_a_right_key_is_read_every_time() {
+        // GIVEN a store with one key and an empty negative cache
+        let (key, store) = store();
+        let unknown = UnknownKeys::default();
+        // WHEN a wrong key is sent five times THEN the store is read once, and it is refused each time
+        for _ in 0..5 {
+            assert!(authenticate_key(&store, &unknown, "hk_wrong").await.expect("auth").is_none());
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+        // AND the right key is read (not cached: a revoked key must fail at once) every time
+        for _ in 0..2 {
+            assert!(authenticate_key(&store, &unknown, &key).await.expect("auth").is_some());
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_key_is_read_again_once_its_entry_expires() {
+        // GIVEN a cache that forgets at once
+        let (_, store) = store();
+        let unknown = UnknownKeys::new(std::time::Duration::ZERO, 10);
+        // WHEN a wrong key is sent twice THEN both read the store
+        for _ in 0..2 {
+            assert!(authenticate_key(&store, &unknown, "hk_wrong").await.expect("auth").is_none());
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_random_keys_never_holds_more_than_the_capacity() {
+        // GIVEN a cache of 100 WHEN 1000 different wrong keys are sent THEN it never holds more
+        let (_, store) = store();
+        let unknown = UnknownKeys::new(std::time::Duration::from_secs(60), 100);
+        for i in 0..1000 {
+            authenticate_key(&store, &unknown, &format!("hk_random_{i}")).await.expect("auth");
+            assert!(unknown.len() <= 100);
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1000, "each new key read once");
+    }
 }

@@ -17,17 +17,19 @@
 use time::Duration;
 
 use crate::app::manage_webhooks::tenant_not_found;
+use crate::app::quota;
 use crate::domain::delivery::Delivery;
 use crate::domain::error::DomainResult;
 use crate::domain::event::{DeliveryRef, EventPayload, EventRecord, EventRequest, EventState, IngestResult};
 use crate::domain::ids::{self, DELIVERY_PREFIX};
+use crate::domain::quota::QuotaKind;
 use crate::domain::settings::Settings;
 use crate::domain::task::DeliveryTask;
 use crate::domain::webhook::Webhook;
 use crate::domain::{filter, timestamp};
 use crate::outbound::render;
 use crate::ports::queue::TaskQueue;
-use crate::ports::store::{CreateEvent, DeliveryStore, EventStore, WebhookStore};
+use crate::ports::store::{CreateEvent, DeliveryStore, EventStore, QuotaStore, WebhookStore};
 
 /// The webhooks an event goes to: enabled, subscribed to its topic, and whose filters all
 /// hold for its flat payload.
@@ -41,9 +43,11 @@ pub fn deliveries_of(event: &EventRecord) -> Vec<Delivery> {
     DeliveryTask::for_event(event).iter().map(DeliveryTask::pending_delivery).collect()
 }
 
-/// Accepts an event for `tenant_id`: see the module docs for the order of writes.
+/// Accepts an event for `tenant_id`: see the module docs for the order of writes. With an
+/// events quota, an event over it is refused (429) before anything is read or written for it
+/// (a repeated event id counts too: the quota counts requests).
 pub async fn ingest_event(
-    store: &(impl WebhookStore + EventStore + DeliveryStore),
+    store: &(impl WebhookStore + EventStore + DeliveryStore + QuotaStore),
     queue: &impl TaskQueue,
     settings: &Settings,
     tenant_id: &str,
@@ -52,6 +56,7 @@ pub async fn ingest_event(
     ids::validate_tenant_id(tenant_id)?;
     let now = timestamp::now();
     let event = request.validate(&timestamp::format(now))?;
+    quota::take(store, settings.quotas.events.as_ref(), QuotaKind::Events, tenant_id, now).await?;
 
     let webhooks = store.tenant_webhooks(tenant_id).await?.ok_or_else(|| tenant_not_found(tenant_id))?;
     let deliveries = select_targets(&webhooks, &event.topic, &event.payload)

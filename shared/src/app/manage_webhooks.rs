@@ -1,14 +1,16 @@
 //! Managing a tenant's webhooks: the use-cases behind the webhook routes of the API.
 
 use crate::app::pagination::{ListParams, decode_cursor, encode_cursor, parse_limit};
+use crate::app::quota;
 use crate::app::send_test::{TestSendRequest, TestSendResult, Tester};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::ids::{self, WEBHOOK_PREFIX};
 use crate::domain::limits::MAX_WEBHOOKS_PER_TENANT;
+use crate::domain::quota::QuotaKind;
 use crate::domain::settings::Settings;
 use crate::domain::timestamp;
 use crate::domain::webhook::{CreateWebhook, UpdateWebhook, Webhook};
-use crate::ports::store::{Page, WebhookStore};
+use crate::ports::store::{Page, QuotaStore, WebhookStore};
 
 fn webhook_not_found(id: &str) -> DomainError {
     DomainError::not_found("webhook_not_found", format!("no webhook {id:?} for this tenant"))
@@ -21,9 +23,30 @@ pub fn tenant_not_found(tenant_id: &str) -> DomainError {
     )
 }
 
-/// Creates a webhook; with a `tester`, only if a test send to it answers 2xx.
+fn webhook_limit_reached() -> DomainError {
+    DomainError::conflict(
+        "webhook_limit_reached",
+        format!("a tenant may have at most {MAX_WEBHOOKS_PER_TENANT} webhooks"),
+    )
+}
+
+/// A test send for `tenant_id`, within its test sends quota (if the deployment set one).
+async fn test_within_quota<T>(
+    store: &impl QuotaStore,
+    tester: &Tester<'_>,
+    tenant_id: &str,
+    send: impl std::future::Future<Output = DomainResult<T>>,
+) -> DomainResult<T> {
+    quota::take(store, tester.quota, QuotaKind::TestSends, tenant_id, timestamp::now()).await?;
+    send.await
+}
+
+/// Creates a webhook; with a `tester`, only if a test send to it answers 2xx. The cap on
+/// webhooks per tenant is held by the store's create itself (atomic: concurrent creates
+/// can't pass it); with a tester it is also checked before the test send, so a request
+/// refused anyway sends nothing to the endpoint.
 pub async fn create_webhook(
-    store: &impl WebhookStore,
+    store: &(impl WebhookStore + QuotaStore),
     settings: &Settings,
     tenant_id: &str,
     request: CreateWebhook,
@@ -31,17 +54,15 @@ pub async fn create_webhook(
 ) -> DomainResult<Webhook> {
     ids::validate_tenant_id(tenant_id)?;
     let webhook = request.into_webhook(tenant_id, settings, &timestamp::format(timestamp::now()))?;
-    if store.count_webhooks(tenant_id).await? >= MAX_WEBHOOKS_PER_TENANT {
-        return Err(DomainError::conflict(
-            "webhook_limit_reached",
-            format!("a tenant may have at most {MAX_WEBHOOKS_PER_TENANT} webhooks"),
-        ));
-    }
-    // Last of the checks: a request refused anyway sends nothing to the endpoint.
     if let Some(tester) = tester {
-        tester.require_ok(&webhook).await?;
+        if store.count_webhooks(tenant_id).await? >= MAX_WEBHOOKS_PER_TENANT {
+            return Err(webhook_limit_reached());
+        }
+        test_within_quota(store, tester, tenant_id, tester.require_ok(&webhook)).await?;
     }
-    store.create_webhook(&webhook).await?;
+    if !store.create_webhook(&webhook, MAX_WEBHOOKS_PER_TENANT).await? {
+        return Err(webhook_limit_reached());
+    }
     Ok(webhook)
 }
 
@@ -70,7 +91,7 @@ pub async fn list_webhooks(
 }
 
 pub async fn update_webhook(
-    store: &impl WebhookStore,
+    store: &(impl WebhookStore + QuotaStore),
     settings: &Settings,
     tenant_id: &str,
     webhook_id: &str,
@@ -89,7 +110,7 @@ pub async fn update_webhook(
         let current = get_webhook(store, tenant_id, webhook_id).await?;
         let updated = changes.apply_checked(&current, settings)?;
         if let Some(tester) = tester {
-            tester.require_ok(&updated).await?;
+            test_within_quota(store, tester, tenant_id, tester.require_ok(&updated)).await?;
         }
     }
     if changes.is_empty() {
@@ -101,14 +122,14 @@ pub async fn update_webhook(
 
 /// `POST .../webhooks/{id}/test`.
 pub async fn test_webhook(
-    store: &impl WebhookStore,
+    store: &(impl WebhookStore + QuotaStore),
     tester: &Tester<'_>,
     tenant_id: &str,
     webhook_id: &str,
     request: TestSendRequest,
 ) -> DomainResult<TestSendResult> {
     let webhook = get_webhook(store, tenant_id, webhook_id).await?;
-    tester.send(&webhook, request).await
+    test_within_quota(store, tester, tenant_id, tester.send(&webhook, request)).await
 }
 
 pub async fn delete_webhook(store: &impl WebhookStore, tenant_id: &str, webhook_id: &str) -> DomainResult<()> {

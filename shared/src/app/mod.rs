@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod manage_deliveries;
 pub mod manage_webhooks;
 pub mod pagination;
+pub mod quota;
 pub mod send_test;
 #[cfg(test)]
 pub mod test_doubles;

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::domain::catalog::TopicCatalog;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::event::EventPayload;
+use crate::domain::quota::RateQuota;
 use crate::domain::webhook::Webhook;
 use crate::domain::{ids, timestamp, topic};
 use crate::outbound::render::EventView;
@@ -98,6 +99,8 @@ pub struct Tester<'a> {
     pub sender: &'a dyn Sender,
     pub signing: &'a SigningSettings,
     pub catalog: Option<&'a TopicCatalog>,
+    /// The deployment's test sends quota per tenant (taken by the use-cases that send).
+    pub quota: Option<&'a RateQuota>,
 }
 
 impl Tester<'_> {

@@ -4,14 +4,17 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
+use crate::domain::event::EventRecord;
+use crate::domain::limits::FILTERED_PAGE_EXAMINES;
 use crate::domain::webhook::{Webhook, WebhookChanges};
 use crate::ports::sender::{SendOutcome, Sender};
-use crate::ports::store::{DeliveryQuery, DeliveryStore, Page, StoreResult, WebhookStore};
+use crate::ports::store::{CreateEvent, DeliveryQuery, DeliveryStore, EventStore, Page, StoreResult, WebhookStore};
 
 /// What the store was told to do.
 #[derive(Debug, Default)]
@@ -27,11 +30,14 @@ pub struct Recorded {
 pub struct MemoryStore {
     pub webhooks: Mutex<Vec<Webhook>>,
     pub recorded: Mutex<Recorded>,
+    /// What the delivery log lists (`list_webhook_deliveries`), and how many index reads it made.
+    pub deliveries: Mutex<Vec<Delivery>>,
+    pub index_reads: AtomicUsize,
 }
 
 impl MemoryStore {
     pub fn with(webhooks: Vec<Webhook>) -> Self {
-        Self { webhooks: Mutex::new(webhooks), recorded: Mutex::default() }
+        Self { webhooks: Mutex::new(webhooks), ..Self::default() }
     }
 
     pub fn writes(&self) -> Vec<DeliveryWrite> {
@@ -57,9 +63,13 @@ impl WebhookStore for MemoryStore {
         Ok(self.webhooks.lock().expect("lock").iter().filter(|w| w.tenant_id == tenant_id).count())
     }
 
-    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
-        self.webhooks.lock().expect("lock").push(webhook.clone());
-        Ok(())
+    async fn create_webhook(&self, webhook: &Webhook, max: usize) -> StoreResult<bool> {
+        let mut webhooks = self.webhooks.lock().expect("lock");
+        if webhooks.iter().filter(|w| w.tenant_id == webhook.tenant_id).count() >= max {
+            return Ok(false);
+        }
+        webhooks.push(webhook.clone());
+        Ok(true)
     }
 
     async fn get_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<Option<Webhook>> {
@@ -126,16 +136,55 @@ impl DeliveryStore for MemoryStore {
         Ok(())
     }
 
-    async fn mark_requeued(&self, _: &Delivery, _: &str) -> StoreResult<bool> {
+    async fn claim_requeue(&self, _: &Delivery, _: i64, _: &str) -> StoreResult<bool> {
         Ok(false)
     }
 
-    async fn list_webhook_deliveries(&self, _: &DeliveryQuery<'_>) -> StoreResult<Page<Delivery>> {
-        Ok(Page { items: Vec::new(), next: None })
+    async fn release_requeue(&self, _: &Delivery, _: i64, _: &str, _: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Like the DynamoDB index: one bounded read of the webhook's deliveries in id order.
+    async fn list_webhook_deliveries(&self, q: &DeliveryQuery<'_>) -> StoreResult<Page<Delivery>> {
+        self.index_reads.fetch_add(1, Ordering::SeqCst);
+        let mut all: Vec<Delivery> = self
+            .deliveries
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|d| d.tenant_id == q.tenant_id && d.webhook_id == q.webhook_id)
+            .filter(|d| q.since_id.is_none_or(|since| d.delivery_id.as_str() >= since))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
+        if q.since_id.is_none() {
+            all.reverse();
+        }
+        let after = q.start_after.and_then(|id| all.iter().position(|d| d.delivery_id == id)).map_or(0, |i| i + 1);
+        let examine = if q.status.is_some() { (q.limit + 1).max(FILTERED_PAGE_EXAMINES) } else { q.limit + 1 };
+        let examined = &all[after.min(all.len())..(after + examine).min(all.len())];
+        let next = (after + examine < all.len()).then(|| examined.last().map(|d| d.delivery_id.clone())).flatten();
+        let items = examined.iter().filter(|d| q.status.is_none_or(|s| d.status == s)).cloned().collect();
+        Ok(Page { items, next })
     }
 
     async fn get_delivery(&self, _: &str, _: &str) -> StoreResult<Option<DeliveryLog>> {
         Ok(None)
+    }
+}
+
+/// No events: the use-cases tested with this store read none.
+impl EventStore for MemoryStore {
+    async fn get_event(&self, _: &str, _: &str) -> StoreResult<Option<EventRecord>> {
+        Ok(None)
+    }
+
+    async fn create_event(&self, _: &EventRecord) -> StoreResult<CreateEvent> {
+        Ok(CreateEvent::Created)
+    }
+
+    async fn mark_event_enqueued(&self, _: &str, _: &str) -> StoreResult<()> {
+        Ok(())
     }
 }
 

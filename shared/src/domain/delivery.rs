@@ -39,6 +39,29 @@ pub struct Delivery {
     pub updated_at: String,
     /// Unix seconds after which DynamoDB's TTL may remove the record.
     pub expires_at: i64,
+    /// Unix seconds when a retry or recover claimed the delivery to send it again (it is then
+    /// `pending` in its new round until the delivery function writes its first attempt, which
+    /// drops this). A claim this old whose delivery is still `pending` was never queued (the
+    /// claimer crashed before its enqueue): it may be claimed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeue_claimed_at: Option<i64>,
+}
+
+/// How long a retry's claim stands before a delivery still `pending` under it counts as lost
+/// and may be retried again: far longer than a claim and its enqueue take, and than the
+/// queue takes to hand the message to the delivery function when it is not backed up.
+pub const REQUEUE_CLAIM_STALE_SECONDS: i64 = 15 * 60;
+
+impl Delivery {
+    /// Whether retry and recover may send it again at `now` (unix seconds): it failed, or a
+    /// claim to send it again was left without its message (see `requeue_claimed_at`).
+    pub fn requeueable(&self, now: i64) -> bool {
+        match (self.status, self.requeue_claimed_at) {
+            (DeliveryStatus::Failed, _) => true,
+            (DeliveryStatus::Pending, Some(claimed)) => claimed <= now - REQUEUE_CLAIM_STALE_SECONDS,
+            _ => false,
+        }
+    }
 }
 
 /// One try at sending a delivery.

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     Conflict,
     /// Well-formed but refused on its merits (a required test send failed): 422.
     Unprocessable,
+    /// A tenant's quota for this window is used up: 429, with the seconds to wait.
+    RateLimited,
     /// A dependency (DynamoDB, SQS) failed: 503, safe to retry with the same event id.
     Unavailable,
 }
@@ -28,6 +30,9 @@ pub enum DomainError {
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// Over a rate quota: try again in `retry_after` seconds (the `Retry-After` header).
+    #[error("{message}")]
+    RateLimited { code: &'static str, message: String, retry_after: u64 },
     /// A dependency (a store, a queue) failed; `detail` is for the log, not the caller.
     /// Adapter errors become this at the port (`ports`), so the domain imports none of them.
     #[error("{detail}")]
@@ -53,6 +58,7 @@ impl DomainError {
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::Conflict { .. } => ErrorKind::Conflict,
             Self::Unprocessable { .. } => ErrorKind::Unprocessable,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::Unavailable { .. } => ErrorKind::Unavailable,
         }
     }
@@ -62,7 +68,8 @@ impl DomainError {
             Self::Invalid { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
+            | Self::Unprocessable { code, .. }
+            | Self::RateLimited { code, .. } => code,
             Self::Unavailable { .. } => "service_unavailable",
         }
     }

@@ -47,3 +47,14 @@ pub const MAX_ALERT_INTERVAL_MINUTES: u32 = 720;
 pub const MAX_DISABLE_AFTER_FAILURES: u32 = 1000;
 /// How long a rotated-out secret may keep signing: a week.
 pub const MAX_SECRET_GRACE_MINUTES: u32 = 7 * 24 * 60;
+/// Index pages one delivery-log listing or recover call reads at most: a status filter that
+/// matches little makes every page short, and a request must end long before the function's
+/// timeout. The answer then carries a cursor to continue from where the reading stopped.
+pub const MAX_INDEX_PAGES_PER_REQUEST: usize = 10;
+/// Items one filtered index page examines (DynamoDB's `Limit`, applied before the filter).
+pub const FILTERED_PAGE_EXAMINES: usize = 100;
+/// How long an instance remembers that an API key hash is unknown, and how many such hashes
+/// it remembers: a repeated wrong key costs one read a while, and a flood of random keys
+/// can't grow the memory (a full cache is emptied and starts again).
+pub const UNKNOWN_KEY_CACHE_SECONDS: u64 = 60;
+pub const UNKNOWN_KEY_CACHE_ENTRIES: usize = 10_000;

@@ -85,6 +85,7 @@ impl DeliveryTask {
             created_at: self.created_at.clone(),
             updated_at,
             expires_at: self.expires_at,
+            requeue_claimed_at: None,
         }
     }
 

@@ -77,6 +77,9 @@ pub struct DeliveryQuery<'a> {
     pub start_after: Option<&'a str>,
     /// Oldest first, from this delivery id on (ids are time-ordered).
     pub since_id: Option<&'a str>,
+    /// With `status` failed: also deliveries `pending` under a requeue claim made at or
+    /// before these unix seconds (claims whose enqueue was lost: see `Delivery::requeueable`).
+    pub stale_claims_before: Option<i64>,
 }
 
 /// Outcome of writing an event that may already exist (idempotent ingest).
@@ -103,8 +106,10 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// Registers a tenant with no webhook yet (a console opened for it); a no-op if it exists.
     fn register_tenant(&self, tenant_id: &str, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
     fn count_webhooks(&self, tenant_id: &str) -> impl Future<Output = StoreResult<usize>> + Send;
-    /// Stores a new webhook and registers its tenant (if new) in one transaction.
-    fn create_webhook(&self, webhook: &Webhook) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Stores a new webhook unless its tenant has `max_webhooks` already (`false` then): the
+    /// check and the write are one atomic step, so concurrent creates can't pass the cap.
+    /// Registers the tenant if new.
+    fn create_webhook(&self, webhook: &Webhook, max_webhooks: usize) -> impl Future<Output = StoreResult<bool>> + Send;
     fn get_webhook(
         &self,
         tenant_id: &str,
@@ -167,11 +172,30 @@ pub trait DeliveryStore: Send + Sync + 'static {
     /// Writes the new state and attempt of each delivery: puts only, batched (a whole SQS
     /// batch in one or two calls). Of several writes for one delivery the last wins.
     fn write_deliveries(&self, writes: &[DeliveryWrite]) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Marks a failed delivery of round `failed.generation` as sent again (`pending`, the next
-    /// round), unless it changed meanwhile; false then.
-    fn mark_requeued(&self, failed: &Delivery, at: &str) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// A webhook's deliveries, newest first (or oldest first from `since_id` on), optionally
-    /// only those with `status`; the page starts after `start_after`. One index Query a page.
+    /// Claims a delivery to send it again: from the state `seen` (failed, or pending under a
+    /// lost claim: see `Delivery::requeueable`) to `pending` in the next round, claimed at
+    /// `claimed_at` (unix seconds), unless it changed since it was seen; false then. Of
+    /// concurrent claims of one delivery, one wins.
+    fn claim_requeue(
+        &self,
+        seen: &Delivery,
+        claimed_at: i64,
+        at: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Undoes a claim whose messages could not be queued: the delivery is `failed` again (in
+    /// its new round, with `reason`), unless the delivery function wrote it meanwhile.
+    fn release_requeue(
+        &self,
+        seen: &Delivery,
+        claimed_at: i64,
+        reason: &str,
+        at: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One index Query of a webhook's deliveries, newest first (or oldest first from
+    /// `since_id` on), optionally only those with `status`, starting after `start_after`. It
+    /// examines a bounded number of index items (`limit + 1`, or `FILTERED_PAGE_EXAMINES`
+    /// with a filter), so a filter that matches little returns few items (even none): `next`
+    /// is then where the reading stopped, and `None` only at the end of the index.
     fn list_webhook_deliveries(
         &self,
         query: &DeliveryQuery<'_>,
@@ -216,6 +240,21 @@ pub trait AlertStore: Send + Sync + 'static {
     fn release_alert(&self, claimed: &Webhook, at: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// Per-tenant rate counters (see `domain::quota`).
+pub trait QuotaStore: Send + Sync + 'static {
+    /// Counts one against `tenant_id`'s `kind` counter of window `window`, unless it is at
+    /// `limit` already: true when counted. Atomic (one conditional write), so concurrent
+    /// takes never pass the limit; the counter expires (TTL) after `expires_at`.
+    fn take_quota(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        window: u64,
+        limit: u32,
+        expires_at: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
 /// Console links and sessions, by their tokens' hashes.
 pub trait ConsoleStore: Send + Sync + 'static {
     fn put_console_link(&self, link: &ConsoleLink) -> impl Future<Output = StoreResult<()>> + Send;
@@ -228,9 +267,12 @@ pub trait ConsoleStore: Send + Sync + 'static {
 }
 
 /// Every store a function may need; one adapter implements them all on one table.
-pub trait Store: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore {}
+pub trait Store:
+    ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore + QuotaStore
+{
+}
 
-impl<T: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore> Store for T {}
+impl<T: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore + QuotaStore> Store for T {}
 
 #[cfg(test)]
 mod tests {

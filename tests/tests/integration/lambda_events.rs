@@ -86,7 +86,7 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
         "created_at": "2026-11-22T17:00:00Z", "updated_at": "2026-11-22T17:00:00Z"
     }))
     .expect("webhook");
-    DynamoStore::new(h.dynamodb(), &h.config.table_name).create_webhook(&webhook).await.expect("webhook");
+    DynamoStore::new(h.dynamodb(), &h.config.table_name).create_webhook(&webhook, 100).await.expect("webhook");
     let config = DeliveryConfig::from_lookup(|name| match name {
         "HOOKLINE_TABLE" => Some(h.config.table_name.clone()),
         "HOOKLINE_DELIVERY_QUEUE_URL" => Some(h.config.delivery_queue_url.clone()),
@@ -142,7 +142,7 @@ async fn a_sample_event_for_every_route_is_answered() {
         "created_at": "2026-11-22T17:00:00Z", "updated_at": "2026-11-22T17:00:00Z"
     }))
     .expect("webhook");
-    store.create_webhook(&webhook).await.expect("store webhook");
+    store.create_webhook(&webhook, 100).await.expect("store webhook");
     let delivery_id = "dlv_01a2047bc68672748bae89b27414a0ac";
     let event = EventRecord {
         tenant_id: "acme".into(),

@@ -22,6 +22,7 @@ fn state(status: DeliveryStatus, attempt_count: u32) -> Delivery {
         created_at: "2026-11-22T17:00:00Z".into(),
         updated_at: "2026-11-22T17:00:00Z".into(),
         expires_at: 1_800_000_000,
+        requeue_claimed_at: None,
     }
 }
 
@@ -89,10 +90,10 @@ async fn a_dead_letter_counts_once_per_round_and_never_against_a_requeued_round(
     assert_eq!(again, DeadLetterCount::NotCounted);
 
     // WHEN the delivery is sent again (round 1) and round 0's dead letter comes back
-    assert!(store.mark_requeued(&failed, "2026-11-23T10:01:00Z").await.expect("mark"));
+    assert!(store.claim_requeue(&failed, 1_800_000_000, "2026-11-23T10:01:00Z").await.expect("claim"));
     assert!(
-        !store.mark_requeued(&failed, "2026-11-23T10:01:01Z").await.expect("mark"),
-        "only a failed round is marked"
+        !store.claim_requeue(&failed, 1_800_000_001, "2026-11-23T10:01:01Z").await.expect("claim"),
+        "only a failed round is claimed"
     );
     let stale = store.count_dead_letter(&dead(&webhook_id, &failed, 0), "2026-11-23T10:02:00Z").await.expect("count");
 

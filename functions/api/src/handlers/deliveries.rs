@@ -3,10 +3,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use hookline_shared::app::manage_deliveries::{self, DeliveryListParams, Requeued};
+use hookline_shared::app::manage_deliveries::{self, DeliveryListParams, RecoverParams, Requeued};
 use hookline_shared::ports::queue::TaskQueue;
 use hookline_shared::ports::store::Store;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::ApiResult;
 use crate::extract::{ApiPath, ApiQuery, NoParams};
@@ -49,20 +49,13 @@ pub async fn retry<S: Store, Q: TaskQueue>(
     Ok((StatusCode::ACCEPTED, Json(requeued)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecoverParams {
-    since: String,
-}
-
-/// `POST .../webhooks/{id}/recover?since=`.
+/// `POST .../webhooks/{id}/recover?since=&cursor=`.
 pub async fn recover<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<RecoverParams>,
 ) -> ApiResult<(StatusCode, Json<Requeued>)> {
-    let requeued =
-        manage_deliveries::recover_webhook(&app.store, &app.queue, &tenant_id, &webhook_id, &params.since).await?;
+    let requeued = manage_deliveries::recover_webhook(&app.store, &app.queue, &tenant_id, &webhook_id, &params).await?;
     tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook_id, requeued = requeued.requeued, "deliveries recovered");
     Ok((StatusCode::ACCEPTED, Json(requeued)))
 }

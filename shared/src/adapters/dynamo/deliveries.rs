@@ -8,7 +8,8 @@ use super::DynamoStore;
 use super::items::*;
 use super::keys;
 use super::keys::{GSI1, GSI1_PK, GSI1_SK, SK};
-use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
+use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
+use crate::domain::limits::FILTERED_PAGE_EXAMINES;
 use crate::ports::store::{DeliveryQuery, DeliveryStore, Page, StoreResult};
 
 impl DeliveryStore for DynamoStore {
@@ -46,77 +47,117 @@ impl DeliveryStore for DynamoStore {
         self.batch_put(states).await
     }
 
-    async fn mark_requeued(&self, failed: &Delivery, at: &str) -> StoreResult<bool> {
-        let same_round = if failed.generation == 0 {
+    async fn claim_requeue(&self, seen: &Delivery, claimed_at: i64, at: &str) -> StoreResult<bool> {
+        // From exactly the state seen: failed in its round, or pending under the same lost
+        // claim. Of concurrent claims one wins; the others find the new round.
+        let seen_state = if seen.status == DeliveryStatus::Failed {
+            "#status = :failed"
+        } else {
+            "#status = :pending AND requeue_claimed_at = :seen_claim"
+        };
+        // Records written before rounds existed have no generation: they are round 0.
+        let same_round = if seen.generation == 0 {
             "(attribute_not_exists(generation) OR generation = :generation)"
         } else {
             "generation = :generation"
         };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::delivery_pk(&seen.tenant_id, &seen.delivery_id), keys::DELIVERY_SK)))
+            .update_expression(
+                "SET #status = :pending, attempt_count = :zero, generation = :next, updated_at = :at, \
+                 requeue_claimed_at = :claimed REMOVE last_error, next_attempt_at, alert_counted",
+            )
+            .condition_expression(format!("{seen_state} AND {same_round}"))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":generation", AttributeValue::N(seen.generation.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((seen.generation + 1).to_string()))
+            .expression_attribute_values(":claimed", AttributeValue::N(claimed_at.to_string()))
+            .expression_attribute_values(":at", s(at));
+        update = match (seen.status, seen.requeue_claimed_at) {
+            (DeliveryStatus::Failed, _) => update.expression_attribute_values(":failed", s("failed")),
+            (_, Some(claim)) => update.expression_attribute_values(":seen_claim", AttributeValue::N(claim.to_string())),
+            // Neither failed nor claimed: nothing to claim.
+            _ => return Ok(false),
+        };
+        Ok(unless_condition_failed("UpdateItem", update.send().await)?.is_some())
+    }
+
+    async fn release_requeue(&self, seen: &Delivery, claimed_at: i64, reason: &str, at: &str) -> StoreResult<()> {
+        // Only this claim, untouched: the delivery function's first write drops the claim.
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::delivery_pk(&failed.tenant_id, &failed.delivery_id), keys::DELIVERY_SK)))
+            .set_key(Some(key(keys::delivery_pk(&seen.tenant_id, &seen.delivery_id), keys::DELIVERY_SK)))
             .update_expression(
-                "SET #status = :pending, attempt_count = :zero, generation = :next, updated_at = :at \
-                 REMOVE last_error, next_attempt_at, alert_counted",
+                "SET #status = :failed, last_error = :reason, updated_at = :at REMOVE requeue_claimed_at",
             )
-            .condition_expression(format!("#status = :failed AND {same_round}"))
+            .condition_expression("#status = :pending AND generation = :next AND requeue_claimed_at = :claimed")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":failed", s("failed"))
-            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-            .expression_attribute_values(":generation", AttributeValue::N(failed.generation.to_string()))
-            .expression_attribute_values(":next", AttributeValue::N((failed.generation + 1).to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((seen.generation + 1).to_string()))
+            .expression_attribute_values(":claimed", AttributeValue::N(claimed_at.to_string()))
+            .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":at", s(at))
             .send()
             .await;
-        Ok(unless_condition_failed("UpdateItem", result)?.is_some())
+        unless_condition_failed("UpdateItem", result).map(|_| ())
     }
 
     async fn list_webhook_deliveries(&self, q: &DeliveryQuery<'_>) -> StoreResult<Page<Delivery>> {
         let gsi_pk = keys::webhook_deliveries_pk(q.tenant_id, q.webhook_id);
-        let mut items: Vec<Delivery> = Vec::new();
-        let mut start = q.start_after.map(|id| {
+        let start = q.start_after.map(|id| {
             let mut k = key(keys::delivery_pk(q.tenant_id, id), keys::DELIVERY_SK);
             k.insert(GSI1_PK.into(), s(gsi_pk.clone()));
             k.insert(GSI1_SK.into(), s(id));
             k
         });
+        // One more than asked, to know whether a next page exists; a filtered read examines
+        // more (DynamoDB's Limit counts items before the filter), but a bounded number.
         let want = q.limit + 1;
-        loop {
-            let mut req = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .expression_attribute_values(":pk", s(gsi_pk.clone()))
-                .scan_index_forward(q.since_id.is_some())
-                .limit(i32::try_from(want.max(25)).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start);
-            req = match q.since_id {
-                Some(since) => req
-                    .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :since")
-                    .expression_attribute_values(":since", s(since)),
-                None => req.key_condition_expression("gsi1pk = :pk"),
+        let examine = if q.status.is_some() { want.max(FILTERED_PAGE_EXAMINES) } else { want };
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .expression_attribute_values(":pk", s(gsi_pk.clone()))
+            .scan_index_forward(q.since_id.is_some())
+            .limit(i32::try_from(examine).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start);
+        req = match q.since_id {
+            Some(since) => req
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :since")
+                .expression_attribute_values(":since", s(since)),
+            None => req.key_condition_expression("gsi1pk = :pk"),
+        };
+        if let Some(status) = q.status {
+            let av = |v: &dyn erased::Ser| v.to_av();
+            req = req
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", av(&status)?);
+            req = match q.stale_claims_before {
+                Some(before) => req
+                    .filter_expression("#status = :status OR (#status = :pending AND requeue_claimed_at <= :stale)")
+                    .expression_attribute_values(":pending", s("pending"))
+                    .expression_attribute_values(":stale", AttributeValue::N(before.to_string())),
+                None => req.filter_expression("#status = :status"),
             };
-            if let Some(status) = q.status {
-                let av = |v: &dyn erased::Ser| v.to_av();
-                req = req
-                    .filter_expression("#status = :status")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":status", av(&status)?);
-            }
-            let out = req.send().await.map_err(sdk_err("Query"))?;
-            for item in out.items.unwrap_or_default() {
-                items.push(from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || items.len() >= want {
-                break;
-            }
         }
-        Ok(Page::from_overfetch(items, q.limit, |d| d.delivery_id.clone()))
+        let out = req.send().await.map_err(sdk_err("Query"))?;
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<StoreResult<Vec<Delivery>>>()?;
+        // Where the read stopped: the last item it examined, matched or not.
+        let stopped = out.last_evaluated_key.and_then(|k| match k.get(GSI1_SK) {
+            Some(AttributeValue::S(id)) => Some(id.clone()),
+            _ => None,
+        });
+        Ok(Page { items, next: stopped })
     }
 
     async fn get_delivery(&self, tenant_id: &str, delivery_id: &str) -> StoreResult<Option<DeliveryLog>> {

@@ -153,20 +153,6 @@ impl DynamoStore {
             .await
     }
 
-    /// The update that registers a tenant (its marker item), unless it exists.
-    pub(super) fn tenant_marker(&self, tenant_id: &str, at: &str) -> StoreResult<Update> {
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(tenant_id), keys::TENANT_SK)))
-            .update_expression("SET #kind = :kind, tenant_id = :tenant, created_at = if_not_exists(created_at, :now)")
-            .expression_attribute_names("#kind", KIND)
-            .expression_attribute_values(":kind", s("tenant"))
-            .expression_attribute_values(":tenant", s(tenant_id))
-            .expression_attribute_values(":now", s(at))
-            .build()
-            .map_err(build_err("UpdateItem"))
-    }
-
     /// An `UpdateItem` of one webhook's item.
     pub(super) fn update_webhook_item(&self, tenant_id: &str, webhook_id: &str) -> UpdateItemFluentBuilder {
         self.client

@@ -16,6 +16,7 @@ pub const API_KEYS_GSI_PK: &str = "APIKEYS";
 pub const CONSOLE_LINK_SK: &str = "CONSOLELINK";
 pub const CONSOLE_SESSION_SK: &str = "CONSOLESESSION";
 pub const ATTEMPT_SK_PREFIX: &str = "ATTEMPT#";
+pub const QUOTA_SK: &str = "QUOTA";
 
 pub fn tenant_pk(tenant: &str) -> String {
     format!("TENANT#{tenant}")
@@ -40,4 +41,8 @@ pub fn console_link_pk(hash: &str) -> String {
 }
 pub fn console_session_pk(hash: &str) -> String {
     format!("CONSOLESESSION#{hash}")
+}
+/// Outside the tenant's partition, so fan-out's Query of it never reads counters.
+pub fn quota_pk(tenant: &str, kind: &str, window: u64) -> String {
+    format!("QUOTA#{tenant}#{kind}#{window}")
 }

@@ -3,6 +3,7 @@
 //! | item     | pk                           | sk               | gsi1pk / gsi1sk                  |
 //! |----------|------------------------------|------------------|----------------------------------|
 //! | tenant   | `TENANT#{tenant}`            | `#TENANT`        |                                  |
+//! | quota    | `QUOTA#{tenant}#{kind}#{window}` | `QUOTA`      |                                  |
 //! | webhook  | `TENANT#{tenant}`            | `WEBHOOK#{id}`   |                                  |
 //! | event    | `EVENT#{tenant}#{event}`     | `EVENT`          |                                  |
 //! | delivery | `DELIVERY#{tenant}#{id}`     | `DELIVERY`       | `WEBHOOK#{tenant}#{webhook}` / id |
@@ -19,6 +20,8 @@ mod deliveries;
 mod events;
 mod items;
 mod keys;
+mod quotas;
+mod tenants;
 mod webhooks;
 
 use aws_sdk_dynamodb::Client;

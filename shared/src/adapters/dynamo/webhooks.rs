@@ -3,13 +3,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, ReturnValue, Select, TransactWriteItem};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoStore;
 use super::items::*;
 use super::keys::{self, SK};
+use super::tenants::{
+    COUNTED_WRITE_ROUNDS, WebhookCount, back_off, cancellation_reasons, condition_failed, conflicted,
+};
 use crate::domain::webhook::{Webhook, WebhookChanges};
 use crate::ports::store::{Page, StoreError, StoreResult, WebhookStore};
 
@@ -19,8 +22,9 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn register_tenant(&self, tenant_id: &str, at: &str) -> StoreResult<()> {
-        self.update_alone(&self.tenant_marker(tenant_id, at)?).await.map_err(sdk_err("UpdateItem"))?;
-        Ok(())
+        // A tenant that exists is left as it is.
+        let result = self.update_alone(&self.new_tenant_marker(tenant_id, at)?).await;
+        unless_condition_failed("UpdateItem", result).map(|_| ())
     }
 
     async fn count_webhooks(&self, tenant_id: &str) -> StoreResult<usize> {
@@ -47,23 +51,40 @@ impl WebhookStore for DynamoStore {
         }
     }
 
-    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
+    async fn create_webhook(&self, webhook: &Webhook, max_webhooks: usize) -> StoreResult<bool> {
         let tenant_pk = keys::tenant_pk(&webhook.tenant_id);
-        let register_tenant = self.tenant_marker(&webhook.tenant_id, &webhook.created_at)?;
         let put_webhook = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(webhook, tenant_pk, &keys::webhook_sk(&webhook.id), "webhook")?))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build_err("TransactWriteItems"))?;
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(register_tenant).build())
-            .transact_items(TransactWriteItem::builder().put(put_webhook).build())
-            .send()
-            .await
-            .map_err(sdk_err("TransactWriteItems"))?;
-        Ok(())
+        // The count and the webhook in one transaction: see `tenants` for the marker's count.
+        for round in 0..COUNTED_WRITE_ROUNDS {
+            let count = self.count_webhook_in(&webhook.tenant_id, &webhook.created_at, max_webhooks)?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(count).build())
+                .transact_items(TransactWriteItem::builder().put(put_webhook.clone()).build())
+                .send()
+                .await;
+            let Err(e) = result else { return Ok(true) };
+            match cancellation_reasons(&e) {
+                Some(reasons) if condition_failed(&reasons, 0) => match self.webhook_count(&webhook.tenant_id).await? {
+                    WebhookCount::Counted(n) if n >= max_webhooks => return Ok(false),
+                    WebhookCount::Uncounted => self.backfill_webhook_count(&webhook.tenant_id).await?,
+                    // Lowered meanwhile by a delete: try again.
+                    _ => {}
+                },
+                Some(reasons) if conflicted(&reasons) => back_off(round).await,
+                _ => return Err(sdk_err("TransactWriteItems")(e)),
+            }
+        }
+        Err(StoreError::Dynamo {
+            operation: "TransactWriteItems",
+            message: format!("the tenant's webhook count kept changing ({COUNTED_WRITE_ROUNDS} tries)"),
+        })
     }
 
     async fn get_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<Option<Webhook>> {
@@ -127,16 +148,45 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn delete_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<bool> {
-        let out = self
-            .client
-            .delete_item()
+        let webhook_key = key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id));
+        let delete = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id))))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(sdk_err("DeleteItem"))?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+            .set_key(Some(webhook_key.clone()))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build_err("TransactWriteItems"))?;
+        // The webhook and its count in one transaction.
+        for round in 0..COUNTED_WRITE_ROUNDS {
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().delete(delete.clone()).build())
+                .transact_items(TransactWriteItem::builder().update(self.uncount_webhook(tenant_id)?).build())
+                .send()
+                .await;
+            let Err(e) = result else { return Ok(true) };
+            match cancellation_reasons(&e) {
+                Some(reasons) if condition_failed(&reasons, 0) => return Ok(false),
+                // No count to lower (a tenant from before the count): the webhook alone.
+                Some(reasons) if condition_failed(&reasons, 1) => {
+                    let alone = self
+                        .client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .set_key(Some(webhook_key))
+                        .condition_expression("attribute_exists(pk)")
+                        .send()
+                        .await;
+                    return Ok(unless_condition_failed("DeleteItem", alone)?.is_some());
+                }
+                Some(reasons) if conflicted(&reasons) => back_off(round).await,
+                _ => return Err(sdk_err("TransactWriteItems")(e)),
+            }
+        }
+        Err(StoreError::Dynamo {
+            operation: "TransactWriteItems",
+            message: format!("the tenant's webhook count kept changing ({COUNTED_WRITE_ROUNDS} tries)"),
+        })
     }
 
     async fn tenant_webhooks(&self, tenant_id: &str) -> StoreResult<Option<Vec<Webhook>>> {
