@@ -47,3 +47,9 @@ pub const MAX_ALERT_INTERVAL_MINUTES: u32 = 720;
 pub const MAX_DISABLE_AFTER_FAILURES: u32 = 1000;
 /// How long a rotated-out secret may keep signing: a week.
 pub const MAX_SECRET_GRACE_MINUTES: u32 = 7 * 24 * 60;
+/// How deep an event's `context` and `data` may nest: each is an object (level 1) whose values
+/// may hold objects and arrays down to this level. Every JSON the event travels in wraps it a
+/// little deeper (the queue message by `task::TASK_PAYLOAD_NESTING`, a `form` body by 2) and
+/// the parsers on the way stop at some depth (serde_json at `json_depth::PARSER_MAX_DEPTH`):
+/// so the API refuses what the delivery path could not carry, instead of losing it there.
+pub const MAX_PAYLOAD_DEPTH: usize = 64;
