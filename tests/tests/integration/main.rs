@@ -15,4 +15,5 @@ mod options;
 mod receiver;
 mod stack;
 mod store;
+mod unreadable;
 mod webdriver;
