@@ -1,7 +1,7 @@
 //! Sending a batch of queued deliveries: the delivery function's logic, without Lambda.
 //!
 //! For each message: parse it (a malformed one fails alone), look its webhook up (one batched
-//! read for the whole batch), render and sign the body, send it, record the attempt (one
+//! read for the whole batch; one read a webhook if that fails), render and sign the body, send it, record the attempt (one
 //! write), and decide what the queue does with the message (`Disposition`). Retries are the
 //! queue's job: a retryable failure becomes a visibility delay, and the last one a redrive to
 //! the dead-letter queue.
@@ -36,7 +36,8 @@ pub enum Disposition {
     /// The last allowed attempt failed: report a failure with no delay, so SQS moves the
     /// message to the dead-letter queue at once.
     Exhausted,
-    /// Not a delivery task: report a failure; it ends in the dead-letter queue.
+    /// Not a delivery task (its delivery, if its ids can be read, is marked `failed`): report a
+    /// failure with no delay; the redrive takes it to the dead-letter queue.
     Malformed,
 }
 
