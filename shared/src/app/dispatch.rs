@@ -1,10 +1,11 @@
 //! Sending a batch of queued deliveries: the delivery function's logic, without Lambda.
 //!
 //! For each message: parse it (a malformed one fails alone), look its webhook up (one batched
-//! read for the whole batch; one read a webhook if that fails), render and sign the body, send it, record the attempt (one
-//! write), and decide what the queue does with the message (`Disposition`). Retries are the
-//! queue's job: a retryable failure becomes a visibility delay, and the last one a redrive to
-//! the dead-letter queue.
+//! read for the whole batch; one read a webhook if that fails, so a webhook that cannot be read
+//! holds back only its own messages), render and sign the body, send it, record the attempt
+//! (one write), and decide what the queue does with the message (`Disposition`). Retries are
+//! the queue's job: a retryable failure becomes a visibility delay, and the last one a redrive
+//! to the dead-letter queue.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
