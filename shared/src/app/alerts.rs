@@ -341,4 +341,25 @@ mod unreadable_tests {
         assert!(counted[0].1.as_deref().is_some_and(|r| r.contains("missing field")), "{:?}", counted[0]);
         assert_eq!(counted[1], ("dlv_1".to_string(), None));
     }
+
+    #[tokio::test]
+    async fn a_dead_letter_carrying_an_event_at_the_depth_limit_is_read_and_counted() {
+        use crate::domain::event::EventPayload;
+        use crate::domain::limits::MAX_PAYLOAD_DEPTH;
+        let alerter = Alerter {
+            store: MemoryStore::default(),
+            mailer: NoMail,
+            minute: Duration::ZERO,
+            claim_lease: Duration::ZERO,
+        };
+        // GIVEN a dead letter whose event's context and data nest as deep as ingest allows
+        let deep = crate::domain::json_depth::tests::nested(MAX_PAYLOAD_DEPTH).as_object().cloned().expect("obj");
+        let task =
+            DeliveryTask { payload: EventPayload { context: deep.clone(), data: deep }, ..DeliveryTask::example() };
+        let message = ReceivedMessage { message_id: "m".into(), body: task.to_message_body(), receive_count: 1 };
+        // WHEN the alert function handles it; THEN it is counted as a delivery, not as unreadable
+        assert_eq!(alerter.handle_batch(vec![message]).await, [("m".to_string(), AlertDisposition::Done)]);
+        let counted = alerter.store.recorded.lock().expect("lock").dead_letters.clone();
+        assert_eq!(counted, [("dlv_1".to_string(), None)]);
+    }
 }
