@@ -290,3 +290,66 @@ async fn a_webhook_item_that_cannot_be_read_holds_back_only_its_own_deliveries()
     assert_eq!(d["last_error"], "Hookline could not read the webhook");
     assert_eq!(d["attempt_count"], 1, "no request was made on the last attempt");
 }
+
+#[tokio::test]
+async fn the_store_marks_an_unreadable_messages_delivery_only_in_its_round_and_never_a_delivered_one() {
+    use hookline_shared::domain::delivery::{DeliveryStatus, DeliveryWrite};
+    use hookline_shared::domain::task::TaskIds;
+    use hookline_shared::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey};
+    // GIVEN a webhook with a pending, a delivered, and a round-1 delivery
+    let (h, webhook_id, _) = alerting_stack("https://orders.example.com/hook", false).await;
+    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let (pending, delivered, later) = (
+        pending_delivery(&h, &webhook_id).await,
+        pending_delivery(&h, &webhook_id).await,
+        pending_delivery(&h, &webhook_id).await,
+    );
+    let now = timestamp::format(timestamp::now());
+    let write = |task: &DeliveryTask, status, generation| DeliveryWrite {
+        delivery: DeliveryTask { generation, ..task.clone() }.delivery(status, 1, None, None, now.clone()),
+        attempt: None,
+    };
+    let writes = [write(&delivered, DeliveryStatus::Delivered, 0), write(&later, DeliveryStatus::Retrying, 1)];
+    store.write_deliveries(&writes).await.expect("write");
+    let ids = |task: &DeliveryTask| TaskIds {
+        tenant_id: "shop".into(),
+        delivery_id: task.delivery_id.clone(),
+        webhook_id: webhook_id.clone(),
+        generation: 0,
+    };
+    let status = async |task: &DeliveryTask| {
+        let log = store.get_delivery("shop", &task.delivery_id).await.expect("read").expect("exists");
+        (log.delivery.status, log.delivery.last_error)
+    };
+
+    // WHEN each is marked for an unreadable message of round 0 (and one that does not exist)
+    let marked = [
+        store.mark_unreadable(&ids(&pending), "bad message", &now).await.expect("mark"),
+        store.mark_unreadable(&ids(&delivered), "bad message", &now).await.expect("mark"),
+        store.mark_unreadable(&ids(&later), "bad message", &now).await.expect("mark"),
+    ];
+    let gone = TaskIds { delivery_id: ids::new_id(DELIVERY_PREFIX), ..ids(&pending) };
+    // THEN only the pending one of round 0 is failed with the reason
+    assert_eq!(marked, [true, false, false]);
+    assert!(!store.mark_unreadable(&gone, "bad message", &now).await.expect("mark"), "no record is made up");
+    assert_eq!(status(&pending).await, (DeliveryStatus::Failed, Some("bad message".into())));
+    assert_eq!(status(&delivered).await, (DeliveryStatus::Delivered, None));
+    assert_eq!(status(&later).await.0, DeliveryStatus::Retrying);
+    let gone_log = store.get_delivery("shop", &gone.delivery_id).await.expect("read");
+    assert!(gone_log.is_none());
+
+    // WHEN the dead letter of the unreadable message is counted with its reason
+    let reason = "unknown message version 2 (this code reads 1)";
+    let dead = DeadLetterKey {
+        tenant_id: "shop",
+        webhook_id: &webhook_id,
+        delivery_id: &pending.delivery_id,
+        generation: 0,
+        unreadable: Some(reason),
+    };
+    let counted = store.count_dead_letter(&dead, &now).await.expect("count");
+    // THEN the reason is the delivery's last error and the webhook's pending one
+    let DeadLetterCount::Counted { webhook, .. } = counted else { panic!("counted: {counted:?}") };
+    assert_eq!(webhook.pending_last_error.as_deref(), Some(reason));
+    assert_eq!(status(&pending).await, (DeliveryStatus::Failed, Some(reason.into())));
+}
