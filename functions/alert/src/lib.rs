@@ -4,6 +4,7 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::adapters::metrics;
 use hookline_shared::adapters::sdk::SdkConfig;
 use hookline_shared::adapters::ses::SesMailer;
 use hookline_shared::adapters::sqs::SqsQueue;
@@ -35,13 +36,14 @@ impl AlertFunction<DynamoStore, SesMailer> {
 impl<S: Store, M: Mailer> AlertFunction<S, M> {
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let (batch, receipts) = sqs_batch::incoming(event);
-        let outcomes = self
-            .alerter
-            .handle_batch(batch)
-            .await
+        let results = self.alerter.handle_batch(batch).await;
+        let unreadable = results.iter().filter(|(_, d)| *d == AlertDisposition::Unreadable).count();
+        metrics::count(metrics::UNREADABLE_MESSAGES, "alert", unreadable);
+        let outcomes = results
             .into_iter()
             .map(|(id, disposition)| match disposition {
-                AlertDisposition::Done => (id, None),
+                // Logged and counted: keeping it would only bring it back to be counted again.
+                AlertDisposition::Done | AlertDisposition::Unreadable => (id, None),
                 AlertDisposition::HoldFor(delay) => (id, Some(delay)),
             })
             .collect();

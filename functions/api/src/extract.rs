@@ -5,7 +5,8 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use hookline_shared::domain::limits::MAX_BODY_BYTES;
+use hookline_shared::domain::json_depth::PARSER_MAX_DEPTH;
+use hookline_shared::domain::limits::{MAX_BODY_BYTES, MAX_PAYLOAD_DEPTH};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -71,6 +72,17 @@ fn not_an_object(bytes: &[u8]) -> ApiError {
 
 fn json_error(e: serde_json::Error) -> ApiError {
     use serde_json::error::Category;
+    // Valid JSON, only deeper than any body may be: say so, and name the events' limit (the
+    // one any caller meets first; the parser's own is far past it).
+    if e.to_string().starts_with("recursion limit exceeded") {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+            format!(
+                "the body nests more than {PARSER_MAX_DEPTH} levels deep; an event's context and data may nest at most {MAX_PAYLOAD_DEPTH}"
+            ),
+        );
+    }
     match e.classify() {
         Category::Data => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()),
         Category::Syntax | Category::Eof | Category::Io => {
@@ -183,6 +195,16 @@ mod tests {
         for body in ["", "   ", "not json", "[1,", "{,}", "\u{feff}{}", "{} x", "[] x", "{\"name\": "] {
             assert_eq!(code_of::<Patch>(body), "invalid_json", "{body:?}");
         }
+    }
+
+    #[test]
+    fn a_body_deeper_than_the_parser_reads_is_invalid_payload_naming_the_limit() {
+        // GIVEN a valid JSON body nesting one level past what the parser reads
+        let body = format!("{{\"name\": {}{}}}", "[".repeat(PARSER_MAX_DEPTH), "]".repeat(PARSER_MAX_DEPTH));
+        // THEN it is refused as a payload too deep, not as broken JSON
+        let e = parse_json::<serde_json::Value>(body.as_bytes()).expect_err("too deep");
+        assert_eq!(e.code, "invalid_payload");
+        assert!(e.message.contains(&format!("at most {MAX_PAYLOAD_DEPTH}")), "{}", e.message);
     }
 
     #[test]

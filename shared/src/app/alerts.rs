@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::domain::task::DeliveryTask;
+use crate::domain::task::{DeliveryTask, UnreadableMessage};
 use crate::domain::timestamp;
 use crate::domain::webhook::Webhook;
 use crate::ports::mailer::{AlertEmail, Mailer};
@@ -30,6 +30,9 @@ pub enum AlertDisposition {
     /// Bring it back after this long: the alert window is still open, or a write or the
     /// e-mail failed and will be tried again.
     HoldFor(Duration),
+    /// Not even the ids in it can be read, so no delivery can be marked or counted: delete
+    /// it, logged at error level and counted in the `unreadable_messages` metric.
+    Unreadable,
 }
 
 /// How long to wait before trying again after a failed write or e-mail.
@@ -66,31 +69,31 @@ impl<S: WebhookStore + AlertStore, M: Mailer> Alerter<S, M> {
     }
 
     async fn handle(&self, body: &str) -> Result<AlertDisposition, StoreError> {
-        let task = match DeliveryTask::from_message_body(body) {
-            Ok(task) => task,
-            Err(e) => {
-                // Garbage in the DLQ can never become a delivery: log it and let it go.
-                tracing::error!(error = %e, body_len = body.len(), "dead letter is not a delivery; dropped");
-                return Ok(AlertDisposition::Done);
-            }
+        let read = DeliveryTask::from_message_body(body);
+        let dead = match &read {
+            Ok(task) => DeadLetterKey {
+                tenant_id: &task.tenant_id,
+                webhook_id: &task.webhook_id,
+                delivery_id: &task.delivery_id,
+                generation: task.generation,
+                unreadable: None,
+            },
+            Err(unreadable) => match unreadable_dead_letter(body, unreadable) {
+                Some(dead) => dead,
+                None => return Ok(AlertDisposition::Unreadable),
+            },
         };
-        let span = tracing::info_span!("alert", tenant_id = %task.tenant_id, delivery_id = %task.delivery_id, webhook_id = %task.webhook_id);
+        let span = tracing::info_span!("alert", tenant_id = %dead.tenant_id, delivery_id = %dead.delivery_id, webhook_id = %dead.webhook_id);
         let _entered = span.enter();
         let now = timestamp::now();
         let at = timestamp::format(now);
 
-        let dead = DeadLetterKey {
-            tenant_id: &task.tenant_id,
-            webhook_id: &task.webhook_id,
-            delivery_id: &task.delivery_id,
-            generation: task.generation,
-        };
         let webhook = match self.store.count_dead_letter(&dead, &at).await? {
             DeadLetterCount::Counted { delivery, webhook } => {
                 tracing::warn!(error = delivery.last_error.as_deref().unwrap_or_default(), "delivery failed for good");
                 Some(*webhook)
             }
-            DeadLetterCount::NotCounted => self.store.get_webhook(&task.tenant_id, &task.webhook_id).await?,
+            DeadLetterCount::NotCounted => self.store.get_webhook(dead.tenant_id, dead.webhook_id).await?,
             DeadLetterCount::WebhookGone => None,
         };
         let Some(mut webhook) = webhook else {
@@ -156,6 +159,27 @@ impl<S: WebhookStore + AlertStore, M: Mailer> Alerter<S, M> {
         let ends = last + window;
         (now < ends).then(|| Duration::try_from(ends - now).unwrap_or(window))
     }
+}
+
+/// A dead letter no code reads as a task is never dropped silently: with its ids it is marked
+/// `failed` with the reason and counted and alerted like any other (this key); without them it
+/// can only be reported (`None`: `AlertDisposition::Unreadable`).
+fn unreadable_dead_letter<'a>(body: &str, message: &'a UnreadableMessage) -> Option<DeadLetterKey<'a>> {
+    let Some(ids) = &message.ids else {
+        tracing::error!(reason = %message.reason, body_len = body.len(), "dead letter unreadable, without ids; dropped");
+        return None;
+    };
+    tracing::error!(
+        reason = %message.reason, tenant_id = %ids.tenant_id, delivery_id = %ids.delivery_id,
+        "dead letter unreadable; its delivery is marked failed"
+    );
+    Some(DeadLetterKey {
+        tenant_id: &ids.tenant_id,
+        webhook_id: &ids.webhook_id,
+        delivery_id: &ids.delivery_id,
+        generation: ids.generation,
+        unreadable: Some(&message.reason),
+    })
 }
 
 fn should_disable(webhook: &Webhook) -> bool {
@@ -263,5 +287,79 @@ mod tests {
         assert!(!should_disable(&w));
         w.disable_after_failures = 0;
         assert!(!should_disable(&w), "0 = never");
+    }
+}
+
+#[cfg(test)]
+mod unreadable_tests {
+    use super::*;
+    use crate::app::test_doubles::MemoryStore;
+    use crate::ports::mailer::MailError;
+
+    struct NoMail;
+
+    impl Mailer for NoMail {
+        async fn send(&self, _: &AlertEmail) -> Result<(), MailError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_dead_letter_is_counted_when_its_ids_can_be_read_and_reported_otherwise() {
+        let alerter = Alerter {
+            store: MemoryStore::default(),
+            mailer: NoMail,
+            minute: Duration::ZERO,
+            claim_lease: Duration::ZERO,
+        };
+        // GIVEN a dead letter of another version (its ids readable), one not even JSON, and a task
+        let delivery_id = format!("dlv_{}", "b".repeat(32));
+        let ids_only = serde_json::json!({
+            "v": 9, "tenant_id": "acme", "delivery_id": delivery_id, "webhook_id": format!("wh_{}", "c".repeat(32))
+        });
+        let msg = |id: &str, body: String| ReceivedMessage { message_id: id.into(), body, receive_count: 1 };
+        let batch = vec![
+            msg("newer", ids_only.to_string()),
+            msg("garbage", "\u{1}nothing".into()),
+            msg("task", DeliveryTask::example().to_message_body()),
+        ];
+        // WHEN the alert function handles them
+        let out = alerter.handle_batch(batch).await;
+        // THEN the one with ids is counted with its reason (the webhook is gone: nobody to mail),
+        // the garbage is reported as unreadable, and the task counted as always
+        assert_eq!(
+            out,
+            [
+                ("newer".to_string(), AlertDisposition::Done),
+                ("garbage".to_string(), AlertDisposition::Unreadable),
+                ("task".to_string(), AlertDisposition::Done),
+            ]
+        );
+        let counted = alerter.store.recorded.lock().expect("lock").dead_letters.clone();
+        assert_eq!(counted.len(), 2);
+        assert_eq!(counted[0].0, delivery_id);
+        assert!(counted[0].1.as_deref().is_some_and(|r| r.contains("missing field")), "{:?}", counted[0]);
+        assert_eq!(counted[1], ("dlv_1".to_string(), None));
+    }
+
+    #[tokio::test]
+    async fn a_dead_letter_carrying_an_event_at_the_depth_limit_is_read_and_counted() {
+        use crate::domain::event::EventPayload;
+        use crate::domain::limits::MAX_PAYLOAD_DEPTH;
+        let alerter = Alerter {
+            store: MemoryStore::default(),
+            mailer: NoMail,
+            minute: Duration::ZERO,
+            claim_lease: Duration::ZERO,
+        };
+        // GIVEN a dead letter whose event's context and data nest as deep as ingest allows
+        let deep = crate::domain::json_depth::tests::nested(MAX_PAYLOAD_DEPTH).as_object().cloned().expect("obj");
+        let task =
+            DeliveryTask { payload: EventPayload { context: deep.clone(), data: deep }, ..DeliveryTask::example() };
+        let message = ReceivedMessage { message_id: "m".into(), body: task.to_message_body(), receive_count: 1 };
+        // WHEN the alert function handles it; THEN it is counted as a delivery, not as unreadable
+        assert_eq!(alerter.handle_batch(vec![message]).await, [("m".to_string(), AlertDisposition::Done)]);
+        let counted = alerter.store.recorded.lock().expect("lock").dead_letters.clone();
+        assert_eq!(counted, [("dlv_1".to_string(), None)]);
     }
 }

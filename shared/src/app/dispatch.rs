@@ -1,10 +1,11 @@
 //! Sending a batch of queued deliveries: the delivery function's logic, without Lambda.
 //!
 //! For each message: parse it (a malformed one fails alone), look its webhook up (one batched
-//! read for the whole batch), render and sign the body, send it, record the attempt (one
-//! write), and decide what the queue does with the message (`Disposition`). Retries are the
-//! queue's job: a retryable failure becomes a visibility delay, and the last one a redrive to
-//! the dead-letter queue.
+//! read for the whole batch; one read a webhook if that fails, so a webhook that cannot be read
+//! holds back only its own messages), render and sign the body, send it, record the attempt
+//! (one write), and decide what the queue does with the message (`Disposition`). Retries are
+//! the queue's job: a retryable failure becomes a visibility delay, and the last one a redrive
+//! to the dead-letter queue.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
-use crate::domain::task::DeliveryTask;
+use crate::domain::task::{DeliveryTask, UnreadableMessage};
 use crate::domain::timestamp;
 use crate::domain::webhook::{PayloadFormat, Webhook};
 use crate::outbound::render::EventView;
@@ -36,9 +37,15 @@ pub enum Disposition {
     /// The last allowed attempt failed: report a failure with no delay, so SQS moves the
     /// message to the dead-letter queue at once.
     Exhausted,
-    /// Not a delivery task: report a failure; it ends in the dead-letter queue.
+    /// Not a delivery task (its delivery, if its ids can be read, is marked `failed`): report a
+    /// failure with no delay; the redrive takes it to the dead-letter queue.
     Malformed,
 }
+
+/// A webhook by `(tenant_id, webhook_id)`.
+type WebhookKey = (String, String);
+/// A webhook as read for a batch: found or not (`Ok`), or unreadable (`Err`, logged).
+type WebhookRead = Result<Option<Webhook>, ()>;
 
 pub struct Dispatcher<S> {
     pub store: S,
@@ -53,49 +60,31 @@ fn describe(outcome: &SendOutcome) -> String {
 
 impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
     pub async fn dispatch_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<(String, Disposition)> {
-        let parsed: Vec<(ReceivedMessage, Option<DeliveryTask>)> = batch
-            .into_iter()
-            .map(|m| {
-                let task = DeliveryTask::from_message_body(&m.body);
-                if let Err(e) = &task {
-                    tracing::error!(message_id = %m.message_id, error = %e, "malformed delivery message");
+        let mut results: Vec<(String, Disposition, Option<DeliveryWrite>)> = Vec::new();
+        let mut parsed: Vec<(ReceivedMessage, DeliveryTask)> = Vec::with_capacity(batch.len());
+        for message in batch {
+            match DeliveryTask::from_message_body(&message.body) {
+                Ok(task) => parsed.push((message, task)),
+                Err(unreadable) => {
+                    self.mark_unreadable(&message, &unreadable).await;
+                    results.push((message.message_id, Disposition::Malformed, None));
                 }
-                (m, task.ok())
-            })
-            .collect();
-
-        let keys: BTreeSet<(String, String)> = parsed
-            .iter()
-            .filter_map(|(_, t)| t.as_ref())
-            .map(|t| (t.tenant_id.clone(), t.webhook_id.clone()))
-            .collect();
-        let keys: Vec<(String, String)> = keys.into_iter().collect();
-        let webhooks = match self.store.get_webhooks(&keys).await {
-            Ok(found) => {
-                Some(found.into_iter().map(|w| ((w.tenant_id.clone(), w.id.clone()), w)).collect::<HashMap<_, _>>())
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read webhooks; the batch will be retried");
-                None
-            }
-        };
+        }
+        let webhooks = self.read_webhooks(&parsed).await;
 
         // A `form` webhook's deliveries of this batch go in one request (page 004's batches);
         // every other delivery is a request of its own.
-        let mut results: Vec<(String, Disposition, Option<DeliveryWrite>)> = Vec::new();
         let mut groups: Vec<Vec<(ReceivedMessage, DeliveryTask)>> = Vec::new();
-        let mut form_groups: HashMap<(String, String), usize> = HashMap::new();
+        let mut form_groups: HashMap<WebhookKey, usize> = HashMap::new();
         for (message, task) in parsed {
-            match (task, &webhooks) {
-                (None, _) => results.push((message.message_id, Disposition::Malformed, None)),
-                // Without the webhook nothing can be sent: retry on the schedule.
-                (Some(_), None) => {
-                    let disposition = self.retry_or_exhaust(message.receive_count, None);
-                    results.push((message.message_id, disposition, None));
-                }
-                (Some(task), Some(webhooks)) => {
-                    let key = (task.tenant_id.clone(), task.webhook_id.clone());
-                    if webhooks.get(&key).is_some_and(|w| w.format == PayloadFormat::Form) {
+            let key = (task.tenant_id.clone(), task.webhook_id.clone());
+            match webhooks.get(&key) {
+                // Without the webhook nothing can be sent: this message retries on the schedule
+                // (the others of the batch go on).
+                None | Some(Err(())) => results.push(self.webhook_unreadable(message, &task)),
+                Some(Ok(webhook)) => {
+                    if webhook.as_ref().is_some_and(|w| w.format == PayloadFormat::Form) {
                         if let Some(&i) = form_groups.get(&key) {
                             groups[i].push((message, task));
                             continue;
@@ -106,10 +95,11 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
                 }
             }
         }
-        let webhooks = webhooks.as_ref();
+        let webhooks = &webhooks;
         let work = groups.into_iter().map(|group| async move {
             let (tenant_id, webhook_id) = (group[0].1.tenant_id.clone(), group[0].1.webhook_id.clone());
-            let webhook = webhooks.and_then(|w| w.get(&(tenant_id.clone(), webhook_id.clone())));
+            let webhook =
+                webhooks.get(&(tenant_id.clone(), webhook_id.clone())).and_then(|w| w.as_ref().ok()?.as_ref());
             let span = tracing::info_span!(
                 "delivery",
                 tenant_id = %tenant_id,
@@ -133,6 +123,95 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
             tracing::error!(error = %e, deliveries = writes.len(), "cannot record the deliveries' state");
         }
         results.into_iter().map(|(id, disposition, _)| (id, disposition)).collect()
+    }
+
+    /// The webhooks of the batch's tasks by key: `Ok(None)` for one that does not exist,
+    /// `Err` for one that could not be read. One batched read; if it fails (a store error, or
+    /// one item that cannot be read), one read per webhook, so a failure holds back only the
+    /// messages for the webhooks it concerns.
+    async fn read_webhooks(&self, tasks: &[(ReceivedMessage, DeliveryTask)]) -> HashMap<WebhookKey, WebhookRead> {
+        let keys: BTreeSet<WebhookKey> =
+            tasks.iter().map(|(_, t)| (t.tenant_id.clone(), t.webhook_id.clone())).collect();
+        let keys: Vec<WebhookKey> = keys.into_iter().collect();
+        if keys.is_empty() {
+            return HashMap::new();
+        }
+        match self.store.get_webhooks(&keys).await {
+            Ok(found) => {
+                let mut found: HashMap<WebhookKey, Webhook> =
+                    found.into_iter().map(|w| ((w.tenant_id.clone(), w.id.clone()), w)).collect();
+                return keys.into_iter().map(|k| (k.clone(), Ok(found.remove(&k)))).collect();
+            }
+            Err(e) if keys.len() > 1 => {
+                tracing::warn!(error = %e, webhooks = keys.len(), "cannot read the batch's webhooks; reading each alone");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, tenant_id = %keys[0].0, webhook_id = %keys[0].1, "cannot read the webhook");
+                return keys.into_iter().map(|k| (k, Err(()))).collect();
+            }
+        }
+        let reads = keys.iter().map(|k| self.store.get_webhooks(std::slice::from_ref(k)));
+        let reads = futures::future::join_all(reads).await;
+        keys.into_iter()
+            .zip(reads)
+            .map(|(k, read)| {
+                let read = match read {
+                    Ok(found) => Ok(found.into_iter().next()),
+                    Err(e) => {
+                        tracing::error!(error = %e, tenant_id = %k.0, webhook_id = %k.1, "cannot read the webhook");
+                        Err(())
+                    }
+                };
+                (k, read)
+            })
+            .collect()
+    }
+
+    /// A message whose webhook could not be read: nothing is sent; it retries on the schedule
+    /// (or, after its last attempt, fails), its state saying why. The store's own error is
+    /// only logged: it is Hookline's, not the tenant's, to read.
+    fn webhook_unreadable(
+        &self,
+        message: ReceivedMessage,
+        task: &DeliveryTask,
+    ) -> (String, Disposition, Option<DeliveryWrite>) {
+        let attempt = message.receive_count;
+        let reason = Some("Hookline could not read the webhook".to_string());
+        // No request was made: the attempts made before keep their count.
+        let attempts = attempt.saturating_sub(1);
+        let disposition = self.retry_or_exhaust(attempt, None);
+        let delivery = match disposition {
+            Disposition::RetryIn(delay) => {
+                let next = timestamp::now() + delay;
+                Self::state(task, DeliveryStatus::Retrying, attempts, reason, Some(next))
+            }
+            _ => Self::state(task, DeliveryStatus::Failed, attempts, reason, None),
+        };
+        let write = (attempt <= self.retry.max_attempts()).then_some(DeliveryWrite { delivery, attempt: None });
+        (message.message_id, disposition, write)
+    }
+
+    /// A message that is no task this code reads can never be sent: it fails on every receive
+    /// and the queue's redrive takes it to the dead-letter queue, where the alert function
+    /// counts it. Its delivery, if its ids can be read, is marked `failed` with the reason at
+    /// once, so nobody waits on a `pending` delivery that will never be sent.
+    async fn mark_unreadable(&self, message: &ReceivedMessage, unreadable: &UnreadableMessage) {
+        let Some(ids) = &unreadable.ids else {
+            tracing::error!(
+                message_id = %message.message_id, reason = %unreadable.reason,
+                "unreadable delivery message without ids; on to the dead-letter queue"
+            );
+            return;
+        };
+        tracing::error!(
+            message_id = %message.message_id, reason = %unreadable.reason, tenant_id = %ids.tenant_id,
+            delivery_id = %ids.delivery_id, "unreadable delivery message; its delivery is marked failed"
+        );
+        let at = timestamp::format(timestamp::now());
+        if let Err(e) = self.store.mark_unreadable(ids, &unreadable.reason, &at).await {
+            // The alert function marks it when the message reaches the dead-letter queue.
+            tracing::error!(error = %e, "cannot mark the delivery failed");
+        }
     }
 
     fn retry_or_exhaust(&self, attempt: u32, at_least: Option<Duration>) -> Disposition {
@@ -284,123 +363,4 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-    use crate::app::test_doubles::{MemoryStore, ScriptedSender, answer};
-    use crate::domain::settings::Settings;
-    use crate::domain::task::TASK_VERSION;
-
-    const SCHEDULE: &str = "30s,150s";
-
-    fn webhook(enabled: bool, consecutive_failures: u32) -> Webhook {
-        serde_json::from_value(serde_json::json!({
-            "id": "wh_1", "tenant_id": "acme", "name": "orders", "url": "https://example.com/hook",
-            "topics": ["order_create"], "enabled": enabled, "secret": "whsec_0123456789abcdef",
-            "consecutive_failures": consecutive_failures, "created_at": "", "updated_at": ""
-        }))
-        .expect("a stored webhook")
-    }
-
-    fn message(receive_count: u32) -> ReceivedMessage {
-        let task = DeliveryTask::example();
-        ReceivedMessage { message_id: "m-1".into(), body: task.to_message_body(), receive_count }
-    }
-
-    /// GIVEN a webhook and a receiver answering `answers`, WHEN one message of this attempt
-    /// is dispatched: its disposition, what was written, and the store and sender after.
-    async fn dispatch(
-        webhook: Webhook,
-        answers: Vec<crate::ports::sender::SendOutcome>,
-        attempt: u32,
-    ) -> (Disposition, Vec<DeliveryWrite>, Arc<ScriptedSender>, MemoryStore) {
-        let sender = Arc::new(ScriptedSender::answering(answers));
-        let dispatcher = Dispatcher {
-            store: MemoryStore::with(vec![webhook]),
-            sender: sender.clone(),
-            signing: SigningSettings::from_settings(&Settings::default()),
-            retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
-        };
-        let mut out = dispatcher.dispatch_batch(vec![message(attempt)]).await;
-        assert_eq!(out.len(), 1);
-        let (id, disposition) = out.remove(0);
-        assert_eq!(id, "m-1");
-        let writes = dispatcher.store.writes();
-        (disposition, writes, sender, dispatcher.store)
-    }
-
-    #[tokio::test]
-    async fn a_2xx_is_delivered_and_ends_a_run_of_failures() {
-        let (disposition, writes, sender, store) = dispatch(webhook(true, 4), vec![answer(204, None)], 1).await;
-        assert_eq!(disposition, Disposition::Done);
-        assert_eq!(writes[0].delivery.status, DeliveryStatus::Delivered);
-        assert_eq!(writes[0].attempt.as_ref().and_then(|a| a.status_code), Some(204));
-        assert_eq!(store.recorded.lock().expect("lock").resets, ["wh_1"]);
-        let sent = sender.sent();
-        assert_eq!(sent[0].url, "https://example.com/hook");
-        assert!(sent[0].headers.iter().any(|(name, value)| name == "webhook-id" && value == "dlv_1"));
-    }
-
-    #[tokio::test]
-    async fn a_failure_retries_after_the_schedules_delay() {
-        let (disposition, writes, _, store) = dispatch(webhook(true, 0), vec![answer(500, None)], 1).await;
-        assert_eq!(disposition, Disposition::RetryIn(Duration::from_secs(30)));
-        assert_eq!(writes[0].delivery.status, DeliveryStatus::Retrying);
-        assert_eq!(writes[0].delivery.last_error.as_deref(), Some("HTTP 500"));
-        assert!(writes[0].delivery.next_attempt_at.is_some());
-        assert!(store.recorded.lock().expect("lock").resets.is_empty(), "no failures to reset");
-        let (second, _, _, _) = dispatch(webhook(true, 0), vec![answer(503, None)], 2).await;
-        assert_eq!(second, Disposition::RetryIn(Duration::from_secs(150)));
-    }
-
-    #[tokio::test]
-    async fn retry_after_lengthens_the_wait() {
-        let (disposition, _, _, _) =
-            dispatch(webhook(true, 0), vec![answer(429, Some(Duration::from_secs(600)))], 1).await;
-        assert_eq!(disposition, Disposition::RetryIn(Duration::from_secs(600)));
-    }
-
-    #[tokio::test]
-    async fn the_last_attempt_failing_is_exhausted() {
-        let (disposition, writes, _, _) = dispatch(webhook(true, 0), vec![answer(500, None)], 3).await;
-        assert_eq!(disposition, Disposition::Exhausted);
-        assert_eq!(writes[0].delivery.status, DeliveryStatus::Failed);
-        assert_eq!(writes[0].delivery.attempt_count, 3);
-    }
-
-    #[tokio::test]
-    async fn a_410_disables_the_webhook() {
-        let (disposition, writes, _, store) = dispatch(webhook(true, 0), vec![answer(410, None)], 1).await;
-        assert_eq!(disposition, Disposition::Done);
-        assert_eq!(writes[0].delivery.status, DeliveryStatus::Failed);
-        let disabled = &store.recorded.lock().expect("lock").disabled;
-        assert_eq!(disabled.len(), 1);
-        assert_eq!(disabled[0].0, "wh_1");
-    }
-
-    #[tokio::test]
-    async fn a_disabled_webhook_stops_its_delivery_unsent() {
-        let (disposition, writes, sender, _) = dispatch(webhook(false, 0), vec![answer(200, None)], 1).await;
-        assert_eq!(disposition, Disposition::Done);
-        assert_eq!(writes[0].delivery.last_error.as_deref(), Some("webhook disabled"));
-        assert!(sender.sent().is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_message_that_is_no_task_is_malformed() {
-        let sender = Arc::new(ScriptedSender::default());
-        let dispatcher = Dispatcher {
-            store: MemoryStore::with(vec![webhook(true, 0)]),
-            sender: sender.clone(),
-            signing: SigningSettings::from_settings(&Settings::default()),
-            retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
-        };
-        let mut newer = message(1);
-        newer.body = newer.body.replacen(&format!("\"v\":{TASK_VERSION}"), "\"v\":99", 1);
-        let garbage = ReceivedMessage { message_id: "m-2".into(), body: "not json".into(), receive_count: 1 };
-        let out = dispatcher.dispatch_batch(vec![newer, garbage]).await;
-        assert_eq!(out, [("m-1".to_string(), Disposition::Malformed), ("m-2".to_string(), Disposition::Malformed)]);
-        assert!(sender.sent().is_empty());
-    }
-}
+mod tests;

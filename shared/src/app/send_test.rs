@@ -50,7 +50,10 @@ fn payload_from(value: Value) -> DomainResult<EventPayload> {
     if !map.is_empty() {
         return Err(invalid());
     }
-    EventPayload::from_parts(context, data).map_err(|_| invalid())
+    let payload = EventPayload::from_parts(context, data).map_err(|_| invalid())?;
+    // Held to the events' depth limit, so a test shows what a real event of it would do.
+    payload.check_depth()?;
+    Ok(payload)
 }
 
 /// Sends one test request for `webhook` and reports what the receiver answered.
@@ -119,5 +122,24 @@ impl Tester<'_> {
             code: "test_failed",
             message: format!("the test send did not answer 2xx ({answer}); the webhook was not saved"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::json_depth::tests::nested;
+    use crate::domain::limits::MAX_PAYLOAD_DEPTH;
+
+    #[test]
+    fn a_test_payload_is_held_to_the_events_depth_limit() {
+        // GIVEN test payloads whose data nests at the limit and one past it
+        let at = json!({"data": nested(MAX_PAYLOAD_DEPTH)});
+        let over = json!({"context": nested(MAX_PAYLOAD_DEPTH + 1), "data": {}});
+        // THEN the first is a payload and the second an `invalid_payload` naming the limit
+        assert!(payload_from(at).is_ok());
+        let e = payload_from(over).expect_err("too deep");
+        assert_eq!(e.code(), "invalid_payload");
+        assert!(e.to_string().contains(&format!("at most {MAX_PAYLOAD_DEPTH}")), "{e}");
     }
 }

@@ -12,9 +12,13 @@ use futures::future::BoxFuture;
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
 use crate::domain::event::EventRecord;
 use crate::domain::limits::FILTERED_PAGE_EXAMINES;
+use crate::domain::task::TaskIds;
 use crate::domain::webhook::{Webhook, WebhookChanges};
 use crate::ports::sender::{SendOutcome, Sender};
-use crate::ports::store::{CreateEvent, DeliveryQuery, DeliveryStore, EventStore, Page, StoreResult, WebhookStore};
+use crate::ports::store::{
+    AlertStore, CreateEvent, DeadLetterCount, DeadLetterKey, DeliveryQuery, DeliveryStore, EventStore, Page,
+    StoreError, StoreResult, WebhookStore,
+};
 
 /// What the store was told to do.
 #[derive(Debug, Default)]
@@ -24,6 +28,10 @@ pub struct Recorded {
     pub disabled: Vec<(String, String)>,
     /// Ids of the webhooks whose failure count was reset.
     pub resets: Vec<String>,
+    /// `(delivery id, reason)` of each delivery marked failed for an unreadable message.
+    pub unreadable: Vec<(String, String)>,
+    /// `(delivery id, unreadable reason)` of each dead letter counted.
+    pub dead_letters: Vec<(String, Option<String>)>,
 }
 
 #[derive(Default)]
@@ -33,6 +41,11 @@ pub struct MemoryStore {
     /// What the delivery log lists (`list_webhook_deliveries`), and how many index reads it made.
     pub deliveries: Mutex<Vec<Delivery>>,
     pub index_reads: AtomicUsize,
+    /// Ids of webhooks whose item cannot be read: a read that includes one fails (as the
+    /// DynamoDB adapter's does for an item it cannot deserialise).
+    pub unreadable_webhooks: Mutex<Vec<String>>,
+    /// How many of the next reads of several webhooks at once fail (a store error).
+    pub failing_batch_reads: Mutex<u32>,
 }
 
 impl MemoryStore {
@@ -110,6 +123,17 @@ impl WebhookStore for MemoryStore {
     }
 
     async fn get_webhooks(&self, keys: &[(String, String)]) -> StoreResult<Vec<Webhook>> {
+        if keys.len() > 1 {
+            let mut failing = self.failing_batch_reads.lock().expect("lock");
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(StoreError::Dynamo { operation: "BatchGetItem", message: "throttled".into() });
+            }
+        }
+        let unreadable = self.unreadable_webhooks.lock().expect("lock").clone();
+        if let Some((_, id)) = keys.iter().find(|(_, w)| unreadable.contains(w)) {
+            return Err(StoreError::Corrupt(format!("webhook {id}: missing field `url`")));
+        }
         Ok(keys.iter().filter_map(|(t, w)| self.find(t, w)).collect())
     }
 
@@ -170,6 +194,36 @@ impl DeliveryStore for MemoryStore {
 
     async fn get_delivery(&self, _: &str, _: &str) -> StoreResult<Option<DeliveryLog>> {
         Ok(None)
+    }
+
+    async fn mark_unreadable(&self, ids: &TaskIds, reason: &str, _: &str) -> StoreResult<bool> {
+        self.recorded.lock().expect("lock").unreadable.push((ids.delivery_id.clone(), reason.to_string()));
+        Ok(true)
+    }
+}
+
+/// Records each dead letter counted; its webhook is then read as stored (`get_webhook`).
+impl AlertStore for MemoryStore {
+    async fn disable_for_failures(&self, _: &str, _: &str, _: u32, _: &str, _: &str) -> StoreResult<bool> {
+        Ok(false)
+    }
+
+    async fn count_dead_letter(&self, dead: &DeadLetterKey<'_>, _: &str) -> StoreResult<DeadLetterCount> {
+        let entry = (dead.delivery_id.to_string(), dead.unreadable.map(str::to_string));
+        self.recorded.lock().expect("lock").dead_letters.push(entry);
+        Ok(DeadLetterCount::NotCounted)
+    }
+
+    async fn claim_alert(&self, _: &Webhook, _: &str) -> StoreResult<bool> {
+        Ok(false)
+    }
+
+    async fn finish_alert(&self, _: &Webhook, _: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn release_alert(&self, _: &Webhook, _: &str) -> StoreResult<()> {
+        Ok(())
     }
 }
 

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::error::DomainError;
-use crate::domain::limits::MAX_PAYLOAD_BYTES;
-use crate::domain::{ids, timestamp, topic};
+use crate::domain::limits::{MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH};
+use crate::domain::{ids, json_depth, timestamp, topic};
 
 /// `POST /v1/tenants/{tenant_id}/events`.
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +97,22 @@ impl EventPayload {
         let Value::Object(data) = data else { return Err("data") };
         Ok(Self { context, data })
     }
+
+    /// Refuses `context` or `data` nesting deeper than `MAX_PAYLOAD_DEPTH`: what the queue
+    /// message and the bodies sent could not carry (see the limit). A 400 `invalid_payload`.
+    pub fn check_depth(&self) -> Result<(), DomainError> {
+        for (field, map) in [("context", &self.context), ("data", &self.data)] {
+            // The map itself is level 1.
+            let depth = 1 + map.values().map(json_depth::value_depth).max().unwrap_or(0);
+            if depth > MAX_PAYLOAD_DEPTH {
+                return Err(DomainError::invalid(
+                    "invalid_payload",
+                    format!("{field} nests {depth} levels deep; at most {MAX_PAYLOAD_DEPTH} (objects and arrays)"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl EventRequest {
@@ -117,6 +133,7 @@ impl EventRequest {
         };
         let payload = EventPayload::from_parts(self.context, self.data)
             .map_err(|field| DomainError::invalid("invalid_request", format!("{field} must be a JSON object")))?;
+        payload.check_depth()?;
         // Serialising plain JSON values cannot fail. U+FFFE/U+FFFF take 6 bytes in a queue
         // message (escaped for SQS, see `task`), 3 here.
         let json = serde_json::to_string(&payload).unwrap_or_default();
@@ -181,6 +198,54 @@ mod tests {
         ] {
             assert_eq!(req(v).expect_err("invalid").code(), code);
         }
+    }
+
+    #[test]
+    fn context_and_data_nest_at_most_the_limit() {
+        use crate::domain::json_depth::tests::nested;
+        for field in ["data", "context"] {
+            for (depth, accepted) in
+                [(MAX_PAYLOAD_DEPTH - 1, true), (MAX_PAYLOAD_DEPTH, true), (MAX_PAYLOAD_DEPTH + 1, false)]
+            {
+                // GIVEN an event whose `field` nests `depth` levels (itself level 1)
+                let mut v = serde_json::json!({"topic": "t", "data": {}});
+                v[field] = nested(depth);
+                // WHEN it is validated; THEN up to the limit it is accepted, past it refused, naming it
+                match req(v) {
+                    Ok(_) => assert!(accepted, "{field} at {depth} accepted"),
+                    Err(e) => {
+                        assert!(!accepted, "{field} at {depth}: {e}");
+                        assert_eq!(e.code(), "invalid_payload");
+                        let message = e.to_string();
+                        assert!(message.contains(&format!("at most {MAX_PAYLOAD_DEPTH}")), "{message}");
+                        assert!(message.starts_with(field), "{message}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_at_the_depth_limit_is_stored_and_read_back() {
+        use crate::domain::json_depth::tests::nested;
+        // GIVEN an event record whose context and data nest as deep as allowed
+        let deep = nested(MAX_PAYLOAD_DEPTH).as_object().cloned().expect("obj");
+        let rec = EventRecord {
+            tenant_id: "t".into(),
+            event_id: "e".into(),
+            topic: "x".into(),
+            occurred_at: NOW.into(),
+            received_at: NOW.into(),
+            payload: EventPayload { context: deep.clone(), data: deep },
+            deliveries: vec![],
+            state: EventState::Accepted,
+            expires_at: 1,
+        };
+        // WHEN it is stored (the payload as JSON text, one level around context and data) and
+        // read back; THEN it is the same
+        let stored = serde_json::to_value(&rec).expect("ser");
+        assert_eq!(json_depth::text_depth(stored["payload"].as_str().expect("text").as_bytes()), MAX_PAYLOAD_DEPTH + 1);
+        assert_eq!(serde_json::from_value::<EventRecord>(stored).expect("de"), rec);
     }
 
     #[test]

@@ -58,3 +58,9 @@ pub const FILTERED_PAGE_EXAMINES: usize = 100;
 /// can't grow the memory (a full cache is emptied and starts again).
 pub const UNKNOWN_KEY_CACHE_SECONDS: u64 = 60;
 pub const UNKNOWN_KEY_CACHE_ENTRIES: usize = 10_000;
+/// How deep an event's `context` and `data` may nest: each is an object (level 1) whose values
+/// may hold objects and arrays down to this level. Every JSON the event travels in wraps it a
+/// little deeper (the queue message by `task::TASK_PAYLOAD_NESTING`, a `form` body by 2) and
+/// the parsers on the way stop at some depth (serde_json at `json_depth::PARSER_MAX_DEPTH`):
+/// so the API refuses what the delivery path could not carry, instead of losing it there.
+pub const MAX_PAYLOAD_DEPTH: usize = 64;

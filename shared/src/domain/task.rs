@@ -6,9 +6,57 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::event::{EventPayload, EventRecord};
+use crate::domain::ids::{self, DELIVERY_PREFIX, WEBHOOK_PREFIX};
+use crate::domain::json_depth::{self, PARSER_MAX_DEPTH};
+use crate::domain::limits::MAX_PAYLOAD_DEPTH;
 
 /// The message format's version: a message of any other is not read (it is malformed).
 pub const TASK_VERSION: u32 = 1;
+
+/// Levels a message adds around an event's `context` and `data`: the message object and its
+/// `payload` (a test holds this to the serialised message).
+pub const TASK_PAYLOAD_NESTING: usize = 2;
+/// The deepest message this code reads: one carrying an event at ingest's depth limit.
+pub const MAX_TASK_DEPTH: usize = MAX_PAYLOAD_DEPTH + TASK_PAYLOAD_NESTING;
+// Every event ingest accepts must make a message the parser can read.
+const _: () = assert!(MAX_TASK_DEPTH <= PARSER_MAX_DEPTH);
+
+/// A queue message that is no task this code reads: why, and the ids in it if those at least
+/// can be read (so its delivery can be marked `failed` and counted, not silently lost).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadableMessage {
+    pub reason: String,
+    pub ids: Option<TaskIds>,
+}
+
+impl std::fmt::Display for UnreadableMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// The ids of a message, read leniently: every other field (the payload at any depth, an
+/// unknown version's new fields) is skipped unread.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TaskIds {
+    pub tenant_id: String,
+    pub delivery_id: String,
+    pub webhook_id: String,
+    #[serde(default)]
+    pub generation: u32,
+}
+
+impl TaskIds {
+    /// The ids of a message body, if it has them and they are ids Hookline makes (so nothing
+    /// is written under a key a broken message made up).
+    pub fn from_message_body(body: &str) -> Option<Self> {
+        let ids: Self = serde_json::from_str(body).ok()?;
+        let valid = ids::validate_tenant_id(&ids.tenant_id).is_ok()
+            && ids::is_generated_id(&ids.delivery_id, DELIVERY_PREFIX)
+            && ids::is_generated_id(&ids.webhook_id, WEBHOOK_PREFIX);
+        valid.then_some(ids)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryTask {
@@ -51,12 +99,22 @@ impl DeliveryTask {
             .collect()
     }
 
-    /// The task a queue message carries; an error says why it is none (not JSON, not a task,
-    /// or a version this code does not know).
-    pub fn from_message_body(body: &str) -> Result<Self, String> {
-        let task: Self = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    /// The task a queue message carries; an error says why it is none (too deep, not JSON,
+    /// not a task, or a version this code does not know) and holds the ids it could read.
+    pub fn from_message_body(body: &str) -> Result<Self, UnreadableMessage> {
+        let unreadable = |reason: String| UnreadableMessage { reason, ids: TaskIds::from_message_body(body) };
+        // Measured first: the parser's own error for a too-deep message names no limit.
+        let depth = json_depth::text_depth(body.as_bytes());
+        if depth > MAX_TASK_DEPTH {
+            return Err(unreadable(format!(
+                "the queued message nests {depth} levels deep; at most {MAX_TASK_DEPTH} \
+                 (event context and data at most {MAX_PAYLOAD_DEPTH})"
+            )));
+        }
+        let task: Self = serde_json::from_str(body)
+            .map_err(|e| unreadable(format!("the queued message is no delivery task: {e}")))?;
         if task.v != TASK_VERSION {
-            return Err(format!("unknown message version {} (this code reads {TASK_VERSION})", task.v));
+            return Err(unreadable(format!("unknown message version {} (this code reads {TASK_VERSION})", task.v)));
         }
         Ok(task)
     }
@@ -147,9 +205,71 @@ mod tests {
     fn a_message_of_an_unknown_version_is_not_a_task() {
         let task = DeliveryTask { v: TASK_VERSION + 1, ..DeliveryTask::example() };
         let err = DeliveryTask::from_message_body(&task.to_message_body()).expect_err("version 2");
-        assert!(err.contains("unknown message version 2"), "{err}");
+        assert!(err.reason.contains("unknown message version 2"), "{err}");
         assert!(DeliveryTask::from_message_body("{}").is_err());
         let current = DeliveryTask { v: TASK_VERSION, ..task };
         assert_eq!(DeliveryTask::from_message_body(&current.to_message_body()), Ok(current));
+    }
+
+    /// A task of delivery `dlv_…` whose payload's context and data nest `depth` levels.
+    fn deep_task(depth: usize) -> DeliveryTask {
+        let deep = crate::domain::json_depth::tests::nested(depth).as_object().cloned().expect("obj");
+        DeliveryTask {
+            delivery_id: format!("{DELIVERY_PREFIX}0192b3c4d5e6f7a8b9c0d1e2f3a4b5c6"),
+            webhook_id: format!("{WEBHOOK_PREFIX}0192b3c4d5e6f7a8b9c0d1e2f3a4b5c7"),
+            generation: 3,
+            payload: EventPayload { context: deep.clone(), data: deep },
+            ..DeliveryTask::example()
+        }
+    }
+
+    #[test]
+    fn a_message_carrying_an_event_at_the_depth_limit_is_read() {
+        // GIVEN a task whose event nests as deep as ingest allows, one less, and one more
+        for (depth, readable) in
+            [(MAX_PAYLOAD_DEPTH - 1, true), (MAX_PAYLOAD_DEPTH, true), (MAX_PAYLOAD_DEPTH + 1, false)]
+        {
+            let task = deep_task(depth);
+            let body = task.to_message_body();
+            // THEN the message adds exactly TASK_PAYLOAD_NESTING levels
+            assert_eq!(json_depth::text_depth(body.as_bytes()), depth + TASK_PAYLOAD_NESTING);
+            // AND up to the limit it reads back whole; past it the reason names the limit
+            match DeliveryTask::from_message_body(&body) {
+                Ok(read) => assert!(readable && read == task, "depth {depth}"),
+                Err(e) => {
+                    assert!(!readable, "depth {depth}: {e}");
+                    assert!(e.reason.contains(&format!("at most {MAX_TASK_DEPTH}")), "{e}");
+                    assert_eq!(e.ids.map(|i| i.generation), Some(3), "the ids are read all the same");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unreadable_message_still_gives_its_ids_when_it_has_them() {
+        let task = deep_task(2);
+        let expected = TaskIds {
+            tenant_id: task.tenant_id.clone(),
+            delivery_id: task.delivery_id.clone(),
+            webhook_id: task.webhook_id.clone(),
+            generation: 3,
+        };
+        // GIVEN messages no code reads as a task, some with their ids
+        let far_too_deep = deep_task(300).to_message_body();
+        let newer = task.to_message_body().replacen(&format!("\"v\":{TASK_VERSION}"), "\"v\":2", 1);
+        let ids_only = serde_json::json!({
+            "tenant_id": task.tenant_id, "delivery_id": task.delivery_id, "webhook_id": task.webhook_id, "generation": 3
+        })
+        .to_string();
+        for body in [&far_too_deep, &newer, &ids_only] {
+            // THEN each is unreadable, with its ids
+            let e = DeliveryTask::from_message_body(body).expect_err("unreadable");
+            assert_eq!(e.ids.as_ref(), Some(&expected), "{e}");
+        }
+        // AND garbage, or ids Hookline never makes, give none
+        let made_up = serde_json::json!({"tenant_id": "a#b", "delivery_id": "x", "webhook_id": "y"}).to_string();
+        for body in ["not json", "{}", made_up.as_str(), "{\"tenant_id\": 1}"] {
+            assert_eq!(DeliveryTask::from_message_body(body).expect_err("unreadable").ids, None, "{body}");
+        }
     }
 }

@@ -201,4 +201,28 @@ mod tests {
         assert_eq!(v["pod2_email"].as_array().map(Vec::len), Some(2));
         assert_eq!(v["pod2_email"][0]["fiat_value"], 2);
     }
+
+    #[test]
+    fn every_format_carries_an_event_at_the_depth_limit() {
+        use crate::domain::json_depth;
+        use crate::domain::limits::MAX_PAYLOAD_DEPTH;
+        // GIVEN an event whose context and data nest as deep as ingest allows
+        let deep = crate::domain::json_depth::tests::nested(MAX_PAYLOAD_DEPTH).as_object().cloned().expect("obj");
+        let p = EventPayload { context: deep.clone(), data: deep };
+        for format in [PayloadFormat::Flat, PayloadFormat::Envelope, PayloadFormat::Form] {
+            // WHEN it is rendered
+            let body = render(&[event(&p), event(&p)], &options(format));
+            let json = match format {
+                PayloadFormat::Form => {
+                    let (_, json) = url::form_urlencoded::parse(&body.bytes).next().expect("data pair");
+                    json.into_owned()
+                }
+                _ => String::from_utf8(body.bytes).expect("utf-8"),
+            };
+            // THEN the body adds at most 2 levels and a JSON parser (serde_json's) reads it back
+            let depth = json_depth::text_depth(json.as_bytes());
+            assert!(depth <= MAX_PAYLOAD_DEPTH + 2, "{format:?}: {depth}");
+            assert!(serde_json::from_str::<Value>(&json).is_ok(), "{format:?}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use crate::domain::api_key::ApiKeyRecord;
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
 use crate::domain::error::DomainError;
 use crate::domain::event::EventRecord;
+use crate::domain::task::TaskIds;
 use crate::domain::webhook::{Webhook, WebhookChanges};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,9 @@ pub struct DeadLetterKey<'a> {
     pub webhook_id: &'a str,
     pub delivery_id: &'a str,
     pub generation: u32,
+    /// Set for a dead letter no code could read as a task: why, recorded as the delivery's
+    /// last error (its own last error otherwise).
+    pub unreadable: Option<&'a str>,
 }
 
 /// What counting a dead letter did.
@@ -200,6 +204,9 @@ pub trait DeliveryStore: Send + Sync + 'static {
         &self,
         query: &DeliveryQuery<'_>,
     ) -> impl Future<Output = StoreResult<Page<Delivery>>> + Send;
+    /// Marks the delivery of a queue message no code can read `failed` with `reason`, unless
+    /// it was delivered or is in another round than `ids.generation`; false then (or gone).
+    fn mark_unreadable(&self, ids: &TaskIds, reason: &str, at: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// A delivery and its attempts: one Query.
     fn get_delivery(
         &self,

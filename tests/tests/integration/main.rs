@@ -18,4 +18,5 @@ mod receiver;
 mod requeue;
 mod stack;
 mod store;
+mod unreadable;
 mod webdriver;

@@ -64,7 +64,7 @@ async fn with_webhook() -> (Harness, DynamoStore, String) {
 }
 
 fn dead<'a>(webhook_id: &'a str, delivery: &'a Delivery, generation: u32) -> DeadLetterKey<'a> {
-    DeadLetterKey { tenant_id: "acme", webhook_id, delivery_id: &delivery.delivery_id, generation }
+    DeadLetterKey { tenant_id: "acme", webhook_id, delivery_id: &delivery.delivery_id, generation, unreadable: None }
 }
 
 #[tokio::test]

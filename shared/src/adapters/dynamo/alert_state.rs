@@ -53,14 +53,17 @@ impl AlertStore for DynamoStore {
         if counted_before || delivery.generation != dead.generation {
             return Ok(DeadLetterCount::NotCounted);
         }
-        let error = delivery.last_error.clone().unwrap_or_else(|| "every attempt failed".to_string());
+        let error = match dead.unreadable {
+            Some(reason) => reason.to_string(),
+            None => delivery.last_error.clone().unwrap_or_else(|| "every attempt failed".to_string()),
+        };
         // Records written before rounds existed have no generation: they are round 0.
         let same_round = if dead.generation == 0 {
             "(attribute_not_exists(generation) OR generation = :generation)"
         } else {
             "generation = :generation"
         };
-        let mark = Update::builder()
+        let mut mark = Update::builder()
             .table_name(&self.table)
             .set_key(Some(delivery_key))
             .update_expression("SET #status = :failed, alert_counted = :true, updated_at = :at")
@@ -71,9 +74,16 @@ impl AlertStore for DynamoStore {
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":at", s(at))
-            .expression_attribute_values(":generation", AttributeValue::N(dead.generation.to_string()))
-            .build()
-            .map_err(build_err("TransactWriteItems"))?;
+            .expression_attribute_values(":generation", AttributeValue::N(dead.generation.to_string()));
+        if dead.unreadable.is_some() {
+            // An unreadable dead letter's reason becomes the delivery's last error.
+            mark = mark
+                .update_expression(
+                    "SET #status = :failed, alert_counted = :true, updated_at = :at, last_error = :error",
+                )
+                .expression_attribute_values(":error", s(&error));
+        }
+        let mark = mark.build().map_err(build_err("TransactWriteItems"))?;
         let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(webhook_key))

@@ -10,6 +10,7 @@ use super::keys;
 use super::keys::{GSI1, GSI1_PK, GSI1_SK, SK};
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
 use crate::domain::limits::FILTERED_PAGE_EXAMINES;
+use crate::domain::task::TaskIds;
 use crate::ports::store::{DeliveryQuery, DeliveryStore, Page, StoreResult};
 
 impl DeliveryStore for DynamoStore {
@@ -174,5 +175,30 @@ impl DeliveryStore for DynamoStore {
             }
         }
         Ok(delivery.map(|delivery| DeliveryLog { delivery, attempts }))
+    }
+
+    async fn mark_unreadable(&self, ids: &TaskIds, reason: &str, at: &str) -> StoreResult<bool> {
+        // Without the message's other fields the record is updated, not rewritten whole.
+        let same_round = if ids.generation == 0 {
+            "(attribute_not_exists(generation) OR generation = :generation)"
+        } else {
+            "generation = :generation"
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::delivery_pk(&ids.tenant_id, &ids.delivery_id), keys::DELIVERY_SK)))
+            .update_expression("SET #status = :failed, last_error = :reason, updated_at = :at REMOVE next_attempt_at")
+            .condition_expression(format!("attribute_exists(pk) AND #status <> :delivered AND {same_round}"))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":delivered", s("delivered"))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":at", s(at))
+            .expression_attribute_values(":generation", AttributeValue::N(ids.generation.to_string()))
+            .send()
+            .await;
+        Ok(unless_condition_failed("UpdateItem", result)?.is_some())
     }
 }
