@@ -37,7 +37,9 @@ async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let command = args.first().map(String::as_str).ok_or(USAGE)?;
     let table = flag(args, "--table").ok_or(USAGE)?;
     let sdk = hookline_shared::adapters::sdk::load_sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    // The key commands never read webhooks, so they need no KMS key; with one, they could.
+    let secrets_key = std::env::var(hookline_shared::config::ENV_SECRETS_KEY).unwrap_or_default();
+    let store = DynamoStore::connect(&sdk, table, &secrets_key);
     match command {
         "create-api-key" => {
             let request = CreateApiKey {

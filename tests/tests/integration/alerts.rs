@@ -265,7 +265,7 @@ async fn a_claim_left_by_a_crashed_invocation_lapses_and_the_summary_still_goes_
     let webhook_id = wh["id"].as_str().expect("id").to_string();
     let delivery_id = event(&h).await;
     h.delivery_with_status("shop", &delivery_id, "failed", Duration::from_secs(30)).await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     let crashed_at = timestamp::format(timestamp::now() - Duration::from_secs(120));
     let dead = DeadLetterKey { tenant_id: "shop", webhook_id: &webhook_id, delivery_id: &delivery_id, generation: 0 };
     store.count_dead_letter(&dead, &crashed_at).await.expect("count");
