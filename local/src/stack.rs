@@ -391,7 +391,7 @@ async fn create_kms_key(client: &aws_sdk_kms::Client, id: &str, props: &Value) -
             message: aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
         })?;
     }
-    Ok(metadata.arn.unwrap_or_else(|| metadata.key_id().to_string()))
+    Ok(metadata.arn().unwrap_or(metadata.key_id()).to_string())
 }
 
 /// The queue's attributes from its properties, or `None` while a reference is unresolved.

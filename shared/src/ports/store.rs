@@ -35,7 +35,8 @@ impl From<StoreError> for DomainError {
                 "secret_unreadable",
                 format!(
                     "webhook {webhook_id} holds a secret that cannot be decrypted for it (copied from another \
-                     webhook, or altered); set its secret, auth and headers again, or delete it"
+                     webhook, or altered); set the secret again (with secret_grace_minutes 0) and its auth and headers, \
+                     or delete it"
                 ),
             ),
             e => DomainError::Unavailable { detail: format!("storage error: {e}") },

@@ -2,7 +2,6 @@
 //! console session reach their own tenant only; console links open once; changes from the
 //! console need its CSRF token; revoking a key ends its sessions.
 
-use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::domain::access::{self, ConsoleLink, ConsoleSession};
 use hookline_shared::domain::timestamp;
 use hookline_shared::ports::store::{ApiKeyStore, ConsoleStore};

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::domain::settings::Settings;
 use hookline_shared::domain::timestamp;
 use hookline_shared::ports::store::{AlertStore, DeadLetterKey, WebhookStore};

@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use hookline_alert::AlertFunction;
 use hookline_api::{AwsApp, router};
 use hookline_delivery::DeliveryFunction;
-use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::app::ingest;
 use hookline_shared::config::{AlertConfig, DeliveryConfig};
 use hookline_shared::domain::api_key;
@@ -86,6 +85,7 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
     h.store().create_webhook(&webhook).await.expect("webhook");
     let config = DeliveryConfig::from_lookup(|name| match name {
         "HOOKLINE_TABLE" => Some(h.config.table_name.clone()),
+        "HOOKLINE_SECRETS_KEY" => Some(h.config.secrets_key.clone()),
         "HOOKLINE_DELIVERY_QUEUE_URL" => Some(h.config.delivery_queue_url.clone()),
         "HOOKLINE_ALLOW_PRIVATE_TARGETS" => Some("true".into()),
         _ => None,
@@ -109,6 +109,7 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
     // AND the same two messages as dead letters: counted on the webhook, garbage acknowledged
     let alert_config = AlertConfig::from_lookup(|name| match name {
         "HOOKLINE_TABLE" => Some(h.config.table_name.clone()),
+        "HOOKLINE_SECRETS_KEY" => Some(h.config.secrets_key.clone()),
         "HOOKLINE_DEAD_LETTER_QUEUE_URL" => Some(h.stack.queue("DeliveryDeadLetterQueue").expect("dlq").url.clone()),
         "HOOKLINE_ALERT_SENDER" => Some("alerts@hookline.test".into()),
         _ => None,

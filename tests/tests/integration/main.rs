@@ -13,6 +13,7 @@ mod ingest;
 mod lambda_events;
 mod options;
 mod receiver;
+mod secrets;
 mod stack;
 mod store;
 mod webdriver;
