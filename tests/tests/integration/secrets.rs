@@ -291,6 +291,31 @@ async fn a_rotation_of_a_plain_text_secret_seals_the_previous_one_too() {
 }
 
 #[tokio::test]
+async fn the_operators_one_off_seals_every_plain_text_webhook_now() {
+    // GIVEN two webhooks in plain text (written before sealing) and one sealed
+    let h = Harness::start().await;
+    let body = |name: &str| json!({"name": name, "url": "https://x.example.com/h", "topics": ["order_create"]});
+    let (old1, old2, new) =
+        (create(&h, "ops", body("a")).await, create(&h, "ops", body("b")).await, create(&h, "ops", body("c")).await);
+    for id in [&old1, &old2] {
+        set_raw(&h, "ops", id, HashMap::from([("secret".to_string(), s(SECRET))])).await;
+    }
+    let sealed_before = raw_item(&h, "ops", &new).await["secret"].clone();
+
+    // WHEN the operator's one-off runs (`hookline-admin seal-secrets`)
+    let sealed = h.store().seal_plain_webhooks().await.expect("seal");
+
+    // THEN both plain ones are sealed, the sealed one untouched, and a second run finds none
+    assert_eq!(sealed, 2);
+    for id in [&old1, &old2] {
+        assert!(is_sealed(raw_item(&h, "ops", id).await.get("secret")));
+        assert_eq!(h.get(&format!("/v1/tenants/ops/webhooks/{id}")).await.status, StatusCode::OK);
+    }
+    assert_eq!(raw_item(&h, "ops", &new).await["secret"], sealed_before);
+    assert_eq!(h.store().seal_plain_webhooks().await.expect("again"), 0);
+}
+
+#[tokio::test]
 async fn deliveries_call_kms_once_per_instance_not_per_message() {
     // GIVEN a stack recording each function's AWS calls, and two webhooks with sealed secrets,
     // auth and headers

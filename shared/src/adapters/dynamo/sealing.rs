@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoStore;
-use super::items::{Item, from_item, unless_condition_failed};
+use super::items::{Item, KIND, from_item, sdk_err, unless_condition_failed};
 use super::keys::{self, PK, SK};
 use crate::domain::sealed::{self, DataKey, KEY_LEN, SealError};
 use crate::domain::webhook::Webhook;
@@ -166,6 +166,40 @@ impl DynamoStore {
             .await;
         unless_condition_failed("UpdateItem", result)?;
         Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// Seals every webhook item that still holds a secret in plain text, without waiting for
+    /// its next update; returns how many it sealed. An operator's one-off after upgrading
+    /// (`hookline-admin seal-secrets`): a Scan, so never on a request path.
+    pub async fn seal_plain_webhooks(&self) -> StoreResult<usize> {
+        let mut sealed = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#kind = :webhook")
+                .expression_attribute_names("#kind", KIND)
+                .expression_attribute_values(":webhook", AttributeValue::S("webhook".into()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_err("Scan"))?;
+            for item in out.items.unwrap_or_default() {
+                if SEALED_ATTRIBUTES.iter().any(|name| item.get(*name).is_some_and(|v| holds_plain(name, v))) {
+                    self.seal_plain_leftovers(&item).await?;
+                    sealed += 1;
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(sealed);
+            }
+        }
     }
 }
 
