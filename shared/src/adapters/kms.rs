@@ -25,6 +25,9 @@ pub enum KeyError {
     Kms { operation: &'static str, message: String },
     #[error("kms {0} answered without a usable 256-bit key")]
     BadAnswer(&'static str),
+    /// KMS refused the wrapped key itself (altered, or made under another KMS key).
+    #[error("kms refused the wrapped data key: {0}")]
+    Refused(String),
 }
 
 pub struct KmsDataKeys {
@@ -85,7 +88,13 @@ impl KmsDataKeys {
             .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
             .send()
             .await
-            .map_err(|e| KeyError::Kms { operation: "Decrypt", message: DisplayErrorContext(e).to_string() })?;
+            .map_err(|e| {
+                let refused = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_invalid_ciphertext_exception() || s.is_incorrect_key_exception());
+                let message = DisplayErrorContext(e).to_string();
+                if refused { KeyError::Refused(message) } else { KeyError::Kms { operation: "Decrypt", message } }
+            })?;
         let key = plain_key(out.plaintext, "Decrypt")?;
         if opened.len() >= MAX_CACHED_KEYS {
             opened.clear();

@@ -200,6 +200,28 @@ async fn a_sealed_value_moved_to_another_webhook_is_refused() {
 }
 
 #[tokio::test]
+async fn an_altered_wrapped_key_is_refused_as_unreadable_not_as_an_outage() {
+    // GIVEN a webhook whose sealed secret has one byte of its wrapped data key altered
+    let h = Harness::start().await;
+    let body = json!({"name": "a", "url": "https://a.example.com/h", "topics": ["order_create"]});
+    let id = create(&h, "tamper", body).await;
+    let Some(AttributeValue::B(blob)) = raw_item(&h, "tamper", &id).await.get("secret").cloned() else {
+        panic!("sealed secret")
+    };
+    let mut bytes = blob.into_inner();
+    let wrapped_end = 3 + usize::from(u16::from_be_bytes([bytes[1], bytes[2]]));
+    bytes[wrapped_end - 1] ^= 0x01;
+    let altered = AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(bytes));
+    set_raw(&h, "tamper", &id, HashMap::from([("secret".to_string(), altered)])).await;
+
+    // WHEN it is read
+    let got = h.get(&format!("/v1/tenants/tamper/webhooks/{id}")).await;
+
+    // THEN KMS's refusal is the webhook's 409, not a 503 to retry
+    assert_eq!((got.status, got.code()), (StatusCode::CONFLICT, "secret_unreadable"), "{}", got.body);
+}
+
+#[tokio::test]
 async fn a_plain_text_item_written_before_sealing_still_delivers_and_is_sealed_on_its_next_write() {
     // GIVEN a webhook whose item holds its secret, Basic auth and a header in plain text, as
     // items written before sealing do

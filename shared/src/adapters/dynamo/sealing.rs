@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::DynamoStore;
 use super::items::{Item, KIND, from_item, sdk_err, unless_condition_failed};
 use super::keys::{self, PK, SK};
+use crate::adapters::kms::KeyError;
 use crate::domain::sealed::{self, DataKey, KEY_LEN, SealError};
 use crate::domain::webhook::Webhook;
 use crate::ports::store::{StoreError, StoreResult};
@@ -121,9 +122,7 @@ impl DynamoStore {
         for wrapped in wrapped_keys(&mut item).map_err(unreadable)? {
             // KMS refusing a wrapped key (not ours, altered) is the item's fault, not an outage.
             let key = self.data_keys.open(&wrapped).await.map_err(|e| match e {
-                crate::adapters::kms::KeyError::Kms { message, .. } if message.contains("InvalidCiphertext") => {
-                    unreadable(SealError::DoesNotOpen)
-                }
+                KeyError::Refused(_) => unreadable(SealError::DoesNotOpen),
                 e => StoreError::Keys(e.to_string()),
             })?;
             keys.insert(wrapped, key);
