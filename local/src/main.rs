@@ -127,6 +127,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  moto (AWS)       {}", moto.endpoint());
     println!("  table            {}", config.table_name);
+    println!("  secrets key      {}   (KMS key sealing webhook secrets)", config.secrets_key);
     println!("  delivery queue   {}   (delivered by the delivery function, polled here)", config.delivery_queue_url);
     println!("  dead letters     {}   (alerted by the alert function, polled here)", dead_letters.url);
     println!(
