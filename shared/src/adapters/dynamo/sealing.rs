@@ -138,8 +138,7 @@ impl DynamoStore {
     /// sealing, or copied by a rotation from a plain `secret`). Each attribute is replaced only
     /// if it is still the value read, so a concurrent update is never overwritten; that one
     /// sealed its own values, and anything left is sealed by the next update.
-    pub(super) async fn seal_plain_leftovers(&self, item: &Item) -> StoreResult<()> {
-        let (tenant_id, webhook_id) = (text(item, "tenant_id"), text(item, "id"));
+    pub(super) async fn seal_plain_leftovers(&self, tenant_id: &str, webhook_id: &str, item: &Item) -> StoreResult<()> {
         let mut sealed: Vec<(&str, AttributeValue)> = SEALED_ATTRIBUTES
             .iter()
             .filter_map(|name| item.get(*name).filter(|v| holds_plain(name, v)).map(|v| (*name, v.clone())))
@@ -147,8 +146,8 @@ impl DynamoStore {
         if sealed.is_empty() {
             return Ok(());
         }
-        self.seal_secrets(&tenant_id, &webhook_id, sealed.iter_mut().map(|(n, v)| (*n, v))).await?;
-        let mut update = self.update_webhook_item(&tenant_id, &webhook_id);
+        self.seal_secrets(tenant_id, webhook_id, sealed.iter_mut().map(|(n, v)| (*n, v))).await?;
+        let mut update = self.update_webhook_item(tenant_id, webhook_id);
         let (mut sets, mut conditions) = (Vec::new(), Vec::new());
         for (name, value) in sealed {
             sets.push(format!("#{name} = :new_{name}"));
@@ -189,8 +188,12 @@ impl DynamoStore {
                 .await
                 .map_err(sdk_err("Scan"))?;
             for item in out.items.unwrap_or_default() {
-                if SEALED_ATTRIBUTES.iter().any(|name| item.get(*name).is_some_and(|v| holds_plain(name, v))) {
-                    self.seal_plain_leftovers(&item).await?;
+                // Sealed for the key it is stored under, like every read opens it.
+                let (pk, sk) = (text(&item, PK), text(&item, SK));
+                let ids = pk.strip_prefix(keys::TENANT_PK_PREFIX).zip(sk.strip_prefix(keys::WEBHOOK_SK_PREFIX));
+                let plain = SEALED_ATTRIBUTES.iter().any(|name| item.get(*name).is_some_and(|v| holds_plain(name, v)));
+                if let (Some((tenant_id, webhook_id)), true) = (ids, plain) {
+                    self.seal_plain_leftovers(tenant_id, webhook_id, &item).await?;
                     sealed += 1;
                 }
             }

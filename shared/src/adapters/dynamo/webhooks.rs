@@ -135,7 +135,7 @@ impl WebhookStore for DynamoStore {
             return Ok(None);
         };
         // An item written before sealing is sealed whole on this, its next update.
-        self.seal_plain_leftovers(&item).await?;
+        self.seal_plain_leftovers(tenant_id, webhook_id, &item).await?;
         Ok(Some(self.webhook_from_item(item).await?))
     }
 
