@@ -18,7 +18,7 @@ use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::app::access;
 use hookline_shared::config::{
     AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
-    ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_TABLE, ENV_TOPIC_CATALOG,
+    ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_SECRETS_KEY, ENV_TABLE, ENV_TOPIC_CATALOG,
 };
 use hookline_shared::domain::api_key;
 use hookline_shared::ports::store::ApiKeyStore;
@@ -67,6 +67,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     vars.entry(ENV_ALLOW_PRIVATE_TARGETS.into()).or_insert_with(|| "true".into());
     vars.entry(ENV_MAX_ATTEMPTS.into()).or_insert_with(|| template.parameter("MaxReceiveCount").unwrap_or("6").into());
     vars.entry(ENV_TOPIC_CATALOG.into()).or_insert_with(|| template.parameter("TopicCatalog").unwrap_or("none").into());
+    vars.insert(ENV_SECRETS_KEY.into(), created.key("SecretsKey")?.to_string());
     vars.insert(ENV_DEAD_LETTER_QUEUE_URL.into(), created.queue("DeliveryDeadLetterQueue")?.url.clone());
     vars.entry(ENV_ALERT_SENDER.into())
         .or_insert_with(|| template.parameter("AlertSenderEmail").unwrap_or("alerts@example.com").into());
@@ -108,7 +109,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => (api_key::generate(), "generated"),
     };
     let record = api_key::record_for(&key, "local", None);
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+    let store = DynamoStore::connect(&sdk, &config.table_name, &config.secrets_key);
     store.put_api_key(&record).await?;
     // A console for a demo tenant, ready to open (one-time, like any console link).
     let console = &config.settings.console;
@@ -128,6 +129,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  moto (AWS)       {}", moto.endpoint());
     println!("  table            {}", config.table_name);
+    println!("  secrets key      {}   (KMS key sealing webhook secrets)", config.secrets_key);
     println!("  delivery queue   {}   (delivered by the delivery function, polled here)", config.delivery_queue_url);
     println!("  dead letters     {}   (alerted by the alert function, polled here)", dead_letters.url);
     println!(

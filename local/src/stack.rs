@@ -31,6 +31,9 @@ pub enum StackError {
 /// Table properties that only matter in the cloud (moto has no backups or encryption).
 const CLOUD_ONLY_TABLE_PROPERTIES: &[&str] =
     &["PointInTimeRecoverySpecification", "SSESpecification", "DeletionProtectionEnabled", "Tags", "TableName"];
+/// KMS key properties: the policy only matters in the cloud (moto enforces no IAM); rotation
+/// is turned on when asked.
+const KMS_KEY_PROPERTIES: &[&str] = &["Description", "EnableKeyRotation", "KeyPolicy", "Tags"];
 /// Queue properties that are not queue attributes.
 const NON_ATTRIBUTE_QUEUE_PROPERTIES: &[&str] = &["QueueName", "Tags"];
 /// The event source mapping properties the local pump follows. `FunctionResponseTypes` is
@@ -57,6 +60,8 @@ pub struct Stack {
     pub queues: HashMap<String, QueueRef>,
     /// How a function's SQS event source batches each queue it reads, by queue logical id.
     pub batching: HashMap<String, Batching>,
+    /// KMS keys by logical id: their ARNs.
+    pub keys: HashMap<String, String>,
 }
 
 impl Stack {
@@ -65,6 +70,13 @@ impl Stack {
             .get(logical_id)
             .map(String::as_str)
             .ok_or_else(|| StackError::Template(format!("no table {logical_id} in the template")))
+    }
+
+    pub fn key(&self, logical_id: &str) -> Result<&str, StackError> {
+        self.keys
+            .get(logical_id)
+            .map(String::as_str)
+            .ok_or_else(|| StackError::Template(format!("no KMS key {logical_id} in the template")))
     }
 
     pub fn queue(&self, logical_id: &str) -> Result<&QueueRef, StackError> {
@@ -129,11 +141,18 @@ impl Template {
     /// resource is its text with intrinsics kept readable (`!GetAtt HooklineTable.Arn`,
     /// `!Sub ${HooklineTable.Arn}/index/*`), enough to tell which resource it names.
     pub fn function_policy(&self, logical_id: &str) -> Vec<(Vec<String>, Vec<String>)> {
-        fn texts(v: Option<&Value>) -> Vec<String> {
-            let one = |v: &Value| match v {
+        fn one(v: &Value) -> String {
+            match v {
+                // `!If [condition, then, else]`: the `then` branch, which is what the local
+                // stack builds (it creates what the template creates when nothing is named).
+                Value::Tagged(t) if t.tag == "!If" => {
+                    t.value.as_sequence().and_then(|branches| branches.get(1)).map(one).unwrap_or_default()
+                }
                 Value::Tagged(t) => format!("{} {}", t.tag, t.value.as_str().unwrap_or_default()),
                 other => scalar(other).unwrap_or_default(),
-            };
+            }
+        }
+        fn texts(v: Option<&Value>) -> Vec<String> {
             match v {
                 Some(Value::Sequence(items)) => items.iter().map(one).collect(),
                 Some(v) => vec![one(v)],
@@ -370,6 +389,33 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, props: &Val
     Ok(())
 }
 
+/// Creates a KMS key as the template declares it. A key the template creates only when the
+/// deployer names none (a `Condition`) is always created here: locally nobody names one.
+async fn create_kms_key(client: &aws_sdk_kms::Client, id: &str, props: &Value) -> Result<String, StackError> {
+    if let Value::Mapping(map) = props
+        && let Some(other) = map.keys().filter_map(Value::as_str).find(|k| !KMS_KEY_PROPERTIES.contains(k))
+    {
+        return Err(StackError::Template(format!("KMS key property {other} is not supported locally")));
+    }
+    let created = client
+        .create_key()
+        .description(props.get("Description").and_then(Value::as_str).unwrap_or(id))
+        .send()
+        .await
+        .map_err(|e| StackError::Aws {
+            operation: "CreateKey",
+            message: aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
+        })?;
+    let metadata = created.key_metadata.ok_or_else(|| StackError::Template("CreateKey returned no key".into()))?;
+    if props.get("EnableKeyRotation").and_then(Value::as_bool) == Some(true) {
+        client.enable_key_rotation().key_id(metadata.key_id()).send().await.map_err(|e| StackError::Aws {
+            operation: "EnableKeyRotation",
+            message: aws_sdk_kms::error::DisplayErrorContext(e).to_string(),
+        })?;
+    }
+    Ok(metadata.arn().unwrap_or(metadata.key_id()).to_string())
+}
+
 /// The queue's attributes from its properties, or `None` while a reference is unresolved.
 fn queue_attributes(
     props: &Value,
@@ -432,6 +478,11 @@ pub async fn provision(
         stack.tables.insert(id.to_string(), name);
     }
 
+    let kms = aws_sdk_kms::Client::new(sdk);
+    for (id, props) in template.of_type("AWS::KMS::Key") {
+        stack.keys.insert(id.to_string(), create_kms_key(&kms, id, props).await?);
+    }
+
     // Queues may refer to each other (redrive): create those whose references resolve, and
     // repeat until all exist.
     let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -491,6 +542,7 @@ mod tests {
         assert_eq!(t.parameters.get("MaxReceiveCount").map(String::as_str), Some("6"));
         assert_eq!(t.of_type("AWS::DynamoDB::Table").count(), 1);
         assert_eq!(t.of_type("AWS::SQS::Queue").count(), 2);
+        assert_eq!(t.of_type("AWS::KMS::Key").count(), 1);
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub const ENV_ALERT_MINUTE_MS: &str = "HOOKLINE_ALERT_MINUTE_MS";
 pub const ENV_ALERT_CLAIM_LEASE_MS: &str = "HOOKLINE_ALERT_CLAIM_LEASE_MS";
 pub const ENV_EVENTS_PER_SECOND: &str = "HOOKLINE_EVENTS_PER_SECOND";
 pub const ENV_TEST_SENDS_PER_MINUTE: &str = "HOOKLINE_TEST_SENDS_PER_MINUTE";
+/// The KMS key (id, ARN or alias) whose data keys seal webhooks' secrets in the table.
+pub const ENV_SECRETS_KEY: &str = "HOOKLINE_SECRETS_KEY";
 
 /// The seed pages' TTL for a webhook request.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -90,6 +92,8 @@ pub struct ApiConfig {
     pub table_name: String,
     pub delivery_queue_url: String,
     pub settings: Settings,
+    /// See `ENV_SECRETS_KEY`.
+    pub secrets_key: String,
 }
 
 impl ApiConfig {
@@ -102,6 +106,7 @@ impl ApiConfig {
             table_name: required(&get, ENV_TABLE)?,
             delivery_queue_url: required(&get, ENV_DELIVERY_QUEUE_URL)?,
             settings: settings_from_lookup(&get)?,
+            secrets_key: required(&get, ENV_SECRETS_KEY)?,
         })
     }
 }
@@ -115,6 +120,8 @@ pub struct DeliveryConfig {
     pub retry: crate::outbound::retry::RetryPolicy,
     pub request_timeout: std::time::Duration,
     pub allow_private_targets: bool,
+    /// See `ENV_SECRETS_KEY`.
+    pub secrets_key: String,
 }
 
 impl DeliveryConfig {
@@ -159,6 +166,7 @@ impl DeliveryConfig {
             retry,
             request_timeout: std::time::Duration::from_millis(timeout_ms),
             allow_private_targets: settings.allow_private_targets,
+            secrets_key: required(&get, ENV_SECRETS_KEY)?,
         })
     }
 }
@@ -175,6 +183,8 @@ pub struct AlertConfig {
     /// How long a claim to send an alert stands (see `alerts`): 120 s, four times the
     /// function's timeout; shorter only in tests.
     pub claim_lease: std::time::Duration,
+    /// See `ENV_SECRETS_KEY` (alerts read webhooks, secrets included).
+    pub secrets_key: String,
 }
 
 impl AlertConfig {
@@ -192,6 +202,7 @@ impl AlertConfig {
             sender: required(&get, ENV_ALERT_SENDER)?,
             minute: std::time::Duration::from_millis(minute_ms),
             claim_lease: std::time::Duration::from_millis(lease_ms),
+            secrets_key: required(&get, ENV_SECRETS_KEY)?,
         })
     }
 }
@@ -315,11 +326,21 @@ mod tests {
         ]))
         .expect_err("0 days");
         assert!(err.to_string().contains(ENV_RETENTION_DAYS));
+        // Secrets are never stored unsealed: no key, no start.
+        let no_key = [
+            (ENV_TABLE, "t"),
+            (ENV_DELIVERY_QUEUE_URL, "q"),
+            (ENV_DEAD_LETTER_QUEUE_URL, "d"),
+            (ENV_ALERT_SENDER, "a@b.c"),
+        ];
+        assert_eq!(ApiConfig::from_lookup(lookup(&no_key)), Err(ConfigError::Missing(ENV_SECRETS_KEY)));
+        assert!(DeliveryConfig::from_lookup(lookup(&no_key)).is_err());
+        assert_eq!(AlertConfig::from_lookup(lookup(&no_key)), Err(ConfigError::Missing(ENV_SECRETS_KEY)));
     }
 
     #[test]
     fn delivery_config_defaults_and_errors() {
-        let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q")];
+        let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q"), (ENV_SECRETS_KEY, "k")];
         let cfg = DeliveryConfig::from_lookup(lookup(&base)).expect("valid");
         assert_eq!(cfg.retry.max_attempts(), 6);
         assert_eq!(cfg.request_timeout, std::time::Duration::from_secs(10));
@@ -355,7 +376,7 @@ mod tests {
 
     #[test]
     fn console_settings_default_and_are_checked() {
-        let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q")];
+        let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q"), (ENV_SECRETS_KEY, "k")];
         let cfg = ApiConfig::from_lookup(lookup(&base)).expect("valid");
         assert_eq!(cfg.settings.console, ConsoleSettings::default());
         let mut pairs = base.to_vec();
@@ -410,12 +431,15 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let cfg = ApiConfig::from_lookup(lookup(&[(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q")])).expect("valid");
+        let cfg =
+            ApiConfig::from_lookup(lookup(&[(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q"), (ENV_SECRETS_KEY, "k")]))
+                .expect("valid");
         assert_eq!(cfg.settings, Settings::default());
         let cfg = ApiConfig::from_lookup(lookup(&[
             (ENV_TABLE, "t"),
             (ENV_DELIVERY_QUEUE_URL, "q"),
             (ENV_ALLOW_PRIVATE_TARGETS, "true"),
+            (ENV_SECRETS_KEY, "k"),
         ]))
         .expect("valid");
         assert!(cfg.settings.allow_private_targets);

@@ -23,7 +23,7 @@ impl AlertFunction<DynamoStore, SesMailer> {
     pub fn from_config(sdk: &SdkConfig, config: &AlertConfig) -> Self {
         Self {
             alerter: Alerter {
-                store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+                store: DynamoStore::connect(sdk, &config.table_name, &config.secrets_key),
                 mailer: SesMailer::new(aws_sdk_ses::Client::new(sdk), &config.sender),
                 minute: config.minute,
                 claim_lease: config.claim_lease,

@@ -57,7 +57,7 @@ impl<S, Q> App<S, Q> {
 impl AwsApp {
     pub fn from_config(sdk: &SdkConfig, config: &ApiConfig) -> Arc<Self> {
         App::new(
-            DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            DynamoStore::connect(sdk, &config.table_name, &config.secrets_key),
             SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),
             config.settings.clone(),
         )

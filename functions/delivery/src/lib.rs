@@ -33,7 +33,7 @@ impl DeliveryFunction<DynamoStore> {
         })?;
         Ok(Self {
             dispatcher: Dispatcher {
-                store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+                store: DynamoStore::connect(sdk, &config.table_name, &config.secrets_key),
                 sender: std::sync::Arc::new(sender),
                 signing: config.signing.clone(),
                 retry: config.retry.clone(),

@@ -3,6 +3,7 @@
 //!   hookline-admin create-api-key --table <TableName> [--name <label>] [--tenant <tenant_id>]
 //!   hookline-admin list-api-keys  --table <TableName>
 //!   hookline-admin revoke-api-key --table <TableName> --id <key_id>
+//!   hookline-admin seal-secrets   --table <TableName>   (with HOOKLINE_SECRETS_KEY set)
 //!
 //! Uses the standard AWS credential chain (profile, environment); `AWS_ENDPOINT_URL` points it
 //! at a local moto server. A key is printed once; only its SHA-256 is stored. Without
@@ -15,7 +16,8 @@ use hookline_shared::app::access::{self, CreateApiKey};
 
 const USAGE: &str = "usage: hookline-admin create-api-key --table <TableName> [--name <label>] [--tenant <tenant_id>]
        hookline-admin list-api-keys --table <TableName>
-       hookline-admin revoke-api-key --table <TableName> --id <key_id>";
+       hookline-admin revoke-api-key --table <TableName> --id <key_id>
+       hookline-admin seal-secrets --table <TableName>   (HOOKLINE_SECRETS_KEY: the stack's SecretsKeyArn)";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -37,7 +39,9 @@ async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let command = args.first().map(String::as_str).ok_or(USAGE)?;
     let table = flag(args, "--table").ok_or(USAGE)?;
     let sdk = hookline_shared::adapters::sdk::load_sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    // The key commands never read webhooks, so only seal-secrets needs the KMS key.
+    let secrets_key = std::env::var(hookline_shared::config::ENV_SECRETS_KEY).unwrap_or_default();
+    let store = DynamoStore::connect(&sdk, table, &secrets_key);
     match command {
         "create-api-key" => {
             let request = CreateApiKey {
@@ -59,6 +63,19 @@ async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
             let id = flag(args, "--id").ok_or(USAGE)?;
             access::revoke_api_key(&store, id).await?;
             println!("API key {id} revoked.");
+        }
+        "seal-secrets" => {
+            if secrets_key.is_empty() {
+                return Err(format!(
+                    "seal-secrets needs {}: the stack's SecretsKeyArn output",
+                    hookline_shared::config::ENV_SECRETS_KEY
+                )
+                .into());
+            }
+            // Webhooks written before sealing hold their secrets in plain text until their next
+            // update; this seals them all now.
+            let sealed = store.seal_plain_webhooks().await?;
+            println!("{sealed} webhook(s) had plain-text secrets; now sealed.");
         }
         _ => return Err(USAGE.into()),
     }

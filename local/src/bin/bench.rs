@@ -201,6 +201,7 @@ async fn run() -> Result<(), BoxError> {
     let template = stack::Template::load(&stack::template_path())?;
     let created = stack::provision(&sdk, &template, "bench", &HashMap::new()).await?;
     let table = created.table("HooklineTable")?.to_string();
+    let secrets_key = created.key("SecretsKey")?.to_string();
     let queue = created.queue("DeliveryQueue")?.clone();
     let received = Arc::new(AtomicU64::new(0));
     let counter = received.clone();
@@ -213,7 +214,7 @@ async fn run() -> Result<(), BoxError> {
     })))
     .await?;
 
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
+    let store = DynamoStore::connect(&sdk, &table, &secrets_key);
     let task_queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &queue.url);
     let settings = Settings { allow_private_targets: true, ..Settings::default() };
     let request: CreateWebhook = serde_json::from_value(serde_json::json!({
@@ -279,6 +280,7 @@ async fn run() -> Result<(), BoxError> {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_ENDPOINT_URL", &proxy_endpoint)
         .env("HOOKLINE_TABLE", &table)
+        .env("HOOKLINE_SECRETS_KEY", &secrets_key)
         .env("HOOKLINE_DELIVERY_QUEUE_URL", &queue.url)
         .env("HOOKLINE_ALLOW_PRIVATE_TARGETS", "true")
         .env("RUST_LOG", std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "info".into()))

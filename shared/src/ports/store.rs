@@ -17,13 +17,31 @@ pub enum StoreError {
     Dynamo { operation: &'static str, message: String },
     #[error("stored item could not be read: {0}")]
     Corrupt(String),
+    /// The keys that seal secrets at rest could not be had (KMS failed).
+    #[error("{0}")]
+    Keys(String),
+    /// A webhook's sealed secret does not open for its item: copied there from another item,
+    /// or altered. Refused rather than used; see docs/decisions.md.
+    #[error("webhook {webhook_id}: a stored secret cannot be decrypted ({reason})")]
+    SecretUnreadable { webhook_id: String, reason: String },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {
-        DomainError::Unavailable { detail: format!("storage error: {e}") }
+        match e {
+            // Not a passing failure: retrying cannot help, replacing the values can.
+            StoreError::SecretUnreadable { webhook_id, .. } => DomainError::conflict(
+                "secret_unreadable",
+                format!(
+                    "webhook {webhook_id} holds a secret that cannot be decrypted for it (copied from another \
+                     webhook, or altered); set the secret again (with secret_grace_minutes 0) and its auth and headers, \
+                     or delete it"
+                ),
+            ),
+            e => DomainError::Unavailable { detail: format!("storage error: {e}") },
+        }
     }
 }
 

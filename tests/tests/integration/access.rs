@@ -2,7 +2,6 @@
 //! console session reach their own tenant only; console links open once; changes from the
 //! console need its CSRF token; revoking a key ends its sessions.
 
-use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::domain::access::{self, ConsoleLink, ConsoleSession};
 use hookline_shared::domain::timestamp;
 use hookline_shared::ports::store::{ApiKeyStore, ConsoleStore};
@@ -222,7 +221,7 @@ async fn a_console_link_opens_once_and_its_session_needs_the_csrf_token_to_chang
 #[tokio::test]
 async fn expired_links_and_sessions_and_those_of_a_revoked_key_get_nothing() {
     let h = Harness::start().await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     let (key, key_id) = tenant_key(&h, "acme").await;
     let key_hash = hookline_shared::domain::api_key::hash(&key);
     assert!(store.get_api_key(&key_hash).await.expect("read").is_some());

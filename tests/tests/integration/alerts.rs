@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::domain::settings::Settings;
 use hookline_shared::domain::timestamp;
 use hookline_shared::ports::store::{AlertStore, DeadLetterKey, WebhookStore};
@@ -265,7 +264,7 @@ async fn a_claim_left_by_a_crashed_invocation_lapses_and_the_summary_still_goes_
     let webhook_id = wh["id"].as_str().expect("id").to_string();
     let delivery_id = event(&h).await;
     h.delivery_with_status("shop", &delivery_id, "failed", Duration::from_secs(30)).await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     let crashed_at = timestamp::format(timestamp::now() - Duration::from_secs(120));
     let dead = DeadLetterKey {
         tenant_id: "shop",

@@ -20,7 +20,7 @@ use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::sdk::SdkConfig;
 use hookline_shared::config::{
     AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
-    ENV_DELIVERY_QUEUE_URL, ENV_TABLE,
+    ENV_DELIVERY_QUEUE_URL, ENV_SECRETS_KEY, ENV_TABLE,
 };
 use hookline_shared::domain::settings::Settings;
 use hookline_shared::ports::store::ApiKeyStore;
@@ -94,6 +94,7 @@ impl Harness {
             (ENV_TABLE.to_string(), self.config.table_name.clone()),
             (ENV_DELIVERY_QUEUE_URL.to_string(), self.config.delivery_queue_url.clone()),
             (ENV_ALLOW_PRIVATE_TARGETS.to_string(), "true".to_string()),
+            (ENV_SECRETS_KEY.to_string(), self.config.secrets_key.clone()),
         ]);
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = DeliveryConfig::from_lookup(|name| vars.get(name).cloned()).expect("delivery config");
@@ -114,6 +115,7 @@ impl Harness {
             (ENV_TABLE.to_string(), self.config.table_name.clone()),
             (ENV_DEAD_LETTER_QUEUE_URL.to_string(), dlq.url.clone()),
             (ENV_ALERT_SENDER.to_string(), ALERT_SENDER.to_string()),
+            (ENV_SECRETS_KEY.to_string(), self.config.secrets_key.clone()),
         ]);
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = AlertConfig::from_lookup(|name| vars.get(name).cloned()).expect("alert config");
@@ -243,9 +245,10 @@ impl Harness {
             table_name: stack.table("HooklineTable").expect("table").to_string(),
             delivery_queue_url: stack.queue("DeliveryQueue").expect("queue").url.clone(),
             settings,
+            secrets_key: stack.key("SecretsKey").expect("secrets key").to_string(),
         };
         let (key, record) = hookline_shared::domain::api_key::new_key("test", None);
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name)
+        DynamoStore::connect(&sdk, &config.table_name, &config.secrets_key)
             .put_api_key(&record)
             .await
             .expect("store api key");
@@ -258,6 +261,11 @@ impl Harness {
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    /// The stack's store, as the functions make it (straight to moto, not recorded).
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::connect(&self.sdk, &self.config.table_name, &self.config.secrets_key)
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {

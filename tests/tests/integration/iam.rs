@@ -33,13 +33,18 @@ fn iam_actions(call: &AwsCall) -> Vec<String> {
     }
 }
 
-/// The template resource a call acts on: the table (or its indexes) or the queue it names.
+/// The template resource a call acts on: the table (or its indexes), the queue or the KMS key it names.
 fn resource_of(h: &Harness, call: &AwsCall) -> Option<String> {
     let body: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
     let service = call.operation.split(':').next().unwrap_or_default();
     match service {
         "dynamodb" if body.get("IndexName").is_some() => Some("HooklineTable.Arn/index/*".into()),
         "dynamodb" => Some("HooklineTable.Arn".into()),
+        // The key a KMS call names must be the stack's own: the policies grant only that one.
+        "kms" => {
+            let key = body["KeyId"].as_str()?;
+            h.stack.keys.iter().find(|(_, arn)| arn.as_str() == key).map(|(id, _)| format!("{id}.Arn"))
+        }
         "sqs" => {
             let url = body["QueueUrl"].as_str()?;
             ["DeliveryQueue", "DeliveryDeadLetterQueue"]

@@ -142,7 +142,7 @@ async fn an_ingest_interrupted_after_storing_the_event_is_finished_by_the_retry(
             inner: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),
             failures: AtomicUsize::new(1),
         };
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
+        let store = DynamoStore::connect(sdk, &config.table_name, &config.secrets_key);
         router(App::new(store, queue, config.settings.clone()))
     })
     .await;

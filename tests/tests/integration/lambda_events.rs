@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use hookline_alert::AlertFunction;
 use hookline_api::{AwsApp, router};
 use hookline_delivery::DeliveryFunction;
-use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::app::ingest;
 use hookline_shared::config::{AlertConfig, DeliveryConfig};
 use hookline_shared::domain::api_key;
@@ -43,10 +42,7 @@ async fn answer(app: axum::Router, event_file: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn sample_api_gateway_events_are_answered() {
     let h = Harness::start().await;
-    DynamoStore::new(h.dynamodb(), &h.config.table_name)
-        .put_api_key(&api_key::record_for(SAMPLE_KEY, "sample events", None))
-        .await
-        .expect("key");
+    h.store().put_api_key(&api_key::record_for(SAMPLE_KEY, "sample events", None)).await.expect("key");
     let app = router(AwsApp::from_config(&h.sdk, &h.config));
 
     let (status, body) = answer(app.clone(), "health.json").await;
@@ -86,9 +82,10 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
         "created_at": "2026-11-22T17:00:00Z", "updated_at": "2026-11-22T17:00:00Z"
     }))
     .expect("webhook");
-    DynamoStore::new(h.dynamodb(), &h.config.table_name).create_webhook(&webhook, 100).await.expect("webhook");
+    h.store().create_webhook(&webhook, 100).await.expect("webhook");
     let config = DeliveryConfig::from_lookup(|name| match name {
         "HOOKLINE_TABLE" => Some(h.config.table_name.clone()),
+        "HOOKLINE_SECRETS_KEY" => Some(h.config.secrets_key.clone()),
         "HOOKLINE_DELIVERY_QUEUE_URL" => Some(h.config.delivery_queue_url.clone()),
         "HOOKLINE_ALLOW_PRIVATE_TARGETS" => Some("true".into()),
         _ => None,
@@ -112,6 +109,7 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
     // AND the same two messages as dead letters: counted on the webhook, garbage acknowledged
     let alert_config = AlertConfig::from_lookup(|name| match name {
         "HOOKLINE_TABLE" => Some(h.config.table_name.clone()),
+        "HOOKLINE_SECRETS_KEY" => Some(h.config.secrets_key.clone()),
         "HOOKLINE_DEAD_LETTER_QUEUE_URL" => Some(h.stack.queue("DeliveryDeadLetterQueue").expect("dlq").url.clone()),
         "HOOKLINE_ALERT_SENDER" => Some("alerts@hookline.test".into()),
         _ => None,
@@ -121,11 +119,7 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
     let dead: SqsEvent = serde_json::from_str(&sample("alert", "sqs-batch.json")).expect("an SQS event");
     let response = alerts.handle(dead).await;
     assert!(response.batch_item_failures.is_empty(), "nothing left to retry");
-    let w = DynamoStore::new(h.dynamodb(), &h.config.table_name)
-        .get_webhook(&webhook.tenant_id, &webhook.id)
-        .await
-        .expect("read")
-        .expect("webhook");
+    let w = h.store().get_webhook(&webhook.tenant_id, &webhook.id).await.expect("read").expect("webhook");
     assert_eq!(w.consecutive_failures, 1, "the dead delivery was counted");
 }
 
@@ -134,7 +128,7 @@ async fn a_sample_event_for_every_route_is_answered() {
     // GIVEN the key, webhook, event and failed delivery the samples name
     let h = Harness::start_local().await;
     let receiver = Receiver::start(vec![Answer::status(200)]).await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     store.put_api_key(&api_key::record_for(SAMPLE_KEY, "sample events", None)).await.expect("key");
     let webhook: Webhook = serde_json::from_value(serde_json::json!({
         "id": "wh_01a2047bc1c277a889e2b8372deb0472", "tenant_id": "acme", "name": "sample", "url": receiver.url,

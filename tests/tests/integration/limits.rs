@@ -268,7 +268,6 @@ async fn a_test_sends_quota_refuses_the_send_after_its_limit_and_sends_nothing_f
 
 #[tokio::test]
 async fn a_status_filter_over_many_other_deliveries_answers_within_its_page_bound_with_a_cursor() {
-    use hookline_shared::adapters::dynamo::DynamoStore;
     use hookline_shared::domain::delivery::{Delivery, DeliveryStatus, DeliveryWrite};
     use hookline_shared::domain::ids::{DELIVERY_PREFIX, new_id};
     use hookline_shared::domain::limits::{FILTERED_PAGE_EXAMINES, MAX_INDEX_PAGES_PER_REQUEST};
@@ -297,7 +296,7 @@ async fn a_status_filter_over_many_other_deliveries_answers_within_its_page_boun
     let mut writes = vec![DeliveryWrite { delivery: failed.clone(), attempt: None }];
     let newer = MAX_INDEX_PAGES_PER_REQUEST * FILTERED_PAGE_EXAMINES + 50;
     writes.extend((0..newer).map(|_| DeliveryWrite { delivery: delivery(DeliveryStatus::Delivered), attempt: None }));
-    DynamoStore::new(h.dynamodb(), &h.config.table_name).write_deliveries(&writes).await.expect("write");
+    h.store().write_deliveries(&writes).await.expect("write");
 
     // WHEN the log is asked for failed ones
     let path = format!("/v1/tenants/shop/webhooks/{webhook}/deliveries?status=failed");

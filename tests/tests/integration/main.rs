@@ -16,6 +16,7 @@ mod options;
 mod outbound_policy;
 mod receiver;
 mod requeue;
+mod secrets;
 mod stack;
 mod store;
 mod unreadable;

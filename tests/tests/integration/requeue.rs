@@ -48,7 +48,7 @@ async fn stack(failures: usize) -> (Harness, Receiver, String, Arc<AtomicUsize>)
             inner: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),
             fail_next: switch,
         };
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
+        let store = DynamoStore::connect(sdk, &config.table_name, &config.secrets_key);
         router(App::new(store, queue, config.settings.clone()))
     })
     .await;
@@ -177,7 +177,7 @@ async fn a_claim_lost_before_its_enqueue_is_retried_once_stale_and_not_before() 
     let (h, receiver, webhook_id, _) = stack(2).await;
     let since = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("time");
     let (fresh, stale) = (failed_delivery(&h, 0).await, failed_delivery(&h, 1).await);
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     for (id, claimed_at) in [(&fresh, now - 5), (&stale, now - REQUEUE_CLAIM_STALE_SECONDS - 1)] {
         let seen = store.get_delivery("shop", id).await.expect("read").expect("exists").delivery;

@@ -40,7 +40,7 @@ fn attempt(n: u32, status_code: u16) -> Attempt {
 #[tokio::test]
 async fn writes_for_one_delivery_in_one_batch_keep_the_last_state_and_every_attempt() {
     let h = Harness::start().await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     let writes = vec![
         DeliveryWrite { delivery: state(DeliveryStatus::Retrying, 1), attempt: Some(attempt(1, 500)) },
         DeliveryWrite { delivery: state(DeliveryStatus::Delivered, 2), attempt: Some(attempt(2, 200)) },
@@ -57,7 +57,7 @@ async fn writes_for_one_delivery_in_one_batch_keep_the_last_state_and_every_atte
 /// A fresh stack, its store, and the id of webhook "orders" of tenant "acme".
 async fn with_webhook() -> (Harness, DynamoStore, String) {
     let h = Harness::start().await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     let webhook_id =
         h.create_webhook("acme", "orders", &["order_create"]).await["id"].as_str().expect("id").to_string();
     (h, store, webhook_id)
@@ -121,7 +121,7 @@ async fn a_dead_letter_counts_once_per_round_and_never_against_a_requeued_round(
 #[tokio::test]
 async fn a_dead_letter_whose_webhook_is_gone_still_marks_the_delivery_failed() {
     let h = Harness::start().await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     let pending = state(DeliveryStatus::Pending, 0);
     store.write_deliveries(&[DeliveryWrite { delivery: pending.clone(), attempt: None }]).await.expect("write");
 
@@ -192,7 +192,7 @@ async fn webhooks_stored_with_filters_as_a_list_still_read() {
         .expect("write the old form");
 
     // WHEN it is read, THEN its filters are there
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     let webhook = store.get_webhook("acme", &id).await.expect("reads").expect("exists");
     assert_eq!(
         serde_json::to_value(&webhook.filters).expect("json"),

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
-use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::domain::event::EventPayload;
 use hookline_shared::domain::ids::{self, DELIVERY_PREFIX, EVENT_PREFIX};
 use hookline_shared::domain::json_depth::text_depth;
@@ -153,7 +152,7 @@ async fn pending_delivery(h: &Harness, webhook_id: &str) -> DeliveryTask {
         generation: 0,
         payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
     };
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     store.put_deliveries(&[task.pending_delivery()], false).await.expect("store the delivery");
     task
 }
@@ -298,7 +297,7 @@ async fn the_store_marks_an_unreadable_messages_delivery_only_in_its_round_and_n
     use hookline_shared::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey};
     // GIVEN a webhook with a pending, a delivered, and a round-1 delivery
     let (h, webhook_id, _) = alerting_stack("https://orders.example.com/hook", false).await;
-    let store = DynamoStore::new(h.dynamodb(), &h.config.table_name);
+    let store = h.store();
     let (pending, delivered, later) = (
         pending_delivery(&h, &webhook_id).await,
         pending_delivery(&h, &webhook_id).await,

@@ -145,7 +145,7 @@ impl AlertStore for DynamoStore {
             .send()
             .await;
         let webhook = match unless_condition_failed("UpdateItem", appended)?.and_then(|out| out.attributes) {
-            Some(item) => Some(from_item(item)?),
+            Some(item) => Some(self.webhook_from_item(item).await?),
             None => self.get_webhook(dead.tenant_id, dead.webhook_id).await?,
         };
         Ok(match webhook {

@@ -6,6 +6,7 @@ pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
 
+pub const TENANT_PK_PREFIX: &str = "TENANT#";
 pub const TENANT_SK: &str = "#TENANT";
 pub const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
 pub const EVENT_SK: &str = "EVENT";
@@ -19,7 +20,7 @@ pub const ATTEMPT_SK_PREFIX: &str = "ATTEMPT#";
 pub const QUOTA_SK: &str = "QUOTA";
 
 pub fn tenant_pk(tenant: &str) -> String {
-    format!("TENANT#{tenant}")
+    format!("{TENANT_PK_PREFIX}{tenant}")
 }
 pub fn webhook_sk(id: &str) -> String {
     format!("{WEBHOOK_SK_PREFIX}{id}")

@@ -11,6 +11,7 @@
 //! | api key  | `APIKEY#{sha256}`            | `APIKEY`         |                                  |
 //!
 //! A tenant's partition holds only its marker and its webhooks, so fan-out is one Query.
+//! Webhooks' secrets are sealed for their item with a KMS data key (`sealing`).
 //! Events and deliveries get a partition each: they are written at event rate and read by key.
 
 mod alert_state;
@@ -21,19 +22,33 @@ mod events;
 mod items;
 mod keys;
 mod quotas;
+mod sealing;
 mod tenants;
 mod webhooks;
 
+use std::sync::Arc;
+
 use aws_sdk_dynamodb::Client;
+
+use super::kms::KmsDataKeys;
 
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Seal and open webhooks' secrets (see `sealing`).
+    data_keys: Arc<KmsDataKeys>,
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+    pub fn new(client: Client, table: impl Into<String>, data_keys: Arc<KmsDataKeys>) -> Self {
+        Self { client, table: table.into(), data_keys }
+    }
+
+    /// The store a function uses: `table`, its webhooks' secrets sealed with data keys of the
+    /// KMS key `secrets_key`.
+    pub fn connect(sdk: &crate::adapters::sdk::SdkConfig, table: impl Into<String>, secrets_key: &str) -> Self {
+        let data_keys = KmsDataKeys::new(aws_sdk_kms::Client::new(sdk), secrets_key);
+        Self::new(Client::new(sdk), table, Arc::new(data_keys))
     }
 }

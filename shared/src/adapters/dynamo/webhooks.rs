@@ -53,9 +53,11 @@ impl WebhookStore for DynamoStore {
 
     async fn create_webhook(&self, webhook: &Webhook, max_webhooks: usize) -> StoreResult<bool> {
         let tenant_pk = keys::tenant_pk(&webhook.tenant_id);
+        let mut item = to_item(webhook, tenant_pk, &keys::webhook_sk(&webhook.id), "webhook")?;
+        self.seal_secrets(&webhook.tenant_id, &webhook.id, item.iter_mut().map(|(k, v)| (k.as_str(), v))).await?;
         let put_webhook = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(webhook, tenant_pk, &keys::webhook_sk(&webhook.id), "webhook")?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build_err("TransactWriteItems"))?;
@@ -88,7 +90,10 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn get_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<Option<Webhook>> {
-        self.get("GetItem", keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id)).await?.map(from_item).transpose()
+        match self.get("GetItem", keys::tenant_pk(tenant_id), &keys::webhook_sk(webhook_id)).await? {
+            Some(item) => Ok(Some(self.webhook_from_item(item).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn list_webhooks(
@@ -117,7 +122,7 @@ impl WebhookStore for DynamoStore {
                 .await
                 .map_err(sdk_err("Query"))?;
             for item in out.items.unwrap_or_default() {
-                items.push(from_item(item)?);
+                items.push(self.webhook_from_item(item).await?);
             }
             start = out.last_evaluated_key;
             if start.is_none() || items.len() >= want {
@@ -134,7 +139,10 @@ impl WebhookStore for DynamoStore {
         changes: &WebhookChanges,
         updated_at: &str,
     ) -> StoreResult<Option<Webhook>> {
-        let (expr, names, values) = Self::update_expression(changes, updated_at)?;
+        let (expr, names, mut values) = Self::update_expression(changes, updated_at)?;
+        // `:secret`, `:auth`, `:headers` are sealed like the attributes they set.
+        let secrets = values.iter_mut().filter_map(|(k, v)| k.strip_prefix(':').map(|name| (name, v)));
+        self.seal_secrets(tenant_id, webhook_id, secrets).await?;
         let result = self
             .update_webhook_item(tenant_id, webhook_id)
             .update_expression(expr)
@@ -144,7 +152,12 @@ impl WebhookStore for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        unless_condition_failed("UpdateItem", result)?.and_then(|out| out.attributes).map(from_item).transpose()
+        let Some(item) = unless_condition_failed("UpdateItem", result)?.and_then(|out| out.attributes) else {
+            return Ok(None);
+        };
+        // An item written before sealing is sealed whole on this, its next update.
+        self.seal_plain_leftovers(tenant_id, webhook_id, &item).await?;
+        Ok(Some(self.webhook_from_item(item).await?))
     }
 
     async fn delete_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<bool> {
@@ -196,7 +209,7 @@ impl WebhookStore for DynamoStore {
             match item.get(SK) {
                 Some(AttributeValue::S(sk)) if sk == keys::TENANT_SK => tenant_known = true,
                 Some(AttributeValue::S(sk)) if sk.starts_with(keys::WEBHOOK_SK_PREFIX) => {
-                    webhooks.push(from_item(item)?)
+                    webhooks.push(self.webhook_from_item(item).await?)
                 }
                 _ => {}
             }
@@ -225,7 +238,7 @@ impl WebhookStore for DynamoStore {
                     .await
                     .map_err(sdk_err("BatchGetItem"))?;
                 for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    found.push(from_item(item)?);
+                    found.push(self.webhook_from_item(item).await?);
                 }
                 request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
                 if request.is_some() {
