@@ -5,10 +5,12 @@ use std::collections::HashMap;
 
 use std::time::Duration;
 
+use crate::app::alert_mail::AlertMail;
 use crate::domain::catalog::{SEED_CATALOG, TopicCatalog};
 use crate::domain::console::{
     self, ConsoleSettings, DEFAULT_ACCENT_COLOR, DEFAULT_LINK_MINUTES, DEFAULT_PRODUCT_NAME, DEFAULT_SESSION_MINUTES,
 };
+use crate::domain::recipient::{DEFAULT_ALERT_EMAILS_PER_DAY, DEFAULT_CONFIRMATIONS_PER_DAY, MAX_DAILY_CAP, OptInSettings};
 use crate::domain::settings::{DEFAULT_HEADER_PREFIX, DEFAULT_SOURCE, Settings};
 use crate::outbound::request::SigningSettings;
 use crate::outbound::signatures::HeaderNames;
@@ -43,6 +45,9 @@ pub const ENV_DEAD_LETTER_QUEUE_URL: &str = "HOOKLINE_DEAD_LETTER_QUEUE_URL";
 pub const ENV_ALERT_SENDER: &str = "HOOKLINE_ALERT_SENDER";
 pub const ENV_ALERT_MINUTE_MS: &str = "HOOKLINE_ALERT_MINUTE_MS";
 pub const ENV_ALERT_CLAIM_LEASE_MS: &str = "HOOKLINE_ALERT_CLAIM_LEASE_MS";
+pub const ENV_SES_CONFIGURATION_SET: &str = "HOOKLINE_SES_CONFIGURATION_SET";
+pub const ENV_CONFIRMATION_EMAILS_PER_DAY: &str = "HOOKLINE_CONFIRMATION_EMAILS_PER_DAY";
+pub const ENV_ALERT_EMAILS_PER_DAY: &str = "HOOKLINE_ALERT_EMAILS_PER_DAY";
 
 /// The seed pages' TTL for a webhook request.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -83,6 +88,32 @@ pub struct ApiConfig {
     pub table_name: String,
     pub delivery_queue_url: String,
     pub settings: Settings,
+    /// How opt-in confirmations are sent; `None` without a sender (none are sent then).
+    pub mail: Option<MailConfig>,
+}
+
+/// The SES identity e-mails come from, and the configuration set that reports their
+/// bounces and complaints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailConfig {
+    pub sender: String,
+    pub configuration_set: Option<String>,
+}
+
+impl MailConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let sender = get(ENV_ALERT_SENDER)?.trim().to_string();
+        Some(Self { sender, configuration_set: get(ENV_SES_CONFIGURATION_SET).map(|c| c.trim().to_string()) })
+    }
+}
+
+/// The per-tenant daily caps on e-mail.
+fn opt_in_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<OptInSettings, ConfigError> {
+    let cap = |name, default| parsed(get, name, default, |n: &u32| *n <= MAX_DAILY_CAP, "0..=100000 e-mails a day");
+    Ok(OptInSettings {
+        confirmations_per_day: cap(ENV_CONFIRMATION_EMAILS_PER_DAY, DEFAULT_CONFIRMATIONS_PER_DAY)?,
+        alert_emails_per_day: cap(ENV_ALERT_EMAILS_PER_DAY, DEFAULT_ALERT_EMAILS_PER_DAY)?,
+    })
 }
 
 impl ApiConfig {
@@ -95,6 +126,7 @@ impl ApiConfig {
             table_name: required(&get, ENV_TABLE)?,
             delivery_queue_url: required(&get, ENV_DELIVERY_QUEUE_URL)?,
             settings: settings_from_lookup(&get)?,
+            mail: MailConfig::from_lookup(&get),
         })
     }
 }
@@ -158,6 +190,10 @@ pub struct AlertConfig {
     /// How long a claim to send an alert stands (see `alerts`): 120 s, four times the
     /// function's timeout; shorter only in tests.
     pub claim_lease: std::time::Duration,
+    /// The configuration set that reports bounces and complaints.
+    pub configuration_set: Option<String>,
+    /// The product name, the public address for unsubscribe links, the daily cap.
+    pub mail: AlertMail,
 }
 
 impl AlertConfig {
@@ -175,8 +211,18 @@ impl AlertConfig {
             sender: required(&get, ENV_ALERT_SENDER)?,
             minute: std::time::Duration::from_millis(minute_ms),
             claim_lease: std::time::Duration::from_millis(lease_ms),
+            configuration_set: get(ENV_SES_CONFIGURATION_SET).map(|c| c.trim().to_string()),
+            mail: alert_mail_from_lookup(&get)?,
         })
     }
+}
+
+/// What alert e-mails need: unsubscribe links must lead somewhere, so the public URL is
+/// required here (the template sets it to the API's own address when no domain is named).
+fn alert_mail_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<AlertMail, ConfigError> {
+    let console = console_from_lookup(get)?;
+    let base_url = console.public_url.ok_or(ConfigError::Missing(ENV_PUBLIC_URL))?;
+    Ok(AlertMail { product: console.product_name, base_url, opt_in: opt_in_from_lookup(get)? })
 }
 
 /// The deployment settings, from the environment.
@@ -207,7 +253,8 @@ pub fn settings_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Set
         .map_err(|e| ConfigError::Invalid { name: ENV_HEADER_PREFIX, reason: e.to_string() })?;
     let source = get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string());
     let console = console_from_lookup(get)?;
-    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source, console })
+    let opt_in = opt_in_from_lookup(get)?;
+    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source, console, opt_in })
 }
 
 fn console_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<ConsoleSettings, ConfigError> {

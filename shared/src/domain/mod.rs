@@ -12,6 +12,7 @@ pub mod filter;
 pub mod ids;
 pub mod limits;
 pub mod net_policy;
+pub mod recipient;
 pub mod secret;
 pub mod settings;
 pub mod task;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::domain::catalog::TopicCatalog;
 use crate::domain::console::ConsoleSettings;
+use crate::domain::recipient::OptInSettings;
 
 /// Hookline's own header prefix unless the deployment sets another.
 pub const DEFAULT_HEADER_PREFIX: &str = "x-hookline";
@@ -25,6 +26,8 @@ pub struct Settings {
     pub source: String,
     /// The tenant console (api function only).
     pub console: ConsoleSettings,
+    /// Per-tenant daily caps on opt-in confirmations and alert e-mails.
+    pub opt_in: OptInSettings,
 }
 
 impl Default for Settings {
@@ -36,6 +39,7 @@ impl Default for Settings {
             header_prefix: DEFAULT_HEADER_PREFIX.into(),
             source: DEFAULT_SOURCE.into(),
             console: ConsoleSettings::default(),
+            opt_in: OptInSettings::default(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod deliveries;
 mod events;
 mod items;
 mod keys;
+mod recipients;
 mod webhooks;
 
 use aws_sdk_dynamodb::Client;
