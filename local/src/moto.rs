@@ -9,10 +9,22 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-/// Runs moto's threaded server until stdin reaches EOF.
+/// Runs moto's threaded server until stdin reaches EOF. DynamoDB requests are served one at
+/// a time: DynamoDB checks a conditional write's condition and writes atomically, moto checks
+/// and writes without a lock, so two concurrent conditional writes could both pass (a daily
+/// cap counted past its limit). Only DynamoDB: SQS long polls must not hold the others up.
 const WRAPPER: &str = r#"
-import sys
+import sys, threading
 from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+_serve = DomainDispatcherApplication.__call__
+_dynamodb = threading.Lock()
+def _call(self, environ, start_response):
+    if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        with _dynamodb:
+            return list(_serve(self, environ, start_response))
+    return _serve(self, environ, start_response)
+DomainDispatcherApplication.__call__ = _call
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
 server.start()
 print("MOTO_PORT", server.get_host_and_port()[1], flush=True)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::http_sender::{HttpSender, SenderConfig};
 use hookline_shared::adapters::sdk::SdkConfig;
+use hookline_shared::adapters::ses::SesMailer;
 use hookline_shared::adapters::sqs::SqsQueue;
 use hookline_shared::app::send_test::Tester;
 use hookline_shared::config::ApiConfig;
@@ -21,6 +22,8 @@ pub struct App<S, Q> {
     /// For test sends: the same SSRF-safe client and signing as the delivery function.
     pub sender: HttpSender,
     pub signing: SigningSettings,
+    /// Sends alert recipients their confirmation e-mails; `None` without a configured sender.
+    pub mailer: Option<SesMailer>,
 }
 
 /// The app as deployed: DynamoDB and SQS.
@@ -28,6 +31,11 @@ pub type AwsApp = App<DynamoStore, SqsQueue>;
 
 impl<S: Store, Q: TaskQueue> App<S, Q> {
     pub fn new(store: S, queue: Q, settings: Settings) -> Arc<Self> {
+        Self::with_mailer(store, queue, settings, None)
+    }
+
+    /// The app that sends alert recipients their confirmation e-mails with `mailer`.
+    pub fn with_mailer(store: S, queue: Q, settings: Settings, mailer: Option<SesMailer>) -> Arc<Self> {
         let sender = HttpSender::new(SenderConfig {
             allow_private_targets: settings.allow_private_targets,
             ..SenderConfig::default()
@@ -35,7 +43,7 @@ impl<S: Store, Q: TaskQueue> App<S, Q> {
         // Only a broken TLS backend fails here, at cold start, before any request.
         .expect("the outbound HTTP client cannot be built");
         let signing = SigningSettings::from_settings(&settings);
-        Arc::new(Self { store, queue, settings, sender, signing })
+        Arc::new(Self { store, queue, settings, sender, signing, mailer })
     }
 }
 
@@ -48,10 +56,14 @@ impl<S, Q> App<S, Q> {
 
 impl AwsApp {
     pub fn from_config(sdk: &SdkConfig, config: &ApiConfig) -> Arc<Self> {
-        App::new(
+        let mailer = config.mail.as_ref().map(|m| {
+            SesMailer::new(aws_sdk_ses::Client::new(sdk), &m.sender, m.configuration_set.clone())
+        });
+        App::with_mailer(
             DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
             SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),
             config.settings.clone(),
+            mailer,
         )
     }
 }

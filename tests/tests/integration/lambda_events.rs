@@ -114,6 +114,7 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
         "HOOKLINE_TABLE" => Some(h.config.table_name.clone()),
         "HOOKLINE_DEAD_LETTER_QUEUE_URL" => Some(h.stack.queue("DeliveryDeadLetterQueue").expect("dlq").url.clone()),
         "HOOKLINE_ALERT_SENDER" => Some("alerts@hookline.test".into()),
+        "HOOKLINE_PUBLIC_URL" => Some(h.base.clone()),
         _ => None,
     })
     .expect("alert config");

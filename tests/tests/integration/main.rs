@@ -11,6 +11,8 @@ mod harness;
 mod iam;
 mod ingest;
 mod lambda_events;
+mod mail;
+mod opt_in;
 mod options;
 mod receiver;
 mod stack;
