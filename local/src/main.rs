@@ -16,8 +16,8 @@ use hookline_local::{pump, sdk, stack};
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::app::access;
 use hookline_shared::config::{
-    AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL, ENV_PUBLIC_URL,
-    ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_TABLE, ENV_TOPIC_CATALOG,
+    AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
+    ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_PUBLIC_URL, ENV_TABLE, ENV_TOPIC_CATALOG,
 };
 use hookline_shared::domain::api_key;
 use hookline_shared::ports::store::ApiKeyStore;

@@ -10,7 +10,9 @@ use crate::domain::catalog::{SEED_CATALOG, TopicCatalog};
 use crate::domain::console::{
     self, ConsoleSettings, DEFAULT_ACCENT_COLOR, DEFAULT_LINK_MINUTES, DEFAULT_PRODUCT_NAME, DEFAULT_SESSION_MINUTES,
 };
-use crate::domain::recipient::{DEFAULT_ALERT_EMAILS_PER_DAY, DEFAULT_CONFIRMATIONS_PER_DAY, MAX_DAILY_CAP, OptInSettings};
+use crate::domain::recipient::{
+    DEFAULT_ALERT_EMAILS_PER_DAY, DEFAULT_CONFIRMATIONS_PER_DAY, MAX_DAILY_CAP, OptInSettings,
+};
 use crate::domain::settings::{DEFAULT_HEADER_PREFIX, DEFAULT_SOURCE, Settings};
 use crate::outbound::request::SigningSettings;
 use crate::outbound::signatures::HeaderNames;

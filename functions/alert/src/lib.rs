@@ -29,11 +29,7 @@ impl AlertFunction<DynamoStore, SesMailer> {
         Self {
             alerter: Alerter {
                 store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-                mailer: SesMailer::new(
-                    aws_sdk_ses::Client::new(sdk),
-                    &config.sender,
-                    config.configuration_set.clone(),
-                ),
+                mailer: SesMailer::new(aws_sdk_ses::Client::new(sdk), &config.sender, config.configuration_set.clone()),
                 minute: config.minute,
                 claim_lease: config.claim_lease,
                 mail: config.mail.clone(),

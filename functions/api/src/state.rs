@@ -56,9 +56,10 @@ impl<S, Q> App<S, Q> {
 
 impl AwsApp {
     pub fn from_config(sdk: &SdkConfig, config: &ApiConfig) -> Arc<Self> {
-        let mailer = config.mail.as_ref().map(|m| {
-            SesMailer::new(aws_sdk_ses::Client::new(sdk), &m.sender, m.configuration_set.clone())
-        });
+        let mailer = config
+            .mail
+            .as_ref()
+            .map(|m| SesMailer::new(aws_sdk_ses::Client::new(sdk), &m.sender, m.configuration_set.clone()));
         App::with_mailer(
             DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
             SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use crate::app::alerts::Alerter;
 use crate::app::recipients::mark_undeliverable;
 use crate::domain::recipient::{
     self, AlertRecipient, DailyQuota, OptInSettings, RecipientToken, TokenPurpose, UNSUBSCRIBE_LINK_TTL, normal_address,
@@ -40,60 +39,233 @@ pub enum Told {
     Nobody,
 }
 
-impl<S: RecipientStore, M: Mailer> Alerter<S, M> {
-    /// The webhook's addresses that may get an alert now: one GetItem each (a webhook names few).
-    pub(crate) async fn opted_in(&self, webhook: &Webhook) -> Result<Vec<AlertRecipient>, StoreError> {
-        let now = timestamp::format(timestamp::now());
-        let mut recipients = Vec::new();
-        for email in &webhook.alert_emails {
-            if let Some(r) = self.store.get_recipient(&webhook.tenant_id, &normal_address(email)).await?
-                && r.receives_alerts(&now)
-            {
-                recipients.push(r);
+/// The webhook's addresses that may get an alert now: one GetItem each (a webhook names few).
+pub(crate) async fn opted_in(
+    store: &impl RecipientStore,
+    webhook: &Webhook,
+) -> Result<Vec<AlertRecipient>, StoreError> {
+    let now = timestamp::format(timestamp::now());
+    let mut recipients = Vec::new();
+    for email in &webhook.alert_emails {
+        if let Some(r) = store.get_recipient(&webhook.tenant_id, &normal_address(email)).await?
+            && r.receives_alerts(&now)
+        {
+            recipients.push(r);
+        }
+    }
+    Ok(recipients)
+}
+
+/// Sends the webhook's pending summary to each of `recipients`.
+pub(crate) async fn tell(
+    store: &impl RecipientStore,
+    mailer: &impl Mailer,
+    settings: &AlertMail,
+    webhook: &Webhook,
+    recipients: &[AlertRecipient],
+) -> Result<Told, StoreError> {
+    let now = timestamp::now();
+    let day = recipient::quota_day(now);
+    let (mut sent, mut failed, mut capped) = (0, false, false);
+    for r in recipients {
+        let cap = settings.opt_in.alert_emails_per_day;
+        if !store.take_daily_quota(&webhook.tenant_id, &day, DailyQuota::AlertEmails, cap).await? {
+            tracing::warn!(cap, "the tenant's daily alert e-mails are used up");
+            capped = true;
+            break;
+        }
+        let (token, record) =
+            RecipientToken::issue(TokenPurpose::Unsubscribe, &webhook.tenant_id, &r.email, now, UNSUBSCRIBE_LINK_TTL);
+        store.put_recipient_token(&record).await?;
+        let url = mail::link(&settings.base_url, UNSUBSCRIBE_PATH, &token);
+        let email = Email {
+            to: r.email.clone(),
+            content: alert::compose(webhook, &settings.product, &url),
+            headers: mail::unsubscribe_headers(&url),
+            tenant_id: webhook.tenant_id.clone(),
+        };
+        match mailer.send(&email).await {
+            Ok(()) => sent += 1,
+            Err(e) if e.permanent => mark_undeliverable(store, &webhook.tenant_id, &r.email, &e.message).await?,
+            Err(e) => {
+                tracing::error!(error = %e, "alert e-mail failed");
+                failed = true;
             }
         }
-        Ok(recipients)
+    }
+    Ok(if failed {
+        Told::Failed
+    } else if sent > 0 {
+        Told::Sent(sent)
+    } else if capped {
+        Told::CapReached(recipient::until_next_day(now).min(MAX_CAP_WAIT))
+    } else {
+        Told::Nobody
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::domain::recipient::{RecipientState, TokenPurpose};
+    use crate::ports::mailer::MailError;
+    use crate::ports::store::{StateChange, StoreResult};
+
+    /// Recipients, tokens and counters in memory.
+    #[derive(Default)]
+    struct Memory {
+        recipients: Mutex<HashMap<String, AlertRecipient>>,
+        tokens: Mutex<Vec<RecipientToken>>,
+        counted: Mutex<u32>,
     }
 
-    /// Sends the webhook's pending summary to each of `recipients`.
-    pub(crate) async fn tell(&self, webhook: &Webhook, recipients: &[AlertRecipient]) -> Result<Told, StoreError> {
-        let now = timestamp::now();
-        let day = recipient::quota_day(now);
-        let (mut sent, mut failed, mut capped) = (0, false, false);
-        for r in recipients {
-            let cap = self.mail.opt_in.alert_emails_per_day;
-            if !self.store.take_daily_quota(&webhook.tenant_id, &day, DailyQuota::AlertEmails, cap).await? {
-                tracing::warn!(cap, "the tenant's daily alert e-mails are used up");
-                capped = true;
-                break;
+    impl RecipientStore for Memory {
+        async fn create_recipient(&self, r: &AlertRecipient) -> StoreResult<bool> {
+            Ok(self.recipients.lock().expect("lock").insert(r.email.clone(), r.clone()).is_none())
+        }
+        async fn get_recipient(&self, _: &str, email: &str) -> StoreResult<Option<AlertRecipient>> {
+            Ok(self.recipients.lock().expect("lock").get(email).cloned())
+        }
+        async fn list_recipients(&self, _: &str) -> StoreResult<Vec<AlertRecipient>> {
+            Ok(self.recipients.lock().expect("lock").values().cloned().collect())
+        }
+        async fn set_confirm_token(&self, _: &str, _: &str, _: &str, _: &str) -> StoreResult<bool> {
+            Ok(true)
+        }
+        async fn confirm_recipient(&self, _: &str, _: &str, _: &str, _: &str) -> StoreResult<bool> {
+            Ok(true)
+        }
+        async fn set_recipient_state(&self, _: &str, email: &str, c: &StateChange<'_>) -> StoreResult<bool> {
+            let mut all = self.recipients.lock().expect("lock");
+            let Some(r) = all.get_mut(email) else { return Ok(false) };
+            r.state = c.state;
+            r.reason = Some(c.reason.to_string());
+            r.retry_after = c.retry_after.map(str::to_string);
+            Ok(true)
+        }
+        async fn put_recipient_token(&self, token: &RecipientToken) -> StoreResult<()> {
+            self.tokens.lock().expect("lock").push(token.clone());
+            Ok(())
+        }
+        async fn get_recipient_token(&self, _: &str) -> StoreResult<Option<RecipientToken>> {
+            Ok(None)
+        }
+        async fn delete_recipient_token(&self, _: &str) -> StoreResult<()> {
+            Ok(())
+        }
+        async fn take_daily_quota(&self, _: &str, _: &str, _: DailyQuota, cap: u32) -> StoreResult<bool> {
+            let mut counted = self.counted.lock().expect("lock");
+            if *counted >= cap {
+                return Ok(false);
             }
-            let (token, record) =
-                RecipientToken::issue(TokenPurpose::Unsubscribe, &webhook.tenant_id, &r.email, now, UNSUBSCRIBE_LINK_TTL);
-            self.store.put_recipient_token(&record).await?;
-            let url = mail::link(&self.mail.base_url, UNSUBSCRIBE_PATH, &token);
-            let email = Email {
-                to: r.email.clone(),
-                content: alert::compose(webhook, &self.mail.product, &url),
-                headers: mail::unsubscribe_headers(&url),
-                tenant_id: webhook.tenant_id.clone(),
-            };
-            match self.mailer.send(&email).await {
-                Ok(()) => sent += 1,
-                Err(e) if e.permanent => mark_undeliverable(&self.store, &webhook.tenant_id, &r.email, &e.message).await?,
-                Err(e) => {
-                    tracing::error!(error = %e, "alert e-mail failed");
-                    failed = true;
+            *counted += 1;
+            Ok(true)
+        }
+    }
+
+    /// Sends to anyone but `refused@` (permanent) and `flaky@` (transient); records the rest.
+    #[derive(Default)]
+    struct Mail(Mutex<Vec<Email>>);
+
+    impl Mailer for Mail {
+        async fn send(&self, email: &Email) -> Result<(), MailError> {
+            match email.to.split('@').next() {
+                Some("refused") => Err(MailError { message: "MessageRejected".into(), permanent: true }),
+                Some("flaky") => Err(MailError::transient("throttled")),
+                _ => {
+                    self.0.lock().expect("lock").push(email.clone());
+                    Ok(())
                 }
             }
         }
-        Ok(if failed {
-            Told::Failed
-        } else if sent > 0 {
-            Told::Sent(sent)
-        } else if capped {
-            Told::CapReached(recipient::until_next_day(now).min(MAX_CAP_WAIT))
-        } else {
-            Told::Nobody
-        })
+    }
+
+    fn confirmed(email: &str) -> AlertRecipient {
+        let mut r = AlertRecipient::pending("acme", email, "2026-12-01T00:00:00Z");
+        r.state = RecipientState::Confirmed;
+        r.confirmed_at = Some("2026-12-01T00:00:00Z".into());
+        r
+    }
+
+    fn webhook(emails: &[&str]) -> Webhook {
+        serde_json::from_value(serde_json::json!({
+            "id": "wh_1", "tenant_id": "acme", "name": "Orders", "url": "https://example.com/hook",
+            "topics": ["order_create"], "enabled": true, "secret": "whsec_c2VjcmV0LXNob3VsZC1uZXZlci1zaG93",
+            "alert_emails": emails, "pending_count": 1, "created_at": "", "updated_at": ""
+        }))
+        .expect("webhook")
+    }
+
+    fn settings(cap: u32) -> AlertMail {
+        AlertMail {
+            product: "Hookline".into(),
+            base_url: "https://h.example".into(),
+            opt_in: OptInSettings { alert_emails_per_day: cap, ..OptInSettings::default() },
+        }
+    }
+
+    async fn store_with(emails: &[&str]) -> Memory {
+        let store = Memory::default();
+        for email in emails {
+            store.create_recipient(&confirmed(email)).await.expect("store");
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn each_confirmed_address_gets_its_own_mail_with_its_own_unsubscribe_link() {
+        // GIVEN two confirmed addresses and a pending one
+        let store = store_with(&["a@x.example", "b@x.example"]).await;
+        store.create_recipient(&AlertRecipient::pending("acme", "p@x.example", "")).await.expect("store");
+        let w = webhook(&["a@x.example", "B@x.example", "p@x.example", "unknown@x.example"]);
+        // WHEN the summary is told
+        let recipients = opted_in(&store, &w).await.expect("read");
+        let mail = Mail::default();
+        let told = tell(&store, &mail, &settings(10), &w, &recipients).await.expect("told");
+        // THEN only the confirmed ones got it, each with its own one-click link
+        assert_eq!(told, Told::Sent(2));
+        let sent = mail.0.lock().expect("lock").clone();
+        assert_eq!(sent.iter().map(|e| e.to.as_str()).collect::<Vec<_>>(), ["a@x.example", "b@x.example"]);
+        assert_ne!(sent[0].headers, sent[1].headers);
+        let tokens = store.tokens.lock().expect("lock").clone();
+        assert!(tokens.iter().all(|t| t.purpose == TokenPurpose::Unsubscribe && t.tenant_id == "acme"));
+        assert!(sent[0].headers[0].1.starts_with("<https://h.example/alerts/unsubscribe?token=hru_"));
+    }
+
+    #[tokio::test]
+    async fn a_permanent_refusal_pauses_the_address_for_14_days_and_a_passing_one_retries() {
+        // GIVEN an address SES refuses for good
+        let store = store_with(&["refused@x.example"]).await;
+        let w = webhook(&["refused@x.example"]);
+        let recipients = opted_in(&store, &w).await.expect("read");
+        // WHEN an alert is told THEN nobody got it, and the address is paused, not retried
+        let told = tell(&store, &Mail::default(), &settings(10), &w, &recipients).await.expect("told");
+        assert_eq!(told, Told::Nobody);
+        let r = store.get_recipient("acme", "refused@x.example").await.expect("read").expect("there");
+        assert_eq!((r.state, r.reason.as_deref()), (RecipientState::Bounced, Some("send_error")));
+        let until = timestamp::parse(r.retry_after.as_deref().expect("paused")).expect("time");
+        assert!((13..=14).contains(&(until - timestamp::now()).whole_days()), "14 days");
+        assert!(opted_in(&store, &w).await.expect("read").is_empty(), "not tried again during the pause");
+
+        // GIVEN an address with a passing failure WHEN told THEN try again later
+        let store = store_with(&["flaky@x.example"]).await;
+        let w = webhook(&["flaky@x.example"]);
+        let recipients = opted_in(&store, &w).await.expect("read");
+        assert_eq!(tell(&store, &Mail::default(), &settings(10), &w, &recipients).await.expect("told"), Told::Failed);
+    }
+
+    #[tokio::test]
+    async fn the_daily_cap_stops_mail_and_says_when_to_try_again() {
+        let store = store_with(&["a@x.example", "b@x.example"]).await;
+        let w = webhook(&["a@x.example", "b@x.example"]);
+        let recipients = opted_in(&store, &w).await.expect("read");
+        let mail = Mail::default();
+        assert_eq!(tell(&store, &mail, &settings(1), &w, &recipients).await.expect("told"), Told::Sent(1));
+        let again = tell(&store, &mail, &settings(1), &w, &recipients).await.expect("told");
+        assert!(matches!(again, Told::CapReached(wait) if wait <= MAX_CAP_WAIT), "{again:?}");
+        assert_eq!(mail.0.lock().expect("lock").len(), 1);
     }
 }

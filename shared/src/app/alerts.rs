@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::app::alert_mail::{AlertMail, Told};
+use crate::app::alert_mail::{self, AlertMail, Told};
 use crate::domain::task::DeliveryTask;
 use crate::domain::timestamp;
 use crate::domain::webhook::Webhook;
@@ -120,7 +120,7 @@ impl<S: WebhookStore + AlertStore + RecipientStore, M: Mailer> Alerter<S, M> {
         }
         // Only addresses that opted in are told. With none, the summary stays: the first
         // failure after an address is confirmed tells it all.
-        let recipients = self.opted_in(&webhook).await?;
+        let recipients = alert_mail::opted_in(&self.store, &webhook).await?;
         if recipients.is_empty() {
             tracing::info!("no alert recipient has opted in; nothing sent");
             return Ok(AlertDisposition::Done);
@@ -137,7 +137,7 @@ impl<S: WebhookStore + AlertStore + RecipientStore, M: Mailer> Alerter<S, M> {
         }
         // From here a crash leaves the claim standing and the summary in place: when the
         // claim lapses, the returning message tells it (at least once, never lost).
-        match self.tell(&webhook, &recipients).await? {
+        match alert_mail::tell(&self.store, &self.mailer, &self.mail, &webhook, &recipients).await? {
             Told::Sent(sent) => {
                 tracing::info!(recipients = sent, failures = webhook.pending_count, "alert e-mail sent");
                 self.store.finish_alert(&webhook, &at).await?;

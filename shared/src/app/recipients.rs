@@ -111,11 +111,17 @@ impl<S: RecipientStore, M: Mailer> OptIn<'_, S, M> {
 }
 
 /// SES refused mail to this address for good: `bounced`, not tried again for 14 days.
-pub async fn mark_undeliverable(store: &impl RecipientStore, tenant_id: &str, email: &str, why: &str) -> StoreResult<()> {
+pub async fn mark_undeliverable(
+    store: &impl RecipientStore,
+    tenant_id: &str,
+    email: &str,
+    why: &str,
+) -> StoreResult<()> {
     let now = timestamp::now();
     let (at, until) = (timestamp::format(now), recipient::pause_until(now));
     tracing::warn!(tenant_id, error = why, retry_after = %until, "SES refused an address; paused");
-    let change = StateChange { state: RecipientState::Bounced, reason: "send_error", retry_after: Some(&until), at: &at };
+    let change =
+        StateChange { state: RecipientState::Bounced, reason: "send_error", retry_after: Some(&until), at: &at };
     store.set_recipient_state(tenant_id, email, &change).await?;
     Ok(())
 }

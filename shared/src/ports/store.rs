@@ -296,7 +296,10 @@ pub trait Store:
 {
 }
 
-impl<T: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore + RecipientStore> Store for T {}
+impl<T: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore + RecipientStore> Store
+    for T
+{
+}
 
 #[cfg(test)]
 mod tests {

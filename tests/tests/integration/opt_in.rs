@@ -62,9 +62,11 @@ async fn fail_one(h: &Harness, webhook_id: &str, failures: u64) {
     h.eventually(&format!("failure {failures} counted and its dead letter done"), Duration::from_secs(30), || async {
         let w = h.get(&format!("/v1/tenants/shop/webhooks/{webhook_id}")).await.body;
         let counted = w["consecutive_failures"].as_u64() >= Some(failures);
-        let visible = h.queue_attribute("DeliveryDeadLetterQueue", QueueAttributeName::ApproximateNumberOfMessages).await;
-        let held =
-            h.queue_attribute("DeliveryDeadLetterQueue", QueueAttributeName::ApproximateNumberOfMessagesNotVisible).await;
+        let visible =
+            h.queue_attribute("DeliveryDeadLetterQueue", QueueAttributeName::ApproximateNumberOfMessages).await;
+        let held = h
+            .queue_attribute("DeliveryDeadLetterQueue", QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .await;
         (counted && visible == "0" && held == "0").then_some(())
     })
     .await;
@@ -84,11 +86,12 @@ async fn only_an_address_that_opted_in_gets_alerts_and_one_click_unsubscribe_sto
     let id = created.body["id"].as_str().expect("id").to_string();
 
     // THEN the address gets one confirmation e-mail: the product's name, fixed text, a link
-    let mails = h.eventually("the confirmation e-mail", Duration::from_secs(10), || async {
-        let m = h.mails_to(&ops).await;
-        (!m.is_empty()).then_some(m)
-    })
-    .await;
+    let mails = h
+        .eventually("the confirmation e-mail", Duration::from_secs(10), || async {
+            let m = h.mails_to(&ops).await;
+            (!m.is_empty()).then_some(m)
+        })
+        .await;
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].subject, format!("Hookline: {CONFIRMATION_SUBJECT} to this address"));
     for tenant_text in ["PAY NOW", "evil.example", "555", "shop", receiver.url.as_str()] {
@@ -119,7 +122,8 @@ async fn only_an_address_that_opted_in_gets_alerts_and_one_click_unsubscribe_sto
 
     // WHEN the next delivery fails THEN the alert goes out, telling both failures
     fail_one(&h, &id, 2).await;
-    let alerts = h.mails_to(&ops).await.into_iter().filter(|m| !m.subject.contains(CONFIRMATION_SUBJECT)).collect::<Vec<_>>();
+    let alerts =
+        h.mails_to(&ops).await.into_iter().filter(|m| !m.subject.contains(CONFIRMATION_SUBJECT)).collect::<Vec<_>>();
     assert_eq!(alerts.len(), 1);
     let alert = &alerts[0];
     assert!(alert.text.contains("Failed deliveries since the last alert: 2"), "{}", alert.text);
@@ -252,10 +256,17 @@ async fn daily_caps_hold_under_concurrent_requests() {
         let store = store.clone();
         tokio::spawn(async move { store.take_daily_quota("capped", "2026-12-03", DailyQuota::AlertEmails, 5).await })
     });
-    let taken = futures::future::join_all(takers).await.into_iter().filter(|t| *t.as_ref().expect("task").as_ref().expect("write")).count();
+    let taken = futures::future::join_all(takers)
+        .await
+        .into_iter()
+        .filter(|t| *t.as_ref().expect("task").as_ref().expect("write"))
+        .count();
     assert_eq!(taken, 5);
     assert!(!store.take_daily_quota("capped", "2026-12-03", DailyQuota::AlertEmails, 5).await.expect("write"));
-    assert!(store.take_daily_quota("capped", "2026-12-04", DailyQuota::AlertEmails, 5).await.expect("write"), "a new day");
+    assert!(
+        store.take_daily_quota("capped", "2026-12-04", DailyQuota::AlertEmails, 5).await.expect("write"),
+        "a new day"
+    );
 }
 
 /// An SNS event carrying one SES notification, as the configuration set's topic delivers it.
@@ -277,7 +288,8 @@ async fn ses_bounces_and_complaints_mark_the_address_and_permanent_send_errors_p
     // GIVEN a tenant with two confirmed addresses, and the alert function
     let h = Harness::start_local().await;
     let (bounces, complains) = (address(&h, "bounces"), address(&h, "complains"));
-    let body = json!({"name": "n", "url": "http://127.0.0.1:9/", "topics": ["t"], "alert_emails": [bounces, complains]});
+    let body =
+        json!({"name": "n", "url": "http://127.0.0.1:9/", "topics": ["t"], "alert_emails": [bounces, complains]});
     assert_eq!(h.post("/v1/tenants/shop/webhooks", body).await.status, StatusCode::CREATED);
     h.confirm_recipient(&bounces).await;
     h.confirm_recipient(&complains).await;
@@ -307,7 +319,10 @@ async fn ses_bounces_and_complaints_mark_the_address_and_permanent_send_errors_p
     alerts.handle_event(ses_notification(complaint)).await.expect("handled");
     // THEN the bounced address is `bounced` for good, the complaining one `unsubscribed`
     let b = recipient(&h, "shop", &bounces).await;
-    assert_eq!((b["state"].as_str(), b["reason"].as_str(), &b["retry_after"]), (Some("bounced"), Some("bounce"), &Value::Null));
+    assert_eq!(
+        (b["state"].as_str(), b["reason"].as_str(), &b["retry_after"]),
+        (Some("bounced"), Some("bounce"), &Value::Null)
+    );
     let c = recipient(&h, "shop", &complains).await;
     assert_eq!((c["state"].as_str(), c["reason"].as_str()), (Some("unsubscribed"), Some("complaint")));
     // AND a notification that is not SES's is let go, changing nothing
@@ -320,9 +335,11 @@ async fn ses_bounces_and_complaints_mark_the_address_and_permanent_send_errors_p
     // THEN it is paused for 14 days, not tried again
     let r = recipient(&h, "shop", &refused).await;
     assert_eq!((r["state"].as_str(), r["reason"].as_str()), (Some("bounced"), Some("send_error")), "{r}");
-    let until = hookline_shared::domain::timestamp::parse(r["retry_after"].as_str().expect("retry_after")).expect("time");
+    let until =
+        hookline_shared::domain::timestamp::parse(r["retry_after"].as_str().expect("retry_after")).expect("time");
     let days = (until - hookline_shared::domain::timestamp::now()).whole_days();
     assert!((13..=14).contains(&days), "{days} days");
-    let resend = h.post(&format!("/v1/tenants/shop/alert-recipients/{}/resend", refused.replace(')', "%29")), json!(null)).await;
+    let resend =
+        h.post(&format!("/v1/tenants/shop/alert-recipients/{}/resend", refused.replace(')', "%29")), json!(null)).await;
     assert_eq!(resend.code(), "recipient_not_pending");
 }

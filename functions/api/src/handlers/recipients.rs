@@ -98,7 +98,10 @@ pub async fn ask_new_addresses<S: Store, Q: TaskQueue>(
 }
 
 impl<S: Store, Q> App<S, Q> {
-    fn opt_in<'a>(&'a self, base_url: &'a str) -> Result<OptIn<'a, S, hookline_shared::adapters::ses::SesMailer>, DomainError> {
+    fn opt_in<'a>(
+        &'a self,
+        base_url: &'a str,
+    ) -> Result<OptIn<'a, S, hookline_shared::adapters::ses::SesMailer>, DomainError> {
         let mailer = self.mailer.as_ref().ok_or_else(|| DomainError::Unavailable {
             detail: "no e-mail sender is configured (HOOKLINE_ALERT_SENDER)".into(),
         })?;
@@ -148,10 +151,20 @@ fn escape(s: &str) -> String {
 /// A link that does nothing: missing (400), or used, replaced, expired or unknown (404).
 fn bad_link(product: &str, e: Option<DomainError>) -> Response {
     match e {
-        None => page(StatusCode::BAD_REQUEST, product, "Link incomplete", "<p>This link has no token. Open it from the e-mail as it was sent.</p>"),
+        None => page(
+            StatusCode::BAD_REQUEST,
+            product,
+            "Link incomplete",
+            "<p>This link has no token. Open it from the e-mail as it was sent.</p>",
+        ),
         Some(e @ DomainError::Unavailable { .. }) => {
             tracing::error!(error = %e, "link page failed");
-            page(StatusCode::SERVICE_UNAVAILABLE, product, "Try again", "<p>Something failed on our side. Try again in a minute.</p>")
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                product,
+                "Try again",
+                "<p>Something failed on our side. Try again in a minute.</p>",
+            )
         }
         Some(_) => page(
             StatusCode::NOT_FOUND,
@@ -165,7 +178,11 @@ fn bad_link(product: &str, e: Option<DomainError>) -> Response {
 /// The button a GET shows: a form that POSTs the same token back.
 fn button_form(token: &str, label: &str) -> String {
     // Tokens are URL-safe base64 with a prefix; anything else never reaches here valid.
-    format!("<form method=\"post\" action=\"?token={}\"><button type=\"submit\">{}</button></form>", escape(token), escape(label))
+    format!(
+        "<form method=\"post\" action=\"?token={}\"><button type=\"submit\">{}</button></form>",
+        escape(token),
+        escape(label)
+    )
 }
 
 /// `GET /alerts/confirm?token=`: what the link is for, and the button that confirms.
@@ -198,7 +215,12 @@ pub async fn confirm<S: Store, Q: TaskQueue>(
     let product = &app.settings.console.product_name;
     let Some(token) = params.token else { return bad_link(product, None) };
     match recipients::confirm(&app.store, &token).await {
-        Ok(()) => page(StatusCode::OK, product, "Confirmed", "<p>This address will get failure alerts. Every alert has a link to unsubscribe.</p>"),
+        Ok(()) => page(
+            StatusCode::OK,
+            product,
+            "Confirmed",
+            "<p>This address will get failure alerts. Every alert has a link to unsubscribe.</p>",
+        ),
         Err(e) => bad_link(product, Some(e)),
     }
 }
@@ -215,7 +237,10 @@ pub async fn unsubscribe_page<S: Store, Q: TaskQueue>(
             StatusCode::OK,
             product,
             "Unsubscribe from failure alerts",
-            &format!("<p>Stop e-mail alerts about failing webhook deliveries to this address.</p>{}", button_form(&token, "Unsubscribe")),
+            &format!(
+                "<p>Stop e-mail alerts about failing webhook deliveries to this address.</p>{}",
+                button_form(&token, "Unsubscribe")
+            ),
         ),
         Err(e) => bad_link(product, Some(e)),
     }
@@ -230,7 +255,12 @@ pub async fn unsubscribe<S: Store, Q: TaskQueue>(
     let product = &app.settings.console.product_name;
     let Some(token) = params.token else { return bad_link(product, None) };
     match recipients::unsubscribe(&app.store, &token).await {
-        Ok(()) => page(StatusCode::OK, product, "Unsubscribed", "<p>This address will get no more failure alerts from this account.</p>"),
+        Ok(()) => page(
+            StatusCode::OK,
+            product,
+            "Unsubscribed",
+            "<p>This address will get no more failure alerts from this account.</p>",
+        ),
         Err(e) => bad_link(product, Some(e)),
     }
 }

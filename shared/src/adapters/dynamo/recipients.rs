@@ -28,14 +28,23 @@ impl RecipientStore for DynamoStore {
     }
 
     async fn get_recipient(&self, tenant_id: &str, email: &str) -> StoreResult<Option<AlertRecipient>> {
-        self.get("GetItem", keys::recipients_pk(tenant_id), &keys::recipient_sk(email)).await?.map(from_item).transpose()
+        self.get("GetItem", keys::recipients_pk(tenant_id), &keys::recipient_sk(email))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     async fn list_recipients(&self, tenant_id: &str) -> StoreResult<Vec<AlertRecipient>> {
         self.partition(keys::recipients_pk(tenant_id)).await?.into_iter().map(from_item).collect()
     }
 
-    async fn set_confirm_token(&self, tenant_id: &str, email: &str, token_hash: &str, sent_at: &str) -> StoreResult<bool> {
+    async fn set_confirm_token(
+        &self,
+        tenant_id: &str,
+        email: &str,
+        token_hash: &str,
+        sent_at: &str,
+    ) -> StoreResult<bool> {
         let result = self
             .client
             .update_item()
@@ -90,7 +99,9 @@ impl RecipientStore for DynamoStore {
             Some(until) => update
                 .update_expression("SET #state = :state, #reason = :reason, changed_at = :at, retry_after = :until")
                 .expression_attribute_values(":until", s(until)),
-            None => update.update_expression("SET #state = :state, #reason = :reason, changed_at = :at REMOVE retry_after"),
+            None => {
+                update.update_expression("SET #state = :state, #reason = :reason, changed_at = :at REMOVE retry_after")
+            }
         };
         Ok(unless_condition_failed("UpdateItem", update.send().await)?.is_some())
     }
@@ -103,7 +114,10 @@ impl RecipientStore for DynamoStore {
     }
 
     async fn get_recipient_token(&self, token_hash: &str) -> StoreResult<Option<RecipientToken>> {
-        self.get("GetItem", keys::recipient_token_pk(token_hash), keys::RECIPIENT_TOKEN_SK).await?.map(from_item).transpose()
+        self.get("GetItem", keys::recipient_token_pk(token_hash), keys::RECIPIENT_TOKEN_SK)
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     async fn delete_recipient_token(&self, token_hash: &str) -> StoreResult<()> {

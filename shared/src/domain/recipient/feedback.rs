@@ -87,7 +87,11 @@ mod tests {
         );
         assert_eq!(
             parse_notification(&bounce),
-            Ok(Some(Feedback { kind: FeedbackKind::Bounce, tenant_id: "acme".into(), emails: vec!["ops@example.com".into()] }))
+            Ok(Some(Feedback {
+                kind: FeedbackKind::Bounce,
+                tenant_id: "acme".into(),
+                emails: vec!["ops@example.com".into()]
+            }))
         );
         let complaint = event("Complaint", json!({"complainedRecipients": [{"emailAddress": "a@b.example"}]}));
         assert_eq!(parse_notification(&complaint).expect("ok").expect("some").kind, FeedbackKind::Complaint);
@@ -95,7 +99,8 @@ mod tests {
 
     #[test]
     fn transient_bounces_deliveries_and_untagged_mail_change_nothing() {
-        let soft = event("Bounce", json!({"bounceType": "Transient", "bouncedRecipients": [{"emailAddress": "a@b.c"}]}));
+        let soft =
+            event("Bounce", json!({"bounceType": "Transient", "bouncedRecipients": [{"emailAddress": "a@b.c"}]}));
         assert_eq!(parse_notification(&soft), Ok(None));
         assert_eq!(parse_notification(&json!({"eventType": "Delivery"}).to_string()), Ok(None));
         let untagged = json!({"notificationType": "Complaint", "complaint": {"complainedRecipients": [{"emailAddress": "a@b.c"}]}});

@@ -120,7 +120,13 @@ pub struct RecipientToken {
 
 impl RecipientToken {
     /// A new token for `purpose`, valid for `ttl` from `now`: the token, and its record.
-    pub fn issue(purpose: TokenPurpose, tenant_id: &str, email: &str, now: OffsetDateTime, ttl: Duration) -> (String, Self) {
+    pub fn issue(
+        purpose: TokenPurpose,
+        tenant_id: &str,
+        email: &str,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> (String, Self) {
         let token = new_token(purpose.prefix());
         let record = Self {
             token_hash: token_hash(&token),
@@ -187,7 +193,10 @@ pub struct OptInSettings {
 
 impl Default for OptInSettings {
     fn default() -> Self {
-        Self { confirmations_per_day: DEFAULT_CONFIRMATIONS_PER_DAY, alert_emails_per_day: DEFAULT_ALERT_EMAILS_PER_DAY }
+        Self {
+            confirmations_per_day: DEFAULT_CONFIRMATIONS_PER_DAY,
+            alert_emails_per_day: DEFAULT_ALERT_EMAILS_PER_DAY,
+        }
     }
 }
 
@@ -224,7 +233,8 @@ mod tests {
     #[test]
     fn tokens_are_stored_hashed_and_expire() {
         let now = at("2026-12-01T00:00:00Z");
-        let (token, record) = RecipientToken::issue(TokenPurpose::Confirm, "acme", "a@b.example", now, CONFIRM_LINK_TTL);
+        let (token, record) =
+            RecipientToken::issue(TokenPurpose::Confirm, "acme", "a@b.example", now, CONFIRM_LINK_TTL);
         assert!(token.starts_with("hrc_") && token.len() > 40);
         assert_eq!(record.token_hash, token_hash(&token));
         assert!(!serde_json::to_string(&record).expect("json").contains(&token));

@@ -42,7 +42,13 @@ fn base64_lines(body: &str) -> String {
 
 /// The whole message. `boundary` must not occur in base64 (so any token with a `_` or `=`
 /// followed by letters works); `headers` are added as given (ASCII, e.g. `List-Unsubscribe`).
-pub fn raw_message(from: &str, to: &str, content: &MailContent, headers: &[(String, String)], boundary: &str) -> String {
+pub fn raw_message(
+    from: &str,
+    to: &str,
+    content: &MailContent,
+    headers: &[(String, String)],
+    boundary: &str,
+) -> String {
     let mut out = String::new();
     out.push_str(&format!("From: {}\r\n", one_line(from)));
     out.push_str(&format!("To: {}\r\n", one_line(to)));
