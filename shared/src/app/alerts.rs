@@ -3,7 +3,8 @@
 //! For each message: mark the delivery `failed` and count it once (a redelivered DLQ message
 //! is not counted twice), add it to the webhook's consecutive failures and to its pending alert
 //! summary, disable the webhook when `disable_after_failures` is reached, and e-mail the
-//! webhook's stakeholders unless an e-mail went out within `alert_interval_minutes`. Then the
+//! webhook's stakeholders who opted in (`alert_mail`) unless an e-mail went out within
+//! `alert_interval_minutes`. Then the
 //! message is held (visibility timeout) until that window ends and comes back to send the
 //! summary of everything that failed meanwhile; so no failure goes untold, with no scheduler.
 //! Two alert invocations cannot both send for one window: sending is claimed with a
