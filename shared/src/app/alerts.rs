@@ -4,8 +4,8 @@
 //! is not counted twice), add it to the webhook's consecutive failures and to its pending alert
 //! summary, disable the webhook when `disable_after_failures` is reached, and e-mail the
 //! webhook's stakeholders who opted in (`alert_mail`) unless an e-mail went out within
-//! `alert_interval_minutes`. Then the
-//! message is held (visibility timeout) until that window ends and comes back to send the
+//! `alert_interval_minutes`. Then the message is held (visibility timeout) until that window
+//! ends and comes back to send the
 //! summary of everything that failed meanwhile; so no failure goes untold, with no scheduler.
 //! Two alert invocations cannot both send for one window: sending is claimed with a
 //! conditional write on the webhook's alert state. The summary is cleared only after the

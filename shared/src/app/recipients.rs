@@ -73,6 +73,10 @@ impl<S: RecipientStore, M: Mailer> OptIn<'_, S, M> {
             ));
         }
         self.send_confirmation(tenant_id, &email).await?;
+        // The earlier link no longer confirms (its hash is not the latest); its page goes too.
+        if let Some(previous) = &current.confirm_token_hash {
+            self.store.delete_recipient_token(previous).await?;
+        }
         self.store.get_recipient(tenant_id, &email).await?.ok_or_else(|| recipient_not_found(&email))
     }
 

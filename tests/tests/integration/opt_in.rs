@@ -198,6 +198,7 @@ async fn links_need_their_own_valid_token_and_bad_ones_change_nothing() {
             (l.len() >= 2).then_some(l)
         })
         .await;
+    assert_eq!(h.http.get(&links[0]).send().await.expect("old page").status(), StatusCode::NOT_FOUND, "replaced");
     assert_eq!(h.http.post(&links[0]).send().await.expect("old").status(), StatusCode::NOT_FOUND, "replaced");
     assert_eq!(h.http.post(&links[1]).send().await.expect("new").status(), StatusCode::OK);
     assert_eq!(recipient(&h, "shop", &ops).await["state"], "confirmed");
@@ -342,4 +343,48 @@ async fn ses_bounces_and_complaints_mark_the_address_and_permanent_send_errors_p
     let resend =
         h.post(&format!("/v1/tenants/shop/alert-recipients/{}/resend", refused.replace(')', "%29")), json!(null)).await;
     assert_eq!(resend.code(), "recipient_not_pending");
+}
+
+#[tokio::test]
+async fn recipient_routes_refuse_bad_input_with_json_errors_and_reach_only_their_tenant() {
+    // GIVEN a tenant with a pending address, and a key of another tenant
+    let h = Harness::start_local().await;
+    let ops = address(&h, "routes");
+    let body = json!({"name": "n", "url": "http://127.0.0.1:9/", "topics": ["t"], "alert_emails": [ops]});
+    assert_eq!(h.post("/v1/tenants/shop/webhooks", body).await.status, StatusCode::CREATED);
+    let other = h.post("/v1/api-keys", json!({"name": "other", "tenant_id": "other"})).await;
+    let other_key = other.body["key"].as_str().expect("key").to_string();
+    let sent_before = h.mails_to(&ops).await.len();
+
+    // WHEN the routes get a bad tenant id, an unknown parameter, or another tenant's key
+    let resend = format!("/v1/tenants/shop/alert-recipients/{ops}/resend");
+    for (method, path, key, status, code) in [
+        (
+            "GET",
+            "/v1/tenants/bad%23id/alert-recipients".to_string(),
+            &h.key,
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant_id",
+        ),
+        (
+            "GET",
+            "/v1/tenants/shop/alert-recipients?limit=5".to_string(),
+            &h.key,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        ("POST", format!("{resend}?now=1"), &h.key, StatusCode::BAD_REQUEST, "invalid_query"),
+        ("GET", "/v1/tenants/shop/alert-recipients".to_string(), &other_key, StatusCode::NOT_FOUND, "tenant_not_found"),
+        ("POST", resend.clone(), &other_key, StatusCode::NOT_FOUND, "tenant_not_found"),
+    ] {
+        let answer = h.http.request(method.parse().expect("method"), format!("{}{path}", h.base)).bearer_auth(key);
+        let answer = answer.send().await.expect("answer");
+        // THEN each is a JSON error with its code
+        assert_eq!(answer.status(), status, "{method} {path}");
+        let error: Value = answer.json().await.expect("json");
+        assert_eq!(error["error"]["code"], code, "{method} {path}");
+    }
+    // AND nothing was sent or changed
+    assert_eq!(h.mails_to(&ops).await.len(), sent_before);
+    assert_eq!(recipient(&h, "shop", &ops).await["state"], "pending");
 }
