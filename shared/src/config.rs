@@ -386,6 +386,33 @@ mod tests {
     }
 
     #[test]
+    fn e_mail_caps_default_and_are_checked_and_alerts_need_a_public_url() {
+        let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q")];
+        let cfg = ApiConfig::from_lookup(lookup(&base)).expect("valid");
+        assert_eq!(cfg.settings.opt_in, OptInSettings::default());
+        assert_eq!(cfg.mail, None, "no sender, no confirmations");
+        let mut pairs = base.to_vec();
+        pairs.extend([(ENV_CONFIRMATION_EMAILS_PER_DAY, "5"), (ENV_ALERT_SENDER, "a@h.example")]);
+        let cfg = ApiConfig::from_lookup(lookup(&pairs)).expect("valid");
+        assert_eq!(cfg.settings.opt_in.confirmations_per_day, 5);
+        assert_eq!(cfg.mail, Some(MailConfig { sender: "a@h.example".into(), configuration_set: None }));
+        for (name, value) in [(ENV_CONFIRMATION_EMAILS_PER_DAY, "-1"), (ENV_ALERT_EMAILS_PER_DAY, "100001")] {
+            let mut pairs = base.to_vec();
+            pairs.push((name, value));
+            let err = ApiConfig::from_lookup(lookup(&pairs)).expect_err(name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let alert = [(ENV_TABLE, "t"), (ENV_DEAD_LETTER_QUEUE_URL, "d"), (ENV_ALERT_SENDER, "a@h.example")];
+        assert_eq!(AlertConfig::from_lookup(lookup(&alert)), Err(ConfigError::Missing(ENV_PUBLIC_URL)));
+        let mut pairs = alert.to_vec();
+        pairs.extend([(ENV_PUBLIC_URL, "https://hooks.example.com"), (ENV_ALERT_EMAILS_PER_DAY, "7")]);
+        let cfg = AlertConfig::from_lookup(lookup(&pairs)).expect("valid");
+        assert_eq!(cfg.mail.base_url, "https://hooks.example.com");
+        assert_eq!(cfg.mail.product, DEFAULT_PRODUCT_NAME);
+        assert_eq!(cfg.mail.opt_in.alert_emails_per_day, 7);
+    }
+
+    #[test]
     fn catalog_settings_and_bad_files() {
         assert_eq!(load_catalog(None), Ok(None));
         assert_eq!(load_catalog(Some("none")), Ok(None));
