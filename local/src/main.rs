@@ -18,7 +18,7 @@ use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::app::access;
 use hookline_shared::config::{
     AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
-    ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_SECRETS_KEY, ENV_TABLE, ENV_TOPIC_CATALOG,
+    ENV_DELIVERY_QUEUE_URL, ENV_MAX_ATTEMPTS, ENV_PUBLIC_URL, ENV_SECRETS_KEY, ENV_TABLE, ENV_TOPIC_CATALOG,
 };
 use hookline_shared::domain::api_key;
 use hookline_shared::ports::store::ApiKeyStore;
@@ -71,6 +71,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     vars.insert(ENV_DEAD_LETTER_QUEUE_URL.into(), created.queue("DeliveryDeadLetterQueue")?.url.clone());
     vars.entry(ENV_ALERT_SENDER.into())
         .or_insert_with(|| template.parameter("AlertSenderEmail").unwrap_or("alerts@example.com").into());
+    // Links in e-mails (confirm, unsubscribe) lead to this runner.
+    let port = listener.local_addr()?.port();
+    vars.entry(ENV_PUBLIC_URL.into()).or_insert_with(|| format!("http://127.0.0.1:{port}"));
     let lookup = |name: &str| vars.get(name).cloned();
     let config = ApiConfig::from_lookup(lookup)?;
     listen::check_exposure(listener.local_addr()?, config.settings.allow_private_targets)?;

@@ -5,11 +5,15 @@ use std::collections::HashMap;
 
 use std::time::Duration;
 
+use crate::app::alert_mail::AlertMail;
 use crate::domain::catalog::{SEED_CATALOG, TopicCatalog};
 use crate::domain::console::{
     self, ConsoleSettings, DEFAULT_ACCENT_COLOR, DEFAULT_LINK_MINUTES, DEFAULT_PRODUCT_NAME, DEFAULT_SESSION_MINUTES,
 };
 use crate::domain::quota::{Quotas, RateQuota};
+use crate::domain::recipient::{
+    DEFAULT_ALERT_EMAILS_PER_DAY, DEFAULT_CONFIRMATIONS_PER_DAY, MAX_DAILY_CAP, OptInSettings,
+};
 use crate::domain::settings::{DEFAULT_HEADER_PREFIX, DEFAULT_SOURCE, Settings};
 use crate::outbound::request::SigningSettings;
 use crate::outbound::signatures::HeaderNames;
@@ -52,6 +56,9 @@ pub const ENV_EVENTS_PER_SECOND: &str = "HOOKLINE_EVENTS_PER_SECOND";
 pub const ENV_TEST_SENDS_PER_MINUTE: &str = "HOOKLINE_TEST_SENDS_PER_MINUTE";
 /// The KMS key (id, ARN or alias) whose data keys seal webhooks' secrets in the table.
 pub const ENV_SECRETS_KEY: &str = "HOOKLINE_SECRETS_KEY";
+pub const ENV_SES_CONFIGURATION_SET: &str = "HOOKLINE_SES_CONFIGURATION_SET";
+pub const ENV_CONFIRMATION_EMAILS_PER_DAY: &str = "HOOKLINE_CONFIRMATION_EMAILS_PER_DAY";
+pub const ENV_ALERT_EMAILS_PER_DAY: &str = "HOOKLINE_ALERT_EMAILS_PER_DAY";
 
 /// The seed pages' TTL for a webhook request.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -94,6 +101,32 @@ pub struct ApiConfig {
     pub settings: Settings,
     /// See `ENV_SECRETS_KEY`.
     pub secrets_key: String,
+    /// How opt-in confirmations are sent; `None` without a sender (none are sent then).
+    pub mail: Option<MailConfig>,
+}
+
+/// The SES identity e-mails come from, and the configuration set that reports their
+/// bounces and complaints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailConfig {
+    pub sender: String,
+    pub configuration_set: Option<String>,
+}
+
+impl MailConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let sender = get(ENV_ALERT_SENDER)?.trim().to_string();
+        Some(Self { sender, configuration_set: get(ENV_SES_CONFIGURATION_SET).map(|c| c.trim().to_string()) })
+    }
+}
+
+/// The per-tenant daily caps on e-mail.
+fn opt_in_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<OptInSettings, ConfigError> {
+    let cap = |name, default| parsed(get, name, default, |n: &u32| *n <= MAX_DAILY_CAP, "0..=100000 e-mails a day");
+    Ok(OptInSettings {
+        confirmations_per_day: cap(ENV_CONFIRMATION_EMAILS_PER_DAY, DEFAULT_CONFIRMATIONS_PER_DAY)?,
+        alert_emails_per_day: cap(ENV_ALERT_EMAILS_PER_DAY, DEFAULT_ALERT_EMAILS_PER_DAY)?,
+    })
 }
 
 impl ApiConfig {
@@ -107,6 +140,7 @@ impl ApiConfig {
             delivery_queue_url: required(&get, ENV_DELIVERY_QUEUE_URL)?,
             settings: settings_from_lookup(&get)?,
             secrets_key: required(&get, ENV_SECRETS_KEY)?,
+            mail: MailConfig::from_lookup(&get),
         })
     }
 }
@@ -185,6 +219,10 @@ pub struct AlertConfig {
     pub claim_lease: std::time::Duration,
     /// See `ENV_SECRETS_KEY` (alerts read webhooks, secrets included).
     pub secrets_key: String,
+    /// The configuration set that reports bounces and complaints.
+    pub configuration_set: Option<String>,
+    /// The product name, the public address for unsubscribe links, the daily cap.
+    pub mail: AlertMail,
 }
 
 impl AlertConfig {
@@ -203,8 +241,18 @@ impl AlertConfig {
             minute: std::time::Duration::from_millis(minute_ms),
             claim_lease: std::time::Duration::from_millis(lease_ms),
             secrets_key: required(&get, ENV_SECRETS_KEY)?,
+            configuration_set: get(ENV_SES_CONFIGURATION_SET).map(|c| c.trim().to_string()),
+            mail: alert_mail_from_lookup(&get)?,
         })
     }
+}
+
+/// What alert e-mails need: unsubscribe links must lead somewhere, so the public URL is
+/// required here (the template sets it to the API's own address when no domain is named).
+fn alert_mail_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<AlertMail, ConfigError> {
+    let console = console_from_lookup(get)?;
+    let base_url = console.public_url.ok_or(ConfigError::Missing(ENV_PUBLIC_URL))?;
+    Ok(AlertMail { product: console.product_name, base_url, opt_in: opt_in_from_lookup(get)? })
 }
 
 /// The deployment settings, from the environment.
@@ -236,7 +284,8 @@ pub fn settings_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Set
     let source = get(ENV_SOURCE).unwrap_or_else(|| DEFAULT_SOURCE.to_string());
     let console = console_from_lookup(get)?;
     let quotas = quotas_from_lookup(get)?;
-    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source, console, quotas })
+    let opt_in = opt_in_from_lookup(get)?;
+    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source, console, quotas, opt_in })
 }
 
 /// The per-tenant rate quotas; 0 or unset is unlimited (and costs no write).
@@ -401,6 +450,33 @@ mod tests {
             let err = ApiConfig::from_lookup(lookup(&pairs)).expect_err(name);
             assert!(err.to_string().contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn e_mail_caps_default_and_are_checked_and_alerts_need_a_public_url() {
+        let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q")];
+        let cfg = ApiConfig::from_lookup(lookup(&base)).expect("valid");
+        assert_eq!(cfg.settings.opt_in, OptInSettings::default());
+        assert_eq!(cfg.mail, None, "no sender, no confirmations");
+        let mut pairs = base.to_vec();
+        pairs.extend([(ENV_CONFIRMATION_EMAILS_PER_DAY, "5"), (ENV_ALERT_SENDER, "a@h.example")]);
+        let cfg = ApiConfig::from_lookup(lookup(&pairs)).expect("valid");
+        assert_eq!(cfg.settings.opt_in.confirmations_per_day, 5);
+        assert_eq!(cfg.mail, Some(MailConfig { sender: "a@h.example".into(), configuration_set: None }));
+        for (name, value) in [(ENV_CONFIRMATION_EMAILS_PER_DAY, "-1"), (ENV_ALERT_EMAILS_PER_DAY, "100001")] {
+            let mut pairs = base.to_vec();
+            pairs.push((name, value));
+            let err = ApiConfig::from_lookup(lookup(&pairs)).expect_err(name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let alert = [(ENV_TABLE, "t"), (ENV_DEAD_LETTER_QUEUE_URL, "d"), (ENV_ALERT_SENDER, "a@h.example")];
+        assert_eq!(AlertConfig::from_lookup(lookup(&alert)), Err(ConfigError::Missing(ENV_PUBLIC_URL)));
+        let mut pairs = alert.to_vec();
+        pairs.extend([(ENV_PUBLIC_URL, "https://hooks.example.com"), (ENV_ALERT_EMAILS_PER_DAY, "7")]);
+        let cfg = AlertConfig::from_lookup(lookup(&pairs)).expect("valid");
+        assert_eq!(cfg.mail.base_url, "https://hooks.example.com");
+        assert_eq!(cfg.mail.product, DEFAULT_PRODUCT_NAME);
+        assert_eq!(cfg.mail.opt_in.alert_emails_per_day, 7);
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! Lambda wiring for the alert function: configuration and clients once per cold start.
+//! Lambda wiring for the alert function: configuration and clients once per cold start. It
+//! has two triggers (the DLQ, and the SNS topic of SES's notifications); `handle_event` tells
+//! them apart.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use hookline_alert::AlertFunction;
 use hookline_shared::adapters::sdk;
 use hookline_shared::config::AlertConfig;
 use hookline_shared::telemetry;
 use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -14,8 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = sdk::load_sdk_config().await;
     let function = AlertFunction::from_config(&sdk, &config);
     let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, lambda_runtime::Error>(function.handle(event.payload).await)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        function.handle_event(event.payload).await.map_err(lambda_runtime::Error::from)
     }))
     .await
 }

@@ -20,7 +20,9 @@
  *   List:       new-webhook, webhook-list, empty-list, webhook-row (data-webhook-id on it), and
  *               in a row: webhook-name, webhook-url, webhook-topics, toggle-enabled,
  *               disabled-reason, consecutive-failures, last-delivery, edit, send-test,
- *               open-deliveries, delete; verify-panel (the "verify the signature" help)
+ *               open-deliveries, delete, alert-recipients with recipient-row (data-email,
+ *               data-state) holding recipient-email, recipient-state and (pending only)
+ *               resend-confirmation; verify-panel (the "verify the signature" help)
  *   Edit form:  webhook-dialog, wh-name, wh-url, wh-description, wh-enabled, topic-picker,
  *               topic-option (a checkbox, value = topic), wh-topics-text (without a catalog),
  *               topic-sample, secret-current, rotate-secret, secret-mode-generate,
@@ -306,6 +308,7 @@
     session: null,
     topics: { catalog: false, list: [], byName: new Map() },
     webhooks: [],
+    recipients: new Map(), // alert e-mail address (lower case) -> its opt-in state
     ended: false,
     form: null, // the webhook dialog: {mode, original, replaceHeaders}
     testWebhookId: null,
@@ -727,6 +730,7 @@
       return;
     }
     state.webhooks = webhooks;
+    await loadRecipients().catch(report);
     const list = byId('webhook-list');
     list.replaceChildren(...webhooks.map(webhookRow));
     byId('empty-list').hidden = webhooks.length > 0;
@@ -782,6 +786,70 @@
       reason.textContent = `Disabled by the service: ${webhook.disabled_reason}${when}`;
     }
     part(row, 'consecutive-failures').textContent = String(webhook.consecutive_failures ?? 0);
+    showRecipients(row, webhook);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Alert recipients: each address opts in by a confirmation e-mail; alerts go only to
+  // confirmed ones. A row shows each address's state, and a pending one can be sent again.
+  // ---------------------------------------------------------------------------------------
+
+  const RECIPIENT_STATES = ['pending', 'confirmed', 'unsubscribed', 'bounced'];
+  const RECIPIENT_HINTS = {
+    pending: 'waiting for the confirmation e-mail to be confirmed: no alerts until then',
+    confirmed: 'gets alerts',
+    unsubscribed: 'unsubscribed: gets no alerts',
+    bounced: 'e-mail to it bounced: gets no alerts',
+  };
+
+  async function loadRecipients() {
+    const answer = await api('GET', tenantPath('alert-recipients'));
+    state.recipients = new Map(answer.data.map((r) => [r.email.toLowerCase(), r]));
+  }
+
+  function showRecipients(row, webhook) {
+    const list = part(row, 'alert-recipients');
+    const emails = webhook.alert_emails || [];
+    list.hidden = emails.length === 0;
+    list.replaceChildren(...emails.map((email) => recipientRow(email)));
+  }
+
+  function recipientRow(email) {
+    const known = state.recipients.get(email.toLowerCase());
+    const current = known && RECIPIENT_STATES.includes(known.state) ? known.state : 'pending';
+    const item = h('li', { 'data-testid': 'recipient-row', 'data-email': email, 'data-state': current });
+    item.append(
+      h('span', { 'data-testid': 'recipient-email', text: email }),
+      h('span', {
+        className: `badge recipient-${current}`,
+        'data-testid': 'recipient-state',
+        title: RECIPIENT_HINTS[current],
+        text: current,
+      }),
+    );
+    if (current === 'pending') {
+      const resend = h('button', {
+        type: 'button',
+        className: 'button',
+        'data-testid': 'resend-confirmation',
+        'aria-label': `Resend the confirmation e-mail to ${email}`,
+        text: 'Resend confirmation',
+      });
+      resend.addEventListener('click', safe(() => resendConfirmation(email, resend)));
+      item.append(resend);
+    }
+    return item;
+  }
+
+  async function resendConfirmation(email, button) {
+    setBusy(button, true, 'Sending…');
+    try {
+      const updated = await api('POST', tenantPath('alert-recipients', email, 'resend'));
+      state.recipients.set(email.toLowerCase(), updated);
+      notify(`A new confirmation e-mail went to ${email}.`);
+    } finally {
+      setBusy(button, false);
+    }
   }
 
   async function setEnabled(id, toggle) {

@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use crate::auth::{authenticate, require_operator, require_tenant};
 use crate::error::ApiError;
-use crate::handlers::{access, deliveries, events, health, topics, webhooks};
+use crate::handlers::{access, deliveries, events, health, recipients, topics, webhooks};
 use crate::state::App;
 
 pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
@@ -36,6 +36,8 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
         .route("/v1/tenants/{tenant_id}/events", post(events::ingest::<S, Q>))
         .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}", get(deliveries::get::<S, Q>))
         .route("/v1/tenants/{tenant_id}/console-sessions", post(access::create_console_link::<S, Q>))
+        .route("/v1/tenants/{tenant_id}/alert-recipients", get(recipients::list::<S, Q>))
+        .route("/v1/tenants/{tenant_id}/alert-recipients/{email}/resend", post(recipients::resend::<S, Q>))
         .route_layer(middleware::from_fn(require_tenant));
     let operator = Router::new()
         .route("/v1/api-keys", get(access::list_keys::<S, Q>).post(access::create_key::<S, Q>))
@@ -52,6 +54,9 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
     Router::new()
         .route("/v1/health", get(health::health))
         .route("/console/open", get(access::open_console::<S, Q>))
+        // The links in alert e-mails: no key, only the link's token (see handlers::recipients).
+        .route("/alerts/confirm", get(recipients::confirm_page::<S, Q>).post(recipients::confirm::<S, Q>))
+        .route("/alerts/unsubscribe", get(recipients::unsubscribe_page::<S, Q>).post(recipients::unsubscribe::<S, Q>))
         .merge(crate::console::console_routes(&app.settings.console.frame_ancestors))
         .merge(authenticated)
         .fallback(not_found)

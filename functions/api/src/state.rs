@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::http_sender::{HttpSender, SenderConfig};
 use hookline_shared::adapters::sdk::SdkConfig;
+use hookline_shared::adapters::ses::SesMailer;
 use hookline_shared::adapters::sqs::SqsQueue;
 use hookline_shared::app::access::UnknownKeys;
 use hookline_shared::app::send_test::Tester;
@@ -24,6 +25,8 @@ pub struct App<S, Q> {
     pub signing: SigningSettings,
     /// API key hashes this instance found unknown lately (see `UnknownKeys`).
     pub unknown_keys: UnknownKeys,
+    /// Sends alert recipients their confirmation e-mails; `None` without a configured sender.
+    pub mailer: Option<SesMailer>,
 }
 
 /// The app as deployed: DynamoDB and SQS.
@@ -31,6 +34,11 @@ pub type AwsApp = App<DynamoStore, SqsQueue>;
 
 impl<S: Store, Q: TaskQueue> App<S, Q> {
     pub fn new(store: S, queue: Q, settings: Settings) -> Arc<Self> {
+        Self::with_mailer(store, queue, settings, None)
+    }
+
+    /// The app that sends alert recipients their confirmation e-mails with `mailer`.
+    pub fn with_mailer(store: S, queue: Q, settings: Settings, mailer: Option<SesMailer>) -> Arc<Self> {
         let sender = HttpSender::new(SenderConfig {
             allow_private_targets: settings.allow_private_targets,
             ..SenderConfig::default()
@@ -38,7 +46,7 @@ impl<S: Store, Q: TaskQueue> App<S, Q> {
         // Only a broken TLS backend fails here, at cold start, before any request.
         .expect("the outbound HTTP client cannot be built");
         let signing = SigningSettings::from_settings(&settings);
-        Arc::new(Self { store, queue, settings, sender, signing, unknown_keys: UnknownKeys::default() })
+        Arc::new(Self { store, queue, settings, sender, signing, unknown_keys: UnknownKeys::default(), mailer })
     }
 }
 
@@ -56,10 +64,15 @@ impl<S, Q> App<S, Q> {
 
 impl AwsApp {
     pub fn from_config(sdk: &SdkConfig, config: &ApiConfig) -> Arc<Self> {
-        App::new(
+        let mailer = config
+            .mail
+            .as_ref()
+            .map(|m| SesMailer::new(aws_sdk_ses::Client::new(sdk), &m.sender, m.configuration_set.clone()));
+        App::with_mailer(
             DynamoStore::connect(sdk, &config.table_name, &config.secrets_key),
             SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),
             config.settings.clone(),
+            mailer,
         )
     }
 }

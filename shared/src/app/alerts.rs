@@ -3,8 +3,9 @@
 //! For each message: mark the delivery `failed` and count it once (a redelivered DLQ message
 //! is not counted twice), add it to the webhook's consecutive failures and to its pending alert
 //! summary, disable the webhook when `disable_after_failures` is reached, and e-mail the
-//! webhook's stakeholders unless an e-mail went out within `alert_interval_minutes`. Then the
-//! message is held (visibility timeout) until that window ends and comes back to send the
+//! webhook's stakeholders who opted in (`alert_mail`) unless an e-mail went out within
+//! `alert_interval_minutes`. Then the message is held (visibility timeout) until that window
+//! ends and comes back to send the
 //! summary of everything that failed meanwhile; so no failure goes untold, with no scheduler.
 //! Two alert invocations cannot both send for one window: sending is claimed with a
 //! conditional write on the webhook's alert state. The summary is cleared only after the
@@ -15,12 +16,13 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::app::alert_mail::{self, AlertMail, Told};
 use crate::domain::task::{DeliveryTask, UnreadableMessage};
 use crate::domain::timestamp;
 use crate::domain::webhook::Webhook;
-use crate::ports::mailer::{AlertEmail, Mailer};
+use crate::ports::mailer::Mailer;
 use crate::ports::queue::ReceivedMessage;
-use crate::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey, StoreError, WebhookStore};
+use crate::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey, RecipientStore, StoreError, WebhookStore};
 
 /// What the DLQ is to do with a message.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,9 +50,11 @@ pub struct Alerter<S, M> {
     /// How long a claim to send a summary stands: longer than an invocation can run, so only
     /// a claim whose invocation died is taken over.
     pub claim_lease: Duration,
+    /// Who alerts go to and how (see `alert_mail`).
+    pub mail: AlertMail,
 }
 
-impl<S: WebhookStore + AlertStore, M: Mailer> Alerter<S, M> {
+impl<S: WebhookStore + AlertStore + RecipientStore, M: Mailer> Alerter<S, M> {
     /// Messages are handled one after another: they often concern the same webhook, and its
     /// alert state is best updated in order.
     pub async fn handle_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<(String, AlertDisposition)> {
@@ -118,6 +122,13 @@ impl<S: WebhookStore + AlertStore, M: Mailer> Alerter<S, M> {
         if webhook.alert_emails.is_empty() || webhook.pending_count == 0 {
             return Ok(AlertDisposition::Done);
         }
+        // Only addresses that opted in are told. With none, the summary stays: the first
+        // failure after an address is confirmed tells it all.
+        let recipients = alert_mail::opted_in(&self.store, &webhook).await?;
+        if recipients.is_empty() {
+            tracing::info!("no alert recipient has opted in; nothing sent");
+            return Ok(AlertDisposition::Done);
+        }
         if let Some(wait) = self.window_left(&webhook, now) {
             return Ok(AlertDisposition::HoldFor(wait));
         }
@@ -130,17 +141,24 @@ impl<S: WebhookStore + AlertStore, M: Mailer> Alerter<S, M> {
         }
         // From here a crash leaves the claim standing and the summary in place: when the
         // claim lapses, the returning message tells it (at least once, never lost).
-        let email = compose(&webhook);
-        match self.mailer.send(&email).await {
-            Ok(()) => {
-                tracing::info!(recipients = email.to.len(), failures = webhook.pending_count, "alert e-mail sent");
+        match alert_mail::tell(&self.store, &self.mailer, &self.mail, &webhook, &recipients).await? {
+            Told::Sent(sent) => {
+                tracing::info!(recipients = sent, failures = webhook.pending_count, "alert e-mail sent");
                 self.store.finish_alert(&webhook, &at).await?;
                 Ok(AlertDisposition::Done)
             }
-            Err(e) => {
-                tracing::error!(error = %e, "alert e-mail failed; the summary is kept for the next try");
+            Told::CapReached(wait) => {
+                self.store.release_alert(&webhook, &at).await?;
+                Ok(AlertDisposition::HoldFor(wait))
+            }
+            Told::Failed => {
+                tracing::error!("alert e-mail failed; the summary is kept for the next try");
                 self.store.release_alert(&webhook, &at).await?;
                 Ok(AlertDisposition::HoldFor(RETRY_AFTER_ERROR))
+            }
+            Told::Nobody => {
+                self.store.release_alert(&webhook, &at).await?;
+                Ok(AlertDisposition::Done)
             }
         }
     }
@@ -188,57 +206,6 @@ fn should_disable(webhook: &Webhook) -> bool {
         && webhook.consecutive_failures >= webhook.disable_after_failures
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// The alert e-mail for a webhook and its pending failure summary. Never the secret.
-pub fn compose(w: &Webhook) -> AlertEmail {
-    let subject = format!("[Hookline] Webhook \"{}\" of tenant {} is failing", w.name, w.tenant_id);
-    let mut facts: Vec<(&str, String)> = vec![
-        ("Webhook", format!("{} ({})", w.name, w.id)),
-        ("Tenant", w.tenant_id.clone()),
-        ("URL", w.url.clone()),
-        ("Topics", w.topics.join(", ")),
-        ("Failed deliveries since the last alert", w.pending_count.to_string()),
-        ("First failure", w.pending_first_at.clone().unwrap_or_default()),
-        ("Last failure", w.pending_last_at.clone().unwrap_or_default()),
-        ("Last error", w.pending_last_error.clone().unwrap_or_default()),
-        ("Consecutive failed deliveries", w.consecutive_failures.to_string()),
-        ("Some failed delivery ids", w.pending_delivery_ids.join(", ")),
-    ];
-    if !w.enabled {
-        facts.push((
-            "Disabled",
-            format!(
-                "at {} ({})",
-                w.disabled_at.as_deref().unwrap_or("an earlier time"),
-                w.disabled_reason.as_deref().unwrap_or("disabled")
-            ),
-        ));
-    }
-    let next = if w.enabled {
-        "Hookline retried each of these deliveries and gave up. Check that the endpoint is up and answers 2xx; \
-         the delivery log shows each attempt's status and answer."
-    } else {
-        "The webhook is disabled: no events are sent to it. Fix the endpoint, then enable it again with \
-         PATCH /v1/tenants/{tenant}/webhooks/{id} {\"enabled\": true}."
-    };
-    let text = format!(
-        "Deliveries to your webhook keep failing.\n\n{}\n\nWhat to do next: {next}\n",
-        facts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
-    );
-    let rows: String = facts
-        .iter()
-        .map(|(k, v)| format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>", escape(k), escape(v)))
-        .collect();
-    let html = format!(
-        "<html><body><p>Deliveries to your webhook keep failing.</p><table>{rows}</table><p><b>What to do next:</b> {}</p></body></html>",
-        escape(next)
-    );
-    AlertEmail { to: w.alert_emails.clone(), subject, text, html }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,28 +221,6 @@ mod tests {
             "created_at": "", "updated_at": ""
         }))
         .expect("webhook")
-    }
-
-    #[test]
-    fn the_email_names_the_webhook_and_tenant_and_tells_the_facts() {
-        let e = compose(&webhook(true));
-        assert_eq!(e.subject, "[Hookline] Webhook \"Orders <prod>\" of tenant acme is failing");
-        assert_eq!(e.to, ["ops@example.com"]);
-        for fact in ["https://example.com/hook", "order_create", "HTTP 503", "dlv_a, dlv_b", "2026-11-22T10:00:00Z"] {
-            assert!(e.text.contains(fact), "text has {fact}");
-            assert!(e.html.contains(fact), "html has {fact}");
-        }
-        assert!(e.text.contains("Failed deliveries since the last alert: 3"));
-        assert!(e.html.contains("Orders &lt;prod&gt;"), "HTML is escaped");
-        assert!(!e.text.contains("Disabled"));
-        assert!(!e.text.contains("c2VjcmV0") && !e.html.contains("c2VjcmV0"), "no secret");
-    }
-
-    #[test]
-    fn a_disabled_webhook_says_when_and_how_to_enable_it() {
-        let e = compose(&webhook(false));
-        assert!(e.text.contains("Disabled: at 2026-11-22T10:30:01Z (10 consecutive deliveries failed)"));
-        assert!(e.text.contains("\"enabled\": true"));
     }
 
     #[test]
@@ -299,7 +244,7 @@ mod unreadable_tests {
     struct NoMail;
 
     impl Mailer for NoMail {
-        async fn send(&self, _: &AlertEmail) -> Result<(), MailError> {
+        async fn send(&self, _: &crate::ports::mailer::Email) -> Result<(), MailError> {
             Ok(())
         }
     }
@@ -311,6 +256,7 @@ mod unreadable_tests {
             mailer: NoMail,
             minute: Duration::ZERO,
             claim_lease: Duration::ZERO,
+            mail: AlertMail::default(),
         };
         // GIVEN a dead letter of another version (its ids readable), one not even JSON, and a task
         let delivery_id = format!("dlv_{}", "b".repeat(32));
@@ -351,6 +297,7 @@ mod unreadable_tests {
             mailer: NoMail,
             minute: Duration::ZERO,
             claim_lease: Duration::ZERO,
+            mail: AlertMail::default(),
         };
         // GIVEN a dead letter whose event's context and data nest as deep as ingest allows
         let deep = crate::domain::json_depth::tests::nested(MAX_PAYLOAD_DEPTH).as_object().cloned().expect("obj");

@@ -2,7 +2,7 @@
 //! store that records what is written, and a sender that answers as told and records what
 //! it was asked to send. (The integration tests run the real adapters against moto.)
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,12 +12,13 @@ use futures::future::BoxFuture;
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
 use crate::domain::event::EventRecord;
 use crate::domain::limits::FILTERED_PAGE_EXAMINES;
+use crate::domain::recipient::{AlertRecipient, DailyQuota, RecipientToken};
 use crate::domain::task::TaskIds;
 use crate::domain::webhook::{Webhook, WebhookChanges};
 use crate::ports::sender::{SendOutcome, Sender};
 use crate::ports::store::{
     AlertStore, CreateEvent, DeadLetterCount, DeadLetterKey, DeliveryQuery, DeliveryStore, EventStore, Page,
-    StoreError, StoreResult, WebhookStore,
+    RecipientStore, StateChange, StoreError, StoreResult, WebhookStore,
 };
 
 /// What the store was told to do.
@@ -46,6 +47,10 @@ pub struct MemoryStore {
     pub unreadable_webhooks: Mutex<Vec<String>>,
     /// How many of the next reads of several webhooks at once fail (a store error).
     pub failing_batch_reads: Mutex<u32>,
+    /// Alert recipients by address, the link tokens put, e-mails counted against the daily cap.
+    pub recipients: Mutex<HashMap<String, AlertRecipient>>,
+    pub recipient_tokens: Mutex<Vec<RecipientToken>>,
+    pub mails_counted: Mutex<u32>,
 }
 
 impl MemoryStore {
@@ -239,6 +244,51 @@ impl EventStore for MemoryStore {
 
     async fn mark_event_enqueued(&self, _: &str, _: &str) -> StoreResult<()> {
         Ok(())
+    }
+}
+
+/// Alert recipients by address, the tokens put, one daily counter for every day and kind.
+impl RecipientStore for MemoryStore {
+    async fn create_recipient(&self, r: &AlertRecipient) -> StoreResult<bool> {
+        Ok(self.recipients.lock().expect("lock").insert(r.email.clone(), r.clone()).is_none())
+    }
+    async fn get_recipient(&self, _: &str, email: &str) -> StoreResult<Option<AlertRecipient>> {
+        Ok(self.recipients.lock().expect("lock").get(email).cloned())
+    }
+    async fn list_recipients(&self, _: &str) -> StoreResult<Vec<AlertRecipient>> {
+        Ok(self.recipients.lock().expect("lock").values().cloned().collect())
+    }
+    async fn set_confirm_token(&self, _: &str, _: &str, _: &str, _: &str) -> StoreResult<bool> {
+        Ok(true)
+    }
+    async fn confirm_recipient(&self, _: &str, _: &str, _: &str, _: &str) -> StoreResult<bool> {
+        Ok(true)
+    }
+    async fn set_recipient_state(&self, _: &str, email: &str, c: &StateChange<'_>) -> StoreResult<bool> {
+        let mut all = self.recipients.lock().expect("lock");
+        let Some(r) = all.get_mut(email) else { return Ok(false) };
+        r.state = c.state;
+        r.reason = Some(c.reason.to_string());
+        r.retry_after = c.retry_after.map(str::to_string);
+        Ok(true)
+    }
+    async fn put_recipient_token(&self, token: &RecipientToken) -> StoreResult<()> {
+        self.recipient_tokens.lock().expect("lock").push(token.clone());
+        Ok(())
+    }
+    async fn get_recipient_token(&self, _: &str) -> StoreResult<Option<RecipientToken>> {
+        Ok(None)
+    }
+    async fn delete_recipient_token(&self, _: &str) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn take_daily_quota(&self, _: &str, _: &str, _: DailyQuota, cap: u32) -> StoreResult<bool> {
+        let mut counted = self.mails_counted.lock().expect("lock");
+        if *counted >= cap {
+            return Ok(false);
+        }
+        *counted += 1;
+        Ok(true)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod json_depth;
 pub mod limits;
 pub mod net_policy;
 pub mod quota;
+pub mod recipient;
 pub mod sealed;
 pub mod secret;
 pub mod settings;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::domain::catalog::TopicCatalog;
 use crate::domain::console::ConsoleSettings;
 use crate::domain::quota::Quotas;
+use crate::domain::recipient::OptInSettings;
 
 /// Hookline's own header prefix unless the deployment sets another.
 pub const DEFAULT_HEADER_PREFIX: &str = "x-hookline";
@@ -28,6 +29,8 @@ pub struct Settings {
     pub console: ConsoleSettings,
     /// Per-tenant rate quotas (api function only); none unless the deployment sets them.
     pub quotas: Quotas,
+    /// Per-tenant daily caps on opt-in confirmations and alert e-mails.
+    pub opt_in: OptInSettings,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             source: DEFAULT_SOURCE.into(),
             console: ConsoleSettings::default(),
             quotas: Quotas::default(),
+            opt_in: OptInSettings::default(),
         }
     }
 }

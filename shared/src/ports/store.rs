@@ -8,6 +8,7 @@ use crate::domain::api_key::ApiKeyRecord;
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
 use crate::domain::error::DomainError;
 use crate::domain::event::EventRecord;
+use crate::domain::recipient::{AlertRecipient, DailyQuota, RecipientState, RecipientToken};
 use crate::domain::task::TaskIds;
 use crate::domain::webhook::{Webhook, WebhookChanges};
 
@@ -291,13 +292,79 @@ pub trait ConsoleStore: Send + Sync + 'static {
     fn delete_console_session(&self, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// A state change of a recipient, for `set_recipient_state`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateChange<'a> {
+    pub state: RecipientState,
+    pub reason: &'a str,
+    /// Not mailed again before this time (a pause after a permanent send error).
+    pub retry_after: Option<&'a str>,
+    pub at: &'a str,
+}
+
+/// Alert recipients (opt-in), their link tokens, and the per-tenant daily e-mail counters.
+pub trait RecipientStore: Send + Sync + 'static {
+    /// Stores a newly named address unless the tenant has it already; `false` then.
+    fn create_recipient(&self, recipient: &AlertRecipient) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn get_recipient(
+        &self,
+        tenant_id: &str,
+        email: &str,
+    ) -> impl Future<Output = StoreResult<Option<AlertRecipient>>> + Send;
+    /// Every address of a tenant, by address: one Query (paged).
+    fn list_recipients(&self, tenant_id: &str) -> impl Future<Output = StoreResult<Vec<AlertRecipient>>> + Send;
+    /// Records the confirm token sent at `sent_at` (only this one confirms from now on), while
+    /// the address is still pending; `false` otherwise.
+    fn set_confirm_token(
+        &self,
+        tenant_id: &str,
+        email: &str,
+        token_hash: &str,
+        sent_at: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Confirms a pending address whose latest confirm token is `token_hash`; `false` when it
+    /// is not (any more) so.
+    fn confirm_recipient(
+        &self,
+        tenant_id: &str,
+        email: &str,
+        token_hash: &str,
+        at: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Sets an existing address's state; `false` when the tenant has no such address.
+    fn set_recipient_state(
+        &self,
+        tenant_id: &str,
+        email: &str,
+        change: &StateChange<'_>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn put_recipient_token(&self, token: &RecipientToken) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_recipient_token(&self, token_hash: &str)
+    -> impl Future<Output = StoreResult<Option<RecipientToken>>> + Send;
+    fn delete_recipient_token(&self, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Counts one e-mail against the tenant's daily `quota` for `day`, only while fewer than
+    /// `cap` were counted: one conditional write, so concurrent callers never pass the cap.
+    /// `false` when the cap is reached.
+    fn take_daily_quota(
+        &self,
+        tenant_id: &str,
+        day: &str,
+        quota: DailyQuota,
+        cap: u32,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
 /// Every store a function may need; one adapter implements them all on one table.
 pub trait Store:
-    ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore + QuotaStore
+    ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore + QuotaStore + RecipientStore
 {
 }
 
-impl<T: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore + QuotaStore> Store for T {}
+impl<
+    T: ApiKeyStore + WebhookStore + EventStore + DeliveryStore + AlertStore + ConsoleStore + QuotaStore + RecipientStore,
+> Store for T
+{
+}
 
 #[cfg(test)]
 mod tests {

@@ -44,6 +44,10 @@ async fn webhook(h: &Harness, url: &str, alerts: Value) -> Value {
     }
     let reply = h.post("/v1/tenants/shop/webhooks", body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    // Alerts go only to addresses that opted in: each confirms, as its owner would.
+    for email in reply.body["alert_emails"].as_array().into_iter().flatten() {
+        h.confirm_recipient(email.as_str().expect("address")).await;
+    }
     reply.body
 }
 

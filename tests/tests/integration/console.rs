@@ -1,6 +1,7 @@
 //! The tenant console as a person uses it, in real headless Chromium against the real stack:
 //! open a console link, create a webhook with a restriction and Basic auth, send a test, see
-//! an event delivered with its attempt, disable it, retry a failed delivery, delete. The
+//! an event delivered with its attempt, see its alert address's opt-in state and resend the
+//! confirmation, disable it, retry a failed delivery, delete. The
 //! form's payload preview must be the exact body the test send delivers. The main screens are
 //! saved to docs/console/ for the README.
 
@@ -56,6 +57,8 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     browser.select("[data-testid=wh-auth-type]", "basic").await;
     browser.fill("[data-testid=wh-auth-username]", "shop").await;
     browser.fill("[data-testid=wh-auth-password]", "s3cret-pass").await;
+    let ops = format!("ops-{}@example.com", h.config.table_name.to_lowercase());
+    browser.fill("[data-testid=wh-alert-emails]", &ops).await;
     let preview = browser.property("[data-testid=payload-preview]", "textContent").await;
     let preview = preview.as_str().unwrap_or_default().to_string();
     browser.screenshot(&screenshot_path("edit.png")).await;
@@ -73,6 +76,17 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     assert!(secret.ends_with(webhook["secret_hint"].as_str().expect("hint").trim_start_matches('…')));
     let row = format!("[data-webhook-id='{id}']");
     browser.wait_text(&format!("{row} [data-testid=webhook-name]"), "Orders").await;
+    // AND its alert address shows `pending` (it got a confirmation e-mail), with a resend
+    let recipient = format!("{row} [data-testid=recipient-row][data-email='{ops}']");
+    browser.wait_text(&format!("{recipient} [data-testid=recipient-state]"), "pending").await;
+    browser.click(&format!("{recipient} [data-testid=resend-confirmation]")).await;
+    browser.wait_text("[data-testid=notice]", "A new confirmation e-mail went to").await;
+    assert_eq!(h.mails_to(&ops).await.len(), 2, "the confirmation, and the one sent again");
+    // WHEN its owner confirms THEN the console shows it `confirmed`, with no resend
+    h.confirm_recipient(&ops).await;
+    browser.open(&format!("{}/console/", h.base)).await;
+    browser.wait_text(&format!("{recipient} [data-testid=recipient-state]"), "confirmed").await;
+    browser.wait_gone(&format!("{recipient} [data-testid=resend-confirmation]")).await;
 
     // WHEN they send a test THEN the receiver answered 200, with Basic auth
     browser.click(&format!("{row} [data-testid=send-test]")).await;

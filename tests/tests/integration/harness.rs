@@ -20,7 +20,7 @@ use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::sdk::SdkConfig;
 use hookline_shared::config::{
     AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
-    ENV_DELIVERY_QUEUE_URL, ENV_SECRETS_KEY, ENV_TABLE,
+    ENV_DELIVERY_QUEUE_URL, ENV_PUBLIC_URL, ENV_SECRETS_KEY, ENV_TABLE, MailConfig,
 };
 use hookline_shared::domain::settings::Settings;
 use hookline_shared::ports::store::ApiKeyStore;
@@ -29,6 +29,8 @@ use serde_json::Value;
 
 static MOTO: OnceLock<MotoServer> = OnceLock::new();
 pub const ALERT_SENDER: &str = "alerts@hookline.test";
+/// What the subject of every opt-in confirmation e-mail says.
+pub const CONFIRMATION_SUBJECT: &str = "confirm failure alerts";
 static NEXT_STACK: AtomicUsize = AtomicUsize::new(0);
 /// The longest batching window the harness's delivery pump uses: the template's (1 s) would
 /// add that much to every delivery and retry of every test. A test of batching itself sets a
@@ -116,6 +118,8 @@ impl Harness {
             (ENV_DEAD_LETTER_QUEUE_URL.to_string(), dlq.url.clone()),
             (ENV_ALERT_SENDER.to_string(), ALERT_SENDER.to_string()),
             (ENV_SECRETS_KEY.to_string(), self.config.secrets_key.clone()),
+            // Unsubscribe links lead to this stack's own API.
+            (ENV_PUBLIC_URL.to_string(), self.base.clone()),
         ]);
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = AlertConfig::from_lookup(|name| vars.get(name).cloned()).expect("alert config");
@@ -133,9 +137,16 @@ impl Harness {
         }))
     }
 
-    /// The e-mails moto's SES sent to `recipient` (read back from `/moto-api/data.json`):
-    /// (subject, body) pairs, oldest first. Filtered by recipient, so tests don't interfere.
+    /// The alert e-mails moto's SES sent to `recipient` (read back from `/moto-api/data.json`;
+    /// opt-in confirmations left out): (subject, HTML body) pairs, oldest first. Filtered by
+    /// recipient, so tests don't interfere.
     pub async fn emails_to(&self, recipient: &str) -> Vec<(String, String)> {
+        let mails = self.mails_to(recipient).await.into_iter();
+        mails.filter(|m| !m.subject.contains(CONFIRMATION_SUBJECT)).map(|m| (m.subject, m.html)).collect()
+    }
+
+    /// The raw e-mails moto's SES sent to `recipient`, parsed (headers, text and HTML parts).
+    pub async fn mails_to(&self, recipient: &str) -> Vec<crate::mail::Mail> {
         // moto builds this dump by walking its live state, and a request served while another
         // thread changes it can fail (an HTML 500): read again, a few times, before giving up.
         let mut data = Value::Null;
@@ -153,17 +164,37 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        data["ses"]["Message"]
+        assert!(
+            data["ses"]["Message"].as_array().is_none_or(|m| m.iter().all(|m| m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_none_or(|to| !to.iter().any(|a| a == recipient)))),
+            "every e-mail is sent raw (with its unsubscribe headers), none with SendEmail"
+        );
+        data["ses"]["RawMessage"]
             .as_array()
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(|m| m["destinations"]["ToAddresses"].as_array().is_some_and(|to| to.iter().any(|a| a == recipient)))
+            .filter(|m| m["destinations"].as_array().is_some_and(|to| to.iter().any(|a| a == recipient)))
             .map(|m| {
                 assert_eq!(m["source"], ALERT_SENDER, "sent from the configured sender");
-                (m["subject"].as_str().unwrap_or("").to_string(), m["body"].as_str().unwrap_or("").to_string())
+                crate::mail::parse(m["raw_data"].as_str().unwrap_or_default())
             })
             .collect()
+    }
+
+    /// Waits for the confirmation e-mail to `email` and opens its link, pressing the page's
+    /// button (a POST), as the address's owner would.
+    pub async fn confirm_recipient(&self, email: &str) {
+        // This stack's own confirmation: its link leads to this stack's API.
+        let prefix = format!("{}/alerts/confirm?token=", self.base);
+        let link = self
+            .eventually(&format!("the confirmation e-mail to {email}"), Duration::from_secs(10), || async {
+                self.mails_to(email).await.into_iter().rev().find_map(|m| m.link(&prefix))
+            })
+            .await;
+        let confirmed = self.http.post(&link).send().await.expect("confirm");
+        assert_eq!(confirmed.status(), StatusCode::OK, "{link}");
     }
 
     /// Polls `check` until it yields a value or `limit` passes (then panics with `what`).
@@ -246,7 +277,15 @@ impl Harness {
             delivery_queue_url: stack.queue("DeliveryQueue").expect("queue").url.clone(),
             settings,
             secrets_key: stack.key("SecretsKey").expect("secrets key").to_string(),
+            mail: Some(MailConfig { sender: ALERT_SENDER.to_string(), configuration_set: None }),
         };
+        // SES sends only from a verified identity (the api sends opt-in confirmations).
+        aws_sdk_ses::Client::new(&sdk)
+            .verify_email_identity()
+            .email_address(ALERT_SENDER)
+            .send()
+            .await
+            .expect("verify sender");
         let (key, record) = hookline_shared::domain::api_key::new_key("test", None);
         DynamoStore::connect(&sdk, &config.table_name, &config.secrets_key)
             .put_api_key(&record)

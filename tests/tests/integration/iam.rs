@@ -95,6 +95,10 @@ async fn every_call_of_every_function_is_allowed_by_its_template_policy() {
         )
         .await;
     assert_eq!(bad.status, StatusCode::CREATED, "{}", bad.body);
+    // The opt-in paths: the confirmation sent (api), the link's page and its button.
+    h.confirm_recipient("ops@iam.test").await;
+    let recipients = h.get(&format!("{t}/alert-recipients")).await;
+    assert_eq!(recipients.body["data"][0]["state"], "confirmed", "{}", recipients.body);
     let (good_id, bad_id) = (good["id"].as_str().expect("id"), bad.body["id"].as_str().expect("id"));
     let sent = h.post(&format!("{t}/events"), json!({"topic": "order_create", "data": {"n": 1}})).await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);

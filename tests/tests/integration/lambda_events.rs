@@ -112,6 +112,7 @@ async fn the_sample_sqs_batch_is_delivered_and_its_malformed_message_fails_alone
         "HOOKLINE_SECRETS_KEY" => Some(h.config.secrets_key.clone()),
         "HOOKLINE_DEAD_LETTER_QUEUE_URL" => Some(h.stack.queue("DeliveryDeadLetterQueue").expect("dlq").url.clone()),
         "HOOKLINE_ALERT_SENDER" => Some("alerts@hookline.test".into()),
+        "HOOKLINE_PUBLIC_URL" => Some(h.base.clone()),
         _ => None,
     })
     .expect("alert config");

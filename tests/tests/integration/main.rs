@@ -12,6 +12,8 @@ mod iam;
 mod ingest;
 mod lambda_events;
 mod limits;
+mod mail;
+mod opt_in;
 mod options;
 mod outbound_policy;
 mod receiver;

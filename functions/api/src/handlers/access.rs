@@ -65,7 +65,7 @@ fn over_https(headers: &HeaderMap) -> bool {
 }
 
 /// The deployment's public address: the setting, or the request's own host and scheme.
-fn public_base(app_url: Option<&str>, headers: &HeaderMap) -> ApiResult<String> {
+pub(crate) fn public_base(app_url: Option<&str>, headers: &HeaderMap) -> ApiResult<String> {
     if let Some(url) = app_url {
         return Ok(url.to_string());
     }

@@ -4,5 +4,6 @@ pub mod access;
 pub mod deliveries;
 pub mod events;
 pub mod health;
+pub mod recipients;
 pub mod topics;
 pub mod webhooks;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use hookline_shared::app::manage_webhooks;
 use hookline_shared::app::pagination::ListParams;
 use hookline_shared::app::send_test::{TestSendRequest, TestSendResult};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiResult;
 use crate::extract::{ApiPath, ApiQuery, JsonBody, NoParams, OptionalJsonBody};
+use crate::handlers::recipients;
 use crate::state::App;
 use crate::views::WebhookView;
 
@@ -42,12 +43,14 @@ pub async fn create<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath(tenant_id): ApiPath<String>,
     ApiQuery(params): ApiQuery<SaveParams>,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     let tester = app.tester();
     let tester = params.require_ok.then_some(&tester);
     let webhook = manage_webhooks::create_webhook(&app.store, &app.settings, &tenant_id, request, tester).await?;
     tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook.id, "webhook created");
+    recipients::ask_new_addresses(&app, &headers, &tenant_id, &webhook.alert_emails).await;
     let created = CreatedWebhook { webhook: WebhookView::from(&webhook), secret: webhook.secret.expose().to_string() };
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -74,6 +77,7 @@ pub async fn update<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<SaveParams>,
+    headers: HeaderMap,
     JsonBody(request): JsonBody<UpdateWebhook>,
 ) -> ApiResult<Json<WebhookView>> {
     let tester = app.tester();
@@ -81,6 +85,7 @@ pub async fn update<S: Store, Q: TaskQueue>(
     let webhook =
         manage_webhooks::update_webhook(&app.store, &app.settings, &tenant_id, &webhook_id, request, tester).await?;
     tracing::info!(tenant_id = %tenant_id, webhook_id = %webhook_id, "webhook updated");
+    recipients::ask_new_addresses(&app, &headers, &tenant_id, &webhook.alert_emails).await;
     Ok(Json(WebhookView::from(&webhook)))
 }
 

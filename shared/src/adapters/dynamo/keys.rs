@@ -47,3 +47,21 @@ pub fn console_session_pk(hash: &str) -> String {
 pub fn quota_pk(tenant: &str, kind: &str, window: u64) -> String {
     format!("QUOTA#{tenant}#{kind}#{window}")
 }
+
+/// Alert recipients: one partition per tenant, one item per address (see `recipients`).
+pub const RECIPIENT_SK_PREFIX: &str = "EMAIL#";
+pub const RECIPIENT_TOKEN_SK: &str = "RECIPIENTTOKEN";
+pub const DAILY_QUOTA_SK: &str = "QUOTA";
+
+pub fn recipients_pk(tenant: &str) -> String {
+    format!("RECIPIENTS#{tenant}")
+}
+pub fn recipient_sk(email: &str) -> String {
+    format!("{RECIPIENT_SK_PREFIX}{email}")
+}
+pub fn recipient_token_pk(hash: &str) -> String {
+    format!("RECIPIENTTOKEN#{hash}")
+}
+pub fn daily_quota_pk(tenant: &str, day: &str) -> String {
+    format!("QUOTA#{tenant}#{day}")
+}

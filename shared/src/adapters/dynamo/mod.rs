@@ -22,6 +22,7 @@ mod events;
 mod items;
 mod keys;
 mod quotas;
+mod recipients;
 mod sealing;
 mod tenants;
 mod webhooks;
