@@ -299,6 +299,7 @@ async fn ses_bounces_and_complaints_mark_the_address_and_permanent_send_errors_p
         "HOOKLINE_DEAD_LETTER_QUEUE_URL" => Some(dlq.clone()),
         "HOOKLINE_ALERT_SENDER" => Some(ALERT_SENDER.into()),
         "HOOKLINE_PUBLIC_URL" => Some(h.base.clone()),
+        "HOOKLINE_SECRETS_KEY" => Some(h.config.secrets_key.clone()),
         _ => None,
     })
     .expect("alert config");

@@ -132,6 +132,8 @@ async fn alerting_stack(url: &str, run_delivery: bool) -> (Harness, String, Stri
     let reply = h.post("/v1/tenants/shop/webhooks", body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let webhook_id = reply.body["id"].as_str().expect("id").to_string();
+    // Alerts go only to addresses that opted in.
+    h.confirm_recipient(&ops).await;
     (h, webhook_id, ops)
 }
 
