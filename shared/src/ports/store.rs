@@ -156,6 +156,7 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// `false` when there was no such webhook.
     fn delete_webhook(&self, tenant_id: &str, webhook_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// All webhooks of a tenant, for fan-out: one Query. `None` when the tenant is unknown.
+    /// Their secrets are not opened (empty): fan-out matches, it never signs.
     fn tenant_webhooks(&self, tenant_id: &str) -> impl Future<Output = StoreResult<Option<Vec<Webhook>>>> + Send;
     /// The webhooks with these `(tenant_id, webhook_id)` keys that exist: one batched read.
     fn get_webhooks(&self, keys: &[(String, String)]) -> impl Future<Output = StoreResult<Vec<Webhook>>> + Send;

@@ -170,6 +170,11 @@ async fn a_sealed_value_moved_to_another_webhook_is_refused() {
     assert!(!got.body.to_string().contains(SECRET));
     let listed = h.get("/v1/tenants/beta/webhooks").await;
     assert_eq!(listed.code(), "secret_unreadable");
+    // AND the tenant's events are still accepted and fanned out: fan-out never opens secrets
+    // (the delivery function, which does, holds the delivery back below)
+    let accepted = h.post("/v1/tenants/beta/events", json!({"topic": "order_create", "data": {"n": 2}})).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+    assert_eq!(accepted.body["deliveries"].as_array().map(Vec::len), Some(1), "{}", accepted.body);
     // AND the delivery function does not sign with it: the message is retried, nothing sent
     let vars = HashMap::from([
         ("HOOKLINE_TABLE", h.config.table_name.clone()),

@@ -134,6 +134,24 @@ impl DynamoStore {
         from_item(item)
     }
 
+    /// A webhook from its item for fan-out, which reads its topics, filters and state but
+    /// never its secrets: they stay sealed (emptied here), so matching an event costs no
+    /// decryption, and one webhook whose secrets do not open (altered, or its key gone) does
+    /// not refuse its tenant's events. Its deliveries are then held back by the delivery
+    /// function, which reads the webhook whole, and end failed and alerted.
+    pub(super) fn webhook_for_fan_out(mut item: Item) -> StoreResult<Webhook> {
+        for name in SEALED_ATTRIBUTES {
+            if let Some(value) = item.get_mut(*name) {
+                for leaf in leaves(name, value) {
+                    if matches!(leaf, AttributeValue::B(_)) {
+                        *leaf = AttributeValue::S(String::new());
+                    }
+                }
+            }
+        }
+        from_item(item)
+    }
+
     /// After an update: seals what the item still holds in plain text (written before
     /// sealing, or copied by a rotation from a plain `secret`). Each attribute is replaced only
     /// if it is still the value read, so a concurrent update is never overwritten; that one

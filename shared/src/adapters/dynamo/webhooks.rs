@@ -209,7 +209,7 @@ impl WebhookStore for DynamoStore {
             match item.get(SK) {
                 Some(AttributeValue::S(sk)) if sk == keys::TENANT_SK => tenant_known = true,
                 Some(AttributeValue::S(sk)) if sk.starts_with(keys::WEBHOOK_SK_PREFIX) => {
-                    webhooks.push(self.webhook_from_item(item).await?)
+                    webhooks.push(Self::webhook_for_fan_out(item)?)
                 }
                 _ => {}
             }
