@@ -546,6 +546,31 @@ mod tests {
     }
 
     #[test]
+    fn every_function_logs_to_a_group_kept_for_the_retention_parameter_and_the_api_is_throttled() {
+        // GIVEN the real template
+        let t = Template::load(&template_path()).expect("template.yaml parses");
+        let tag = |v: Option<&Value>| match v {
+            Some(Value::Tagged(t)) => format!("{} {}", t.tag, t.value.as_str().unwrap_or_default()),
+            _ => String::new(),
+        };
+        // THEN each function names its own log group, whose retention is LogRetentionDays (a
+        // group Lambda creates by itself keeps logs forever)
+        let functions: Vec<_> = t.of_type("AWS::Serverless::Function").collect();
+        assert_eq!(functions.len(), 3);
+        for (id, props) in functions {
+            let group = tag(props.get("LoggingConfig").and_then(|l| l.get("LogGroup")));
+            let group = group.strip_prefix("!Ref ").unwrap_or_else(|| panic!("{id} has no log group of its own"));
+            let (_, group_props) = t.of_type("AWS::Logs::LogGroup").find(|(g, _)| *g == group).expect("log group");
+            assert_eq!(tag(group_props.get("RetentionInDays")), "!Ref LogRetentionDays", "{id}");
+        }
+        // AND API Gateway throttles every route with the two parameters
+        let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(template_path()).expect("read")).expect("yaml");
+        let route = &doc["Globals"]["HttpApi"]["DefaultRouteSettings"];
+        assert_eq!(tag(route.get("ThrottlingRateLimit")), "!Ref ApiThrottlingRateLimit");
+        assert_eq!(tag(route.get("ThrottlingBurstLimit")), "!Ref ApiThrottlingBurstLimit");
+    }
+
+    #[test]
     fn batching_follows_the_event_sources_of_the_real_template() {
         let t = Template::load(&template_path()).expect("template.yaml parses");
         let batching = t.event_source_batching(&t.parameters).expect("batching");
