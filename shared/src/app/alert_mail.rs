@@ -4,15 +4,17 @@
 
 use std::time::Duration;
 
+use crate::app::quota;
 use crate::app::recipients::mark_undeliverable;
+use crate::domain::quota::{QuotaKind, RateQuota};
 use crate::domain::recipient::{
-    self, AlertRecipient, DailyQuota, OptInSettings, RecipientToken, TokenPurpose, UNSUBSCRIBE_LINK_TTL, normal_address,
+    self, AlertRecipient, OptInSettings, RecipientToken, TokenPurpose, UNSUBSCRIBE_LINK_TTL, normal_address,
 };
 use crate::domain::timestamp;
 use crate::domain::webhook::Webhook;
 use crate::outbound::mail::{self, UNSUBSCRIBE_PATH, alert};
 use crate::ports::mailer::{Email, Mailer};
-use crate::ports::store::{RecipientStore, StoreError};
+use crate::ports::store::{QuotaStore, RecipientStore, StoreError};
 
 /// What alert e-mails need besides the webhook: the product name they are sent as, where
 /// their unsubscribe links lead, and the daily cap.
@@ -58,19 +60,18 @@ pub(crate) async fn opted_in(
 
 /// Sends the webhook's pending summary to each of `recipients`.
 pub(crate) async fn tell(
-    store: &impl RecipientStore,
+    store: &(impl RecipientStore + QuotaStore),
     mailer: &impl Mailer,
     settings: &AlertMail,
     webhook: &Webhook,
     recipients: &[AlertRecipient],
 ) -> Result<Told, StoreError> {
     let now = timestamp::now();
-    let day = recipient::quota_day(now);
+    let cap = RateQuota::per_day(settings.opt_in.alert_emails_per_day);
     let (mut sent, mut failed, mut capped) = (0, false, false);
     for r in recipients {
-        let cap = settings.opt_in.alert_emails_per_day;
-        if !store.take_daily_quota(&webhook.tenant_id, &day, DailyQuota::AlertEmails, cap).await? {
-            tracing::warn!(cap, "the tenant's daily alert e-mails are used up");
+        if !quota::try_take(store, &cap, QuotaKind::AlertEmails, &webhook.tenant_id, now).await? {
+            tracing::warn!(cap = cap.limit, "the tenant's daily alert e-mails are used up");
             capped = true;
             break;
         }

@@ -22,7 +22,9 @@ use crate::domain::timestamp;
 use crate::domain::webhook::Webhook;
 use crate::ports::mailer::Mailer;
 use crate::ports::queue::ReceivedMessage;
-use crate::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey, RecipientStore, StoreError, WebhookStore};
+use crate::ports::store::{
+    AlertStore, DeadLetterCount, DeadLetterKey, QuotaStore, RecipientStore, StoreError, WebhookStore,
+};
 
 /// What the DLQ is to do with a message.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,7 +56,7 @@ pub struct Alerter<S, M> {
     pub mail: AlertMail,
 }
 
-impl<S: WebhookStore + AlertStore + RecipientStore, M: Mailer> Alerter<S, M> {
+impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore, M: Mailer> Alerter<S, M> {
     /// Messages are handled one after another: they often concern the same webhook, and its
     /// alert state is best updated in order.
     pub async fn handle_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<(String, AlertDisposition)> {

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use crate::domain::error::DomainResult;
 use crate::domain::quota::{QuotaKind, RateQuota};
-use crate::ports::store::QuotaStore;
+use crate::ports::store::{QuotaStore, StoreResult};
 
 /// Counts one `kind` against `tenant_id` at `now`; a 429 `rate_limited` (with the seconds to
 /// its window's end) when the window's quota is used up. No quota set: nothing to do, no write.
@@ -16,12 +16,24 @@ pub async fn take(
     now: OffsetDateTime,
 ) -> DomainResult<()> {
     let Some(quota) = quota else { return Ok(()) };
-    let window = quota.window_at(now);
-    if store.take_quota(tenant_id, kind.as_str(), window.index, quota.limit, window.ends_at).await? {
+    if try_take(store, quota, kind, tenant_id, now).await? {
         Ok(())
     } else {
-        Err(quota.exceeded(kind, &window))
+        Err(quota.exceeded(kind, &quota.window_at(now)))
     }
+}
+
+/// Counts one `kind` against `tenant_id` at `now`: `false` when the window's quota is used
+/// up (the caller says what that means: a 429, a 409, an alert that waits).
+pub async fn try_take(
+    store: &impl QuotaStore,
+    quota: &RateQuota,
+    kind: QuotaKind,
+    tenant_id: &str,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let window = quota.window_at(now);
+    store.take_quota(tenant_id, kind.as_str(), window.index, quota.limit, window.ends_at).await
 }
 
 #[cfg(test)]
@@ -31,7 +43,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ports::store::StoreResult;
 
     #[derive(Default)]
     struct Counters(Mutex<HashMap<(String, String, u64), u32>>);

@@ -7,17 +7,18 @@
 //! carry a random token of which only the hash is stored; they change only their own
 //! recipient's state.
 
+use crate::app::quota;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::ids;
+use crate::domain::quota::{QuotaKind, RateQuota};
 use crate::domain::recipient::feedback::{Feedback, FeedbackKind};
 use crate::domain::recipient::{
-    self, AlertRecipient, CONFIRM_LINK_TTL, DailyQuota, OptInSettings, RecipientState, RecipientToken, TokenPurpose,
-    normal_address,
+    self, AlertRecipient, CONFIRM_LINK_TTL, OptInSettings, RecipientState, RecipientToken, TokenPurpose, normal_address,
 };
 use crate::domain::{access, timestamp};
 use crate::outbound::mail::{self, CONFIRM_PATH};
 use crate::ports::mailer::{Email, Mailer};
-use crate::ports::store::{RecipientStore, StateChange, StoreResult};
+use crate::ports::store::{QuotaStore, RecipientStore, StateChange, StoreResult};
 
 /// What sending opt-in mail needs.
 pub struct OptIn<'a, S, M> {
@@ -38,7 +39,7 @@ fn invalid_link() -> DomainError {
     DomainError::not_found("invalid_token", "this link is not valid: it was used, replaced or has expired")
 }
 
-impl<S: RecipientStore, M: Mailer> OptIn<'_, S, M> {
+impl<S: RecipientStore + QuotaStore, M: Mailer> OptIn<'_, S, M> {
     /// After a webhook names `emails`: each address the tenant did not have yet is stored
     /// `pending` and sent its confirmation. The webhook is saved already, so a failure here
     /// is logged, not answered: the address shows `pending` with no confirmation sent, and
@@ -83,7 +84,8 @@ impl<S: RecipientStore, M: Mailer> OptIn<'_, S, M> {
     async fn send_confirmation(&self, tenant_id: &str, email: &str) -> DomainResult<()> {
         let now = timestamp::now();
         let cap = self.settings.confirmations_per_day;
-        if !self.store.take_daily_quota(tenant_id, &recipient::quota_day(now), DailyQuota::Confirmations, cap).await? {
+        let daily = RateQuota::per_day(cap);
+        if !quota::try_take(self.store, &daily, QuotaKind::Confirmations, tenant_id, now).await? {
             return Err(DomainError::conflict(
                 "confirmation_limit_reached",
                 format!("a tenant may send at most {cap} confirmation e-mails a day; resend tomorrow"),

@@ -12,13 +12,13 @@ use futures::future::BoxFuture;
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
 use crate::domain::event::EventRecord;
 use crate::domain::limits::FILTERED_PAGE_EXAMINES;
-use crate::domain::recipient::{AlertRecipient, DailyQuota, RecipientToken};
+use crate::domain::recipient::{AlertRecipient, RecipientToken};
 use crate::domain::task::TaskIds;
 use crate::domain::webhook::{Webhook, WebhookChanges};
 use crate::ports::sender::{SendOutcome, Sender};
 use crate::ports::store::{
     AlertStore, CreateEvent, DeadLetterCount, DeadLetterKey, DeliveryQuery, DeliveryStore, EventStore, Page,
-    RecipientStore, StateChange, StoreError, StoreResult, WebhookStore,
+    QuotaStore, RecipientStore, StateChange, StoreError, StoreResult, WebhookStore,
 };
 
 /// What the store was told to do.
@@ -50,7 +50,8 @@ pub struct MemoryStore {
     /// Alert recipients by address, the link tokens put, e-mails counted against the daily cap.
     pub recipients: Mutex<HashMap<String, AlertRecipient>>,
     pub recipient_tokens: Mutex<Vec<RecipientToken>>,
-    pub mails_counted: Mutex<u32>,
+    /// Quota counters by (tenant, kind, window).
+    pub quota_counters: Mutex<HashMap<(String, String, u64), u32>>,
 }
 
 impl MemoryStore {
@@ -282,13 +283,16 @@ impl RecipientStore for MemoryStore {
     async fn delete_recipient_token(&self, _: &str) -> StoreResult<()> {
         Ok(())
     }
-    async fn take_daily_quota(&self, _: &str, _: &str, _: DailyQuota, cap: u32) -> StoreResult<bool> {
-        let mut counted = self.mails_counted.lock().expect("lock");
-        if *counted >= cap {
-            return Ok(false);
-        }
-        *counted += 1;
-        Ok(true)
+}
+
+/// Counters per (tenant, kind, window), each taken only below its limit.
+impl QuotaStore for MemoryStore {
+    async fn take_quota(&self, tenant: &str, kind: &str, window: u64, limit: u32, _: i64) -> StoreResult<bool> {
+        let mut counters = self.quota_counters.lock().expect("lock");
+        let n = counters.entry((tenant.into(), kind.into(), window)).or_default();
+        let taken = *n < limit;
+        *n += u32::from(taken);
+        Ok(taken)
     }
 }
 

@@ -1,13 +1,16 @@
-//! Per-tenant rate quotas a deployment may set (events per second, test sends per minute).
-//! Each is a fixed window: a counter per tenant per window, taken atomically in the store, so
-//! it holds across concurrent requests and Lambda instances. Off unless set: each take costs
-//! a DynamoDB write.
+//! Per-tenant quotas: the rates a deployment may set (events per second, test sends per
+//! minute) and the daily caps on e-mail (confirmations, alerts). Each is a fixed window: a counter per tenant per window, taken atomically in the store, so
+//! it holds across concurrent requests and Lambda instances. The rates are off unless set:
+//! each take costs a DynamoDB write.
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::domain::error::DomainError;
+
+/// The window of the daily caps: a day, as unix time counts them (UTC days).
+pub const DAY: Duration = Duration::from_secs(86_400);
 
 /// At most `limit` a `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,13 +33,19 @@ pub struct Quotas {
 pub enum QuotaKind {
     Events,
     TestSends,
+    /// Opt-in confirmation e-mails a tenant causes a day.
+    Confirmations,
+    /// Failure-alert e-mails (one per recipient) a tenant causes a day.
+    AlertEmails,
 }
 
 impl QuotaKind {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Events => "events",
             Self::TestSends => "test_sends",
+            Self::Confirmations => "confirmations",
+            Self::AlertEmails => "alert_emails",
         }
     }
 
@@ -44,6 +53,8 @@ impl QuotaKind {
         match self {
             Self::Events => "events",
             Self::TestSends => "test sends",
+            Self::Confirmations => "confirmation e-mails",
+            Self::AlertEmails => "alert e-mails",
         }
     }
 }
@@ -59,6 +70,11 @@ pub struct QuotaWindow {
 }
 
 impl RateQuota {
+    /// At most `limit` a UTC day.
+    pub fn per_day(limit: u32) -> Self {
+        Self { limit, window: DAY }
+    }
+
     pub fn window_at(&self, now: OffsetDateTime) -> QuotaWindow {
         let window_ms = self.window.as_millis().max(1);
         let now_ms = u128::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
@@ -108,6 +124,12 @@ mod tests {
         let minute = RateQuota { limit: 5, window: Duration::from_secs(60) };
         let w = minute.window_at(at(1_700_000_010_500));
         assert_eq!((w.index, w.ends_at, w.retry_after), (28_333_333, 1_700_000_040, 30));
+        // GIVEN a daily cap THEN its windows are UTC days: 2026-12-03T23:59:59Z and the next
+        // second are different days, the first ending at midnight
+        let day = RateQuota::per_day(5);
+        let last = day.window_at(at(1_796_342_399_000));
+        assert_eq!((last.ends_at, last.retry_after), (1_796_342_400, 1));
+        assert_eq!(day.window_at(at(1_796_342_400_000)).index, last.index + 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::domain::api_key::ApiKeyRecord;
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
 use crate::domain::error::DomainError;
 use crate::domain::event::EventRecord;
-use crate::domain::recipient::{AlertRecipient, DailyQuota, RecipientState, RecipientToken};
+use crate::domain::recipient::{AlertRecipient, RecipientState, RecipientToken};
 use crate::domain::task::TaskIds;
 use crate::domain::webhook::{Webhook, WebhookChanges};
 
@@ -303,7 +303,7 @@ pub struct StateChange<'a> {
     pub at: &'a str,
 }
 
-/// Alert recipients (opt-in), their link tokens, and the per-tenant daily e-mail counters.
+/// Alert recipients (opt-in) and their link tokens (the daily e-mail caps are `QuotaStore`'s).
 pub trait RecipientStore: Send + Sync + 'static {
     /// Stores a newly named address unless the tenant has it already; `false` then.
     fn create_recipient(&self, recipient: &AlertRecipient) -> impl Future<Output = StoreResult<bool>> + Send;
@@ -343,16 +343,6 @@ pub trait RecipientStore: Send + Sync + 'static {
     fn get_recipient_token(&self, token_hash: &str)
     -> impl Future<Output = StoreResult<Option<RecipientToken>>> + Send;
     fn delete_recipient_token(&self, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Counts one e-mail against the tenant's daily `quota` for `day`, only while fewer than
-    /// `cap` were counted: one conditional write, so concurrent callers never pass the cap.
-    /// `false` when the cap is reached.
-    fn take_daily_quota(
-        &self,
-        tenant_id: &str,
-        day: &str,
-        quota: DailyQuota,
-        cap: u32,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Every store a function may need; one adapter implements them all on one table.

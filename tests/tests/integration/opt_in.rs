@@ -10,10 +10,11 @@ use aws_lambda_events::sns::{SnsEvent, SnsRecord};
 use aws_sdk_sqs::types::QueueAttributeName;
 use hookline_alert::AlertFunction;
 use hookline_shared::config::AlertConfig;
+use hookline_shared::domain::quota::QuotaKind;
+use hookline_shared::domain::recipient::OptInSettings;
 use hookline_shared::domain::recipient::feedback::{TENANT_TAG, tenant_tag};
-use hookline_shared::domain::recipient::{DailyQuota, OptInSettings};
 use hookline_shared::domain::settings::Settings;
-use hookline_shared::ports::store::RecipientStore;
+use hookline_shared::ports::store::QuotaStore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -251,10 +252,12 @@ async fn daily_caps_hold_under_concurrent_requests() {
     assert!(h.mails_to(waiting).await.is_empty());
 
     // AND the alert e-mail counter lets exactly its cap through 20 concurrent takers
+    const ALERTS: &str = QuotaKind::AlertEmails.as_str();
+    const DAY_20425: u64 = 20_425; // a UTC day's window: days since 1970
     let store = Arc::new(h.store());
     let takers = (0..20).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { store.take_daily_quota("capped", "2026-12-03", DailyQuota::AlertEmails, 5).await })
+        tokio::spawn(async move { store.take_quota("capped", ALERTS, DAY_20425, 5, 0).await })
     });
     let taken = futures::future::join_all(takers)
         .await
@@ -262,11 +265,8 @@ async fn daily_caps_hold_under_concurrent_requests() {
         .filter(|t| *t.as_ref().expect("task").as_ref().expect("write"))
         .count();
     assert_eq!(taken, 5);
-    assert!(!store.take_daily_quota("capped", "2026-12-03", DailyQuota::AlertEmails, 5).await.expect("write"));
-    assert!(
-        store.take_daily_quota("capped", "2026-12-04", DailyQuota::AlertEmails, 5).await.expect("write"),
-        "a new day"
-    );
+    assert!(!store.take_quota("capped", ALERTS, DAY_20425, 5, 0).await.expect("write"));
+    assert!(store.take_quota("capped", ALERTS, DAY_20425 + 1, 5, 0).await.expect("write"), "a new day");
 }
 
 /// An SNS event carrying one SES notification, as the configuration set's topic delivers it.

@@ -51,7 +51,6 @@ pub fn quota_pk(tenant: &str, kind: &str, window: u64) -> String {
 /// Alert recipients: one partition per tenant, one item per address (see `recipients`).
 pub const RECIPIENT_SK_PREFIX: &str = "EMAIL#";
 pub const RECIPIENT_TOKEN_SK: &str = "RECIPIENTTOKEN";
-pub const DAILY_QUOTA_SK: &str = "QUOTA";
 
 pub fn recipients_pk(tenant: &str) -> String {
     format!("RECIPIENTS#{tenant}")
@@ -61,7 +60,4 @@ pub fn recipient_sk(email: &str) -> String {
 }
 pub fn recipient_token_pk(hash: &str) -> String {
     format!("RECIPIENTTOKEN#{hash}")
-}
-pub fn daily_quota_pk(tenant: &str, day: &str) -> String {
-    format!("QUOTA#{tenant}#{day}")
 }

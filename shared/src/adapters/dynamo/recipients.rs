@@ -2,19 +2,13 @@
 //! per token hash, expiring by TTL) and the daily e-mail counters (an item per tenant and UTC
 //! day, expiring by TTL). Every read is a GetItem or a Query on a key.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoStore;
-use super::items::{KIND, from_item, key, s, sdk_err, to_item, unless_condition_failed};
+use super::items::{from_item, key, s, sdk_err, to_item, unless_condition_failed};
 use super::keys;
-use crate::domain::recipient::{AlertRecipient, DailyQuota, RecipientState, RecipientToken};
-use crate::domain::timestamp;
+use crate::domain::recipient::{AlertRecipient, RecipientState, RecipientToken};
 use crate::ports::store::{RecipientStore, StateChange, StoreResult};
-
-/// A day's counter outlives its day by this much (TTL), then goes.
-const QUOTA_KEPT: Duration = Duration::from_secs(2 * 24 * 3600);
 
 fn state(s: RecipientState) -> AttributeValue {
     // The enum's serde names (`pending`, ...), as stored by `to_item`.
@@ -129,30 +123,5 @@ impl RecipientStore for DynamoStore {
             .await
             .map_err(sdk_err("DeleteItem"))?;
         Ok(())
-    }
-
-    async fn take_daily_quota(&self, tenant_id: &str, day: &str, quota: DailyQuota, cap: u32) -> StoreResult<bool> {
-        if cap == 0 {
-            return Ok(false);
-        }
-        let expires_at = (timestamp::now() + QUOTA_KEPT).unix_timestamp();
-        // One conditional ADD: of many concurrent senders, exactly `cap` pass in a day.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::daily_quota_pk(tenant_id, day), keys::DAILY_QUOTA_SK)))
-            .update_expression("ADD #count :one SET #kind = :kind, tenant_id = :tenant, expires_at = :expires")
-            .condition_expression("attribute_not_exists(#count) OR #count < :cap")
-            .expression_attribute_names("#count", quota.counter())
-            .expression_attribute_names("#kind", KIND)
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":cap", AttributeValue::N(cap.to_string()))
-            .expression_attribute_values(":kind", s("daily_quota"))
-            .expression_attribute_values(":tenant", s(tenant_id))
-            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
-            .send()
-            .await;
-        Ok(unless_condition_failed("UpdateItem", result)?.is_some())
     }
 }

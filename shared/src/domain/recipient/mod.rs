@@ -155,29 +155,6 @@ pub const DEFAULT_ALERT_EMAILS_PER_DAY: u32 = 200;
 /// The caps a deployment may set go up to this.
 pub const MAX_DAILY_CAP: u32 = 100_000;
 
-/// Which daily per-tenant counter an e-mail counts against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DailyQuota {
-    Confirmations,
-    AlertEmails,
-}
-
-impl DailyQuota {
-    /// The counter's attribute name.
-    pub fn counter(self) -> &'static str {
-        match self {
-            Self::Confirmations => "confirmations",
-            Self::AlertEmails => "alert_emails",
-        }
-    }
-}
-
-/// The UTC day a daily cap counts in (`2026-12-03`).
-pub fn quota_day(now: OffsetDateTime) -> String {
-    let d = now.date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
-
 /// How long until the next UTC day, when a daily cap starts again.
 pub fn until_next_day(now: OffsetDateTime) -> Duration {
     let next = now.date().next_day().map(|d| d.midnight().assume_utc());
@@ -244,8 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn caps_count_per_utc_day() {
-        assert_eq!(quota_day(at("2026-12-03T23:59:59Z")), "2026-12-03");
+    fn a_capped_alert_waits_for_the_next_utc_day() {
         assert_eq!(until_next_day(at("2026-12-03T23:00:00Z")), Duration::from_secs(3600));
     }
 }
