@@ -136,7 +136,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("  delivery queue   {}   (delivered by the delivery function, polled here)", config.delivery_queue_url);
     println!("  dead letters     {}   (alerted by the alert function, polled here)", dead_letters.url);
     println!(
-        "  alert e-mails    from {}; sent mail: {}/moto-api/data.json (.ses.Message)",
+        "  alert e-mails    from {}; sent mail: {}/moto-api/data.json (.ses.RawMessage)",
         alert_config.sender,
         moto.endpoint()
     );
