@@ -233,4 +233,6 @@ fn add_error(operation: &mut Operation, status: u16, codes: &[&str]) {
 }
 
 #[cfg(test)]
+mod route_table;
+#[cfg(test)]
 mod tests;
