@@ -15,10 +15,11 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::openapi::{Components, ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
@@ -161,9 +162,22 @@ impl Modify for Shared {
                 "A console session's CSRF token (from `GET /v1/console/session`), required on every change.",
             ))),
         );
+        close_variants(components, "EndpointAuth");
         for (path, item) in openapi.paths.paths.iter_mut() {
             for (changes, operation) in operations(item) {
                 decorate(path, changes, operation);
+            }
+        }
+    }
+}
+
+/// `deny_unknown_fields` on a tagged enum refuses unknown fields in each variant, which the
+/// derive leaves open: closes each variant's object.
+fn close_variants(components: &mut Components, name: &str) {
+    if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut(name) {
+        for variant in &mut one_of.items {
+            if let RefOr::T(Schema::Object(object)) = variant {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
             }
         }
     }
@@ -195,6 +209,12 @@ fn decorate(path: &str, changes: bool, operation: &mut Operation) {
         (_, true) => vec![session],
         _ => vec![bearer, session],
     });
+    // The test send's body may be left out (`OptionalJsonBody`); the derive marks it required.
+    if operation.operation_id.as_deref() == Some("test_webhook")
+        && let Some(RefOr::T(body)) = operation.request_body.as_mut()
+    {
+        body.required = Some(Required::False);
+    }
     add_error(operation, 400, &["invalid_query"]);
     if operation.request_body.is_some() {
         add_error(operation, 400, &["invalid_json", "invalid_request"]);

@@ -123,7 +123,7 @@ pub async fn update<S: Store, Q: TaskQueue>(
 
 /// `POST .../webhooks/{id}/test`: one signed request now; the receiver's answer back.
 #[utoipa::path(post, path = "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/test", tag = "webhooks", operation_id = "test_webhook",
-    params(crate::openapi::WebhookPath), request_body(content = Option<TestSendRequest>, description = "Optional: the topic and payload to send."),
+    params(crate::openapi::WebhookPath), request_body(content = TestSendRequest, description = "Optional: the topic and payload to send (without a body: the first topic and its sample)."),
     responses(
         (status = 200, description = "What the receiver answered (`ok` is false for a non-2xx or a failed connection).", body = TestSendResult),
         (status = 400, description = "Error codes: `invalid_topic`, `invalid_payload`.", body = ErrorBody),
