@@ -16,8 +16,7 @@ use crate::state::App;
     params(crate::openapi::TenantPath), request_body = EventRequest,
     responses(
         (status = 202, description = "Accepted: every delivery is on the queue. A repeated event id answers the first result.", body = IngestResult),
-        (status = 400, description = "Error codes: `invalid_event_id`, `invalid_topic`, `invalid_occurred_at`, `invalid_payload`.", body = ErrorBody),
-        (status = 413, description = "Error codes: `event_too_large`.", body = ErrorBody),
+        (status = 400, description = "Error codes: `invalid_event_id`, `invalid_topic`, `invalid_occurred_at`, `invalid_payload`, `event_too_large`.", body = ErrorBody),
         (status = 429, description = "Error codes: `rate_limited` (the tenant's event quota; see `Retry-After`).", body = ErrorBody),
     ))]
 /// `POST /v1/tenants/{tenant_id}/events`: 202 once every delivery is on the queue.

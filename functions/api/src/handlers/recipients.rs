@@ -75,8 +75,7 @@ pub async fn list<S: Store, Q: TaskQueue>(
         (status = 202, description = "A new confirmation e-mail is on its way.", body = RecipientView),
         (status = 400, description = "Error codes: `invalid_host`.", body = ErrorBody),
         (status = 404, description = "Error codes: `recipient_not_found`.", body = ErrorBody),
-        (status = 409, description = "Error codes: `recipient_not_pending`.", body = ErrorBody),
-        (status = 429, description = "Error codes: `confirmation_limit_reached`, `rate_limited`.", body = ErrorBody),
+        (status = 409, description = "Error codes: `recipient_not_pending`, `confirmation_limit_reached` (the tenant's daily cap).", body = ErrorBody),
     ))]
 /// `POST /v1/tenants/{tenant_id}/alert-recipients/{email}/resend`.
 pub async fn resend<S: Store, Q: TaskQueue>(

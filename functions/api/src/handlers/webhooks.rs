@@ -72,6 +72,7 @@ pub async fn create<S: Store, Q: TaskQueue>(
     responses(
         (status = 200, description = "A page of the tenant's webhooks.", body = WebhookList),
         (status = 400, description = "Error codes: `invalid_limit`, `invalid_cursor`.", body = ErrorBody),
+        (status = 409, description = "Error codes: `secret_unreadable` (a stored secret does not open for this webhook; set it again or delete).", body = ErrorBody),
     ))]
 pub async fn list<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -87,6 +88,7 @@ pub async fn list<S: Store, Q: TaskQueue>(
     responses(
         (status = 200, description = "The webhook (secrets as hints).", body = WebhookView),
         (status = 404, description = "Error codes: `webhook_not_found`.", body = ErrorBody),
+        (status = 409, description = "Error codes: `secret_unreadable` (a stored secret does not open for this webhook; set it again or delete).", body = ErrorBody),
     ))]
 pub async fn get<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -103,6 +105,7 @@ pub async fn get<S: Store, Q: TaskQueue>(
         (status = 200, description = "The changed webhook.", body = WebhookView),
         (status = 400, description = "Error codes: `invalid_name`, `invalid_url`, `forbidden_url`, `invalid_topic`, `invalid_topics`, `unknown_topic`, `invalid_description`, `invalid_secret`, `invalid_filter`, `invalid_form_key`, `invalid_event_prefix`, `invalid_fields`, `invalid_auth`, `invalid_headers`, `invalid_alert_emails`, `invalid_alert_interval`, `invalid_disable_after_failures`.", body = ErrorBody),
         (status = 404, description = "Error codes: `webhook_not_found`.", body = ErrorBody),
+        (status = 409, description = "Error codes: `secret_unreadable` (set the secret, with `secret_grace_minutes` 0, its auth and headers again to repair).", body = ErrorBody),
         (status = 422, description = "Error codes: `test_failed` (with `require_ok=true`).", body = ErrorBody),
     ))]
 pub async fn update<S: Store, Q: TaskQueue>(
@@ -128,6 +131,7 @@ pub async fn update<S: Store, Q: TaskQueue>(
         (status = 200, description = "What the receiver answered (`ok` is false for a non-2xx or a failed connection).", body = TestSendResult),
         (status = 400, description = "Error codes: `invalid_topic`, `invalid_payload`.", body = ErrorBody),
         (status = 404, description = "Error codes: `webhook_not_found`.", body = ErrorBody),
+        (status = 409, description = "Error codes: `secret_unreadable` (a stored secret does not open for this webhook; set it again or delete).", body = ErrorBody),
         (status = 429, description = "Error codes: `rate_limited` (the tenant's test-send quota; see `Retry-After`).", body = ErrorBody),
     ))]
 pub async fn test<S: Store, Q: TaskQueue>(
