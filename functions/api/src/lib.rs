@@ -6,6 +6,7 @@ pub mod console;
 pub mod error;
 mod extract;
 mod handlers;
+pub mod openapi;
 mod routes;
 pub mod state;
 pub mod views;

@@ -53,6 +53,7 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
 
     Router::new()
         .route("/v1/health", get(health::health))
+        .route("/v1/openapi.json", get(crate::openapi::openapi_json))
         .route("/console/open", get(access::open_console::<S, Q>))
         // The links in alert e-mails: no key, only the link's token (see handlers::recipients).
         .route("/alerts/confirm", get(recipients::confirm_page::<S, Q>).post(recipients::confirm::<S, Q>))

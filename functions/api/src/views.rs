@@ -9,9 +9,10 @@ use hookline_shared::domain::filter::Filter;
 use hookline_shared::domain::secret;
 use hookline_shared::domain::webhook::{PayloadFormat, Webhook};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What the API returns for a webhook: everything but the secret, of which only a hint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WebhookView {
     pub id: String,
     pub tenant_id: String,
@@ -75,7 +76,7 @@ impl From<&Webhook> for WebhookView {
 }
 
 /// What `GET .../deliveries/{id}` answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryView {
     pub id: String,
     pub tenant_id: String,

@@ -22,16 +22,23 @@ use crate::domain::{ids, timestamp};
 use crate::ports::store::{ApiKeyStore, ConsoleStore, WebhookStore};
 
 /// `POST /v1/api-keys`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
     /// The tenant a tenant key is bound to; none for an operator key.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    )]
     pub tenant_id: Option<String>,
 }
 
 /// A key as listed: never the key, a hint of it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyView {
     pub id: String,
@@ -54,6 +61,7 @@ impl From<&ApiKeyRecord> for ApiKeyView {
 }
 
 /// The create answer: the key itself, this once.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedApiKey {
     #[serde(flatten)]

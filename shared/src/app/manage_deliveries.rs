@@ -35,11 +35,17 @@ pub async fn get_delivery(
 }
 
 /// `GET .../webhooks/{id}/deliveries?status=&limit=&cursor=`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryListParams {
+    /// Only deliveries in this state.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<DeliveryStatus>))]
     pub status: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<u32>, minimum = 1, maximum = 100))]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous answer.
     pub cursor: Option<String>,
 }
 
@@ -88,6 +94,7 @@ pub async fn list_webhook_deliveries(
     Ok(Page { items, next: page.next.as_deref().map(encode_cursor) })
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Requeued {
     pub requeued: usize,
@@ -223,10 +230,14 @@ fn first_id_since(at: time::OffsetDateTime) -> String {
 }
 
 /// `POST .../webhooks/{id}/recover?since=&cursor=`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecoverParams {
+    /// Requeue failed deliveries created at or after this RFC 3339 date-time.
+    #[cfg_attr(feature = "openapi", param(format = DateTime))]
     pub since: String,
+    /// The `next_cursor` of the previous answer.
     pub cursor: Option<String>,
 }
 

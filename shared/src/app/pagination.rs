@@ -12,10 +12,14 @@ use crate::domain::limits::{DEFAULT_PAGE_SIZE, MAX_INDEX_PAGES_PER_REQUEST, MAX_
 use crate::ports::store::{Page, StoreResult};
 
 /// Page request of a listing: `limit` and an opaque `cursor` from the previous page.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
+    /// Page size, 1 to 100 (default 20).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<u32>, minimum = 1, maximum = 100))]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous answer.
     pub cursor: Option<String>,
 }
 

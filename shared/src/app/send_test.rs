@@ -19,6 +19,7 @@ use crate::ports::sender::Sender;
 pub const TEST_DELIVERY_PREFIX: &str = "test_";
 
 /// `POST .../webhooks/{id}/test`: both optional.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestSendRequest {
@@ -30,6 +31,7 @@ pub struct TestSendRequest {
     pub payload: Option<Value>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestSendResult {
     /// The receiver answered 2xx.

@@ -15,6 +15,7 @@ use crate::domain::event::EventPayload;
 pub const SEED_CATALOG: &str = "seed";
 const SEED_JSON: &str = include_str!("../../catalog/seed-topics.json");
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Topic {

@@ -12,6 +12,7 @@ use crate::domain::error::DomainError;
 use crate::domain::limits::{MAX_HEADER_NAME_LEN, MAX_HEADER_VALUE_LEN, MAX_HEADERS};
 use crate::domain::secret::{self, Secret};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EndpointAuth {
@@ -22,6 +23,7 @@ pub enum EndpointAuth {
 }
 
 /// What the API shows of an endpoint's auth.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EndpointAuthView {

@@ -8,22 +8,35 @@ use crate::domain::limits::{MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH};
 use crate::domain::{ids, json_depth, timestamp, topic};
 
 /// `POST /v1/tenants/{tenant_id}/events`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventRequest {
     /// The caller's id for the event; the idempotency key. Generated when absent.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    )]
     pub id: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    )]
     pub topic: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub occurred_at: Option<String>,
     /// Business and user fields common to all events (pages 000/001), merged into flat payloads.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub context: Option<Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Value,
 }
 
 /// The body of an event as it is delivered: kept as JSON objects, exactly as received.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventPayload {
     pub context: Map<String, Value>,
@@ -31,6 +44,7 @@ pub struct EventPayload {
 }
 
 /// One delivery of an event to one webhook, as the ingest answer lists it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryRef {
     pub id: String,
@@ -64,6 +78,7 @@ pub struct EventRecord {
 }
 
 /// `202` answer of an ingest; the same for a repeated event id.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IngestResult {
     pub event_id: String,

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::domain::error::DomainError;
 use crate::domain::limits::{MAX_FILTERS, MAX_LIST_VALUES, MAX_PATH_LEN};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterOp {
@@ -28,10 +29,12 @@ pub enum FilterOp {
     Exists,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     /// A field of the flat payload; dots go into objects (`meta.lead_name`).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub field: String,
     pub op: FilterOp,
     /// What to compare with: a number for gt/gte/lt/lte, a list for in/not_in, any JSON value

@@ -12,6 +12,7 @@ use crate::domain::limits::{MAX_SECRET_LEN, MIN_SECRET_LEN};
 pub const SECRET_PREFIX: &str = "whsec_";
 
 /// A secret value whose `Debug` never shows it, so logging a struct cannot leak it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);

@@ -13,6 +13,7 @@ mod ingest;
 mod lambda_events;
 mod limits;
 mod mail;
+mod openapi;
 mod opt_in;
 mod options;
 mod outbound_policy;

@@ -12,15 +12,21 @@ use hookline_shared::domain::access::Principal;
 use hookline_shared::ports::queue::TaskQueue;
 use hookline_shared::ports::store::Store;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{SESSION_COOKIE, cookie};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, JsonBody, NoParams};
 use crate::state::App;
 
 /// Where the console lives, and where an opened link lands.
 pub const CONSOLE_PATH: &str = "/console/";
 
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", operation_id = "create_api_key", request_body = CreateApiKey,
+    responses(
+        (status = 201, description = "Created; the answer carries the whole key this once.", body = CreatedApiKey),
+        (status = 400, description = "Error codes: `invalid_name`, `invalid_tenant_id`.", body = ErrorBody),
+    ))]
 pub async fn create_key<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     _no_params: ApiQuery<NoParams>,
@@ -31,11 +37,13 @@ pub async fn create_key<S: Store, Q: TaskQueue>(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct KeyList {
     data: Vec<ApiKeyView>,
 }
 
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", operation_id = "list_api_keys",
+    responses((status = 200, description = "Every key, as hints.", body = KeyList)))]
 pub async fn list_keys<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     _no_params: ApiQuery<NoParams>,
@@ -43,6 +51,12 @@ pub async fn list_keys<S: Store, Q: TaskQueue>(
     Ok(Json(KeyList { data: access::list_api_keys(&app.store).await? }))
 }
 
+#[utoipa::path(delete, path = "/v1/api-keys/{key_id}", tag = "api-keys", operation_id = "revoke_api_key",
+    params(crate::openapi::KeyPath),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "Error codes: `api_key_not_found`.", body = ErrorBody),
+    ))]
 pub async fn revoke_key<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath(key_id): ApiPath<String>,
@@ -53,7 +67,7 @@ pub async fn revoke_key<S: Store, Q: TaskQueue>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConsoleLinkAnswer {
     url: String,
     expires_at: String,
@@ -77,6 +91,13 @@ pub(crate) fn public_base(app_url: Option<&str>, headers: &HeaderMap) -> ApiResu
     Ok(format!("{}://{host}", if over_https(headers) { "https" } else { "http" }))
 }
 
+#[utoipa::path(post, path = "/v1/tenants/{tenant_id}/console-sessions", tag = "console", operation_id = "create_console_link",
+    params(crate::openapi::TenantPath),
+    responses(
+        (status = 201, description = "A one-time link that opens the tenant's console.", body = ConsoleLinkAnswer),
+        (status = 400, description = "Error codes: `invalid_host`, `invalid_tenant_id`.", body = ErrorBody),
+        (status = 403, description = "Error codes: `forbidden` (a console session cannot open console links).", body = ErrorBody),
+    ))]
 /// `POST /v1/tenants/{tenant_id}/console-sessions`: a one-time link to the tenant's console.
 pub async fn create_console_link<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -97,11 +118,20 @@ pub async fn create_console_link<S: Store, Q: TaskQueue>(
     Ok((StatusCode::CREATED, Json(ConsoleLinkAnswer { url, expires_at })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OpenParams {
+    /// The one-time token of a console link.
     token: Option<String>,
 }
 
+#[utoipa::path(get, path = "/console/open", tag = "console", operation_id = "open_console",
+    params(OpenParams),
+    responses(
+        (status = 303, description = "To the console (`Location: /console/`), with the session cookie when the link was good.",
+            headers(("Location" = String), ("Set-Cookie" = String, description = "`hookline_session=…; HttpOnly; SameSite=Strict`"))),
+        (status = 503, description = "Error codes: `service_unavailable`.", body = ErrorBody),
+    ))]
 /// `GET /console/open?token=`: trades the link for a session cookie and lands on the console
 /// (a redirect, so the token leaves the address bar and the history). A used, expired or
 /// unknown link lands there without a session: the console says to ask for a new link.
@@ -134,7 +164,7 @@ pub async fn open_console<S: Store, Q: TaskQueue>(
     Ok(response)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionInfo {
     tenant_id: String,
     csrf_token: String,
@@ -143,6 +173,11 @@ pub struct SessionInfo {
     header_prefix: String,
 }
 
+#[utoipa::path(get, path = "/v1/console/session", tag = "console", operation_id = "console_session",
+    responses(
+        (status = 200, description = "The console's own session: tenant, CSRF token, branding.", body = SessionInfo),
+        (status = 403, description = "Error codes: `not_a_console_session`.", body = ErrorBody),
+    ))]
 /// `GET /v1/console/session`: what the console needs to know about its own session.
 pub async fn session_info<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -164,6 +199,11 @@ pub async fn session_info<S: Store, Q: TaskQueue>(
     Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(info)))
 }
 
+#[utoipa::path(post, path = "/v1/console/logout", tag = "console", operation_id = "console_logout",
+    responses(
+        (status = 204, description = "Signed out; the cookie is dropped."),
+        (status = 403, description = "Error codes: `not_a_console_session`.", body = ErrorBody),
+    ))]
 /// `POST /v1/console/logout`: ends the session and drops its cookie.
 pub async fn logout<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,

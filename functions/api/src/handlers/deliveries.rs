@@ -7,12 +7,19 @@ use hookline_shared::app::manage_deliveries::{self, DeliveryListParams, RecoverP
 use hookline_shared::ports::queue::TaskQueue;
 use hookline_shared::ports::store::Store;
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::ApiResult;
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, NoParams};
 use crate::state::App;
 use crate::views::DeliveryView;
 
+#[utoipa::path(get, path = "/v1/tenants/{tenant_id}/deliveries/{delivery_id}", tag = "deliveries", operation_id = "get_delivery",
+    params(crate::openapi::DeliveryPath),
+    responses(
+        (status = 200, description = "The delivery with its attempts, oldest first.", body = DeliveryView),
+        (status = 404, description = "Error codes: `delivery_not_found`.", body = ErrorBody),
+    ))]
 pub async fn get<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, delivery_id)): ApiPath<(String, String)>,
@@ -22,13 +29,20 @@ pub async fn get<S: Store, Q: TaskQueue>(
     Ok(Json(DeliveryView::from(&delivery)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DeliveryList {
     data: Vec<DeliveryView>,
     next_cursor: Option<String>,
 }
 
 /// `GET .../webhooks/{id}/deliveries`: the webhook's delivery log, newest first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries", tag = "deliveries", operation_id = "list_deliveries",
+    params(crate::openapi::WebhookPath, DeliveryListParams),
+    responses(
+        (status = 200, description = "A page of the webhook's delivery log, newest first. A page may hold fewer than `limit` and still have a `next_cursor`.", body = DeliveryList),
+        (status = 400, description = "Error codes: `invalid_limit`, `invalid_status`, `invalid_cursor`.", body = ErrorBody),
+        (status = 404, description = "Error codes: `webhook_not_found`.", body = ErrorBody),
+    ))]
 pub async fn list<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,
@@ -39,6 +53,13 @@ pub async fn list<S: Store, Q: TaskQueue>(
 }
 
 /// `POST .../deliveries/{id}/retry`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant_id}/deliveries/{delivery_id}/retry", tag = "deliveries", operation_id = "retry_delivery",
+    params(crate::openapi::DeliveryPath),
+    responses(
+        (status = 202, description = "Queued again, with the same delivery id.", body = Requeued),
+        (status = 404, description = "Error codes: `delivery_not_found`.", body = ErrorBody),
+        (status = 409, description = "Error codes: `delivery_not_failed`.", body = ErrorBody),
+    ))]
 pub async fn retry<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, delivery_id)): ApiPath<(String, String)>,
@@ -50,6 +71,13 @@ pub async fn retry<S: Store, Q: TaskQueue>(
 }
 
 /// `POST .../webhooks/{id}/recover?since=&cursor=`.
+#[utoipa::path(post, path = "/v1/tenants/{tenant_id}/webhooks/{webhook_id}/recover", tag = "deliveries", operation_id = "recover_webhook",
+    params(crate::openapi::WebhookPath, RecoverParams),
+    responses(
+        (status = 202, description = "The failed deliveries since `since` queued again (up to 1000 a call; `next_cursor` continues).", body = Requeued),
+        (status = 400, description = "Error codes: `invalid_since`, `invalid_cursor`.", body = ErrorBody),
+        (status = 404, description = "Error codes: `webhook_not_found`.", body = ErrorBody),
+    ))]
 pub async fn recover<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath((tenant_id, webhook_id)): ApiPath<(String, String)>,

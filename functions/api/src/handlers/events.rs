@@ -8,10 +8,17 @@ use hookline_shared::domain::event::{EventRequest, IngestResult};
 use hookline_shared::ports::queue::TaskQueue;
 use hookline_shared::ports::store::Store;
 
-use crate::error::ApiResult;
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, JsonBody, NoParams};
 use crate::state::App;
 
+#[utoipa::path(post, path = "/v1/tenants/{tenant_id}/events", tag = "events", operation_id = "ingest_event",
+    params(crate::openapi::TenantPath), request_body = EventRequest,
+    responses(
+        (status = 202, description = "Accepted: every delivery is on the queue. A repeated event id answers the first result.", body = IngestResult),
+        (status = 400, description = "Error codes: `invalid_event_id`, `invalid_topic`, `invalid_occurred_at`, `invalid_payload`, `event_too_large`.", body = ErrorBody),
+        (status = 429, description = "Error codes: `rate_limited` (the tenant's event quota; see `Retry-After`).", body = ErrorBody),
+    ))]
 /// `POST /v1/tenants/{tenant_id}/events`: 202 once every delivery is on the queue.
 pub async fn ingest<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,

@@ -16,14 +16,15 @@ use hookline_shared::domain::recipient::{AlertRecipient, RecipientState, TokenPu
 use hookline_shared::ports::queue::TaskQueue;
 use hookline_shared::ports::store::Store;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiResult;
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, NoParams};
 use crate::handlers::access::public_base;
 use crate::state::App;
 
 /// What the API shows of a recipient: never its token's hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RecipientView {
     email: String,
     state: RecipientState,
@@ -50,11 +51,14 @@ impl From<AlertRecipient> for RecipientView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RecipientList {
     data: Vec<RecipientView>,
 }
 
+#[utoipa::path(get, path = "/v1/tenants/{tenant_id}/alert-recipients", tag = "alert-recipients", operation_id = "list_alert_recipients",
+    params(crate::openapi::TenantPath),
+    responses((status = 200, description = "Every address the tenant's webhooks name, with its opt-in state.", body = RecipientList)))]
 /// `GET /v1/tenants/{tenant_id}/alert-recipients`.
 pub async fn list<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -65,6 +69,14 @@ pub async fn list<S: Store, Q: TaskQueue>(
     Ok(Json(RecipientList { data: all.into_iter().map(RecipientView::from).collect() }))
 }
 
+#[utoipa::path(post, path = "/v1/tenants/{tenant_id}/alert-recipients/{email}/resend", tag = "alert-recipients", operation_id = "resend_confirmation",
+    params(crate::openapi::RecipientPath),
+    responses(
+        (status = 202, description = "A new confirmation e-mail is on its way.", body = RecipientView),
+        (status = 400, description = "Error codes: `invalid_host`.", body = ErrorBody),
+        (status = 404, description = "Error codes: `recipient_not_found`.", body = ErrorBody),
+        (status = 409, description = "Error codes: `recipient_not_pending`, `confirmation_limit_reached` (the tenant's daily cap).", body = ErrorBody),
+    ))]
 /// `POST /v1/tenants/{tenant_id}/alert-recipients/{email}/resend`.
 pub async fn resend<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -115,8 +127,10 @@ impl<S: Store, Q> App<S, Q> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenParams {
+    /// The token of the e-mail's link.
     token: Option<String>,
 }
 
@@ -185,6 +199,14 @@ fn button_form(token: &str, label: &str) -> String {
     )
 }
 
+#[utoipa::path(get, path = "/alerts/confirm", tag = "alert-recipients", operation_id = "confirm_page",
+    params(TokenParams),
+    responses(
+        (status = 200, description = "A page with the button that confirms (a POST).", content_type = "text/html", body = String),
+        (status = 400, description = "The link has no token.", content_type = "text/html", body = String),
+        (status = 404, description = "The link was used, replaced or has expired; nothing changed.", content_type = "text/html", body = String),
+        (status = 503, description = "A dependency failed; try again.", content_type = "text/html", body = String),
+    ))]
 /// `GET /alerts/confirm?token=`: what the link is for, and the button that confirms.
 pub async fn confirm_page<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -207,6 +229,14 @@ pub async fn confirm_page<S: Store, Q: TaskQueue>(
     }
 }
 
+#[utoipa::path(post, path = "/alerts/confirm", tag = "alert-recipients", operation_id = "confirm_alerts",
+    params(TokenParams),
+    responses(
+        (status = 200, description = "Confirmed.", content_type = "text/html", body = String),
+        (status = 400, description = "The link has no token.", content_type = "text/html", body = String),
+        (status = 404, description = "The link was used, replaced or has expired; nothing changed.", content_type = "text/html", body = String),
+        (status = 503, description = "A dependency failed; try again.", content_type = "text/html", body = String),
+    ))]
 /// `POST /alerts/confirm?token=`: confirms the address, once.
 pub async fn confirm<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -225,6 +255,14 @@ pub async fn confirm<S: Store, Q: TaskQueue>(
     }
 }
 
+#[utoipa::path(get, path = "/alerts/unsubscribe", tag = "alert-recipients", operation_id = "unsubscribe_page",
+    params(TokenParams),
+    responses(
+        (status = 200, description = "A page with the button that unsubscribes (a POST).", content_type = "text/html", body = String),
+        (status = 400, description = "The link has no token.", content_type = "text/html", body = String),
+        (status = 404, description = "The link was used, replaced or has expired; nothing changed.", content_type = "text/html", body = String),
+        (status = 503, description = "A dependency failed; try again.", content_type = "text/html", body = String),
+    ))]
 /// `GET /alerts/unsubscribe?token=`: the button that unsubscribes.
 pub async fn unsubscribe_page<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -246,6 +284,14 @@ pub async fn unsubscribe_page<S: Store, Q: TaskQueue>(
     }
 }
 
+#[utoipa::path(post, path = "/alerts/unsubscribe", tag = "alert-recipients", operation_id = "unsubscribe_alerts",
+    params(TokenParams),
+    responses(
+        (status = 200, description = "Unsubscribed (also RFC 8058 one-click).", content_type = "text/html", body = String),
+        (status = 400, description = "The link has no token.", content_type = "text/html", body = String),
+        (status = 404, description = "The link was used, replaced or has expired; nothing changed.", content_type = "text/html", body = String),
+        (status = 503, description = "A dependency failed; try again.", content_type = "text/html", body = String),
+    ))]
 /// `POST /alerts/unsubscribe?token=`: a person's button, or a mail client's RFC 8058
 /// one-click POST (body `List-Unsubscribe=One-Click`, not needed: the token says it all).
 pub async fn unsubscribe<S: Store, Q: TaskQueue>(

@@ -15,6 +15,7 @@ use crate::domain::timestamp;
 
 /// Where an address stands. Only `confirmed` gets alerts (and `bounced` by a send error, once
 /// its pause is over).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecipientState {

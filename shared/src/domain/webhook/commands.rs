@@ -19,79 +19,110 @@ use crate::domain::settings::Settings;
 use crate::domain::{ids, timestamp};
 
 /// `POST /v1/tenants/{tenant_id}/webhooks`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(format = "uri", max_length = 2048))]
     pub url: String,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50))]
     pub topics: Vec<String>,
     #[serde(default)]
     pub enabled: Option<bool>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub description: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 16, max_length = 256))]
     pub secret: Option<Secret>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub filters: Option<Vec<Filter>>,
     #[serde(default)]
     pub format: Option<PayloadFormat>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9_.:-]+$"))]
     pub form_key: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50, pattern = "^[A-Za-z0-9_.:-]+$"))]
     pub event_prefix: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub fields: Option<Vec<String>>,
     #[serde(default)]
     pub auth: Option<EndpointAuth>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub headers: Option<BTreeMap<String, Secret>>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub alert_emails: Option<Vec<String>>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 720))]
     pub alert_interval_minutes: Option<u32>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000))]
     pub disable_after_failures: Option<u32>,
 }
 
 /// `PATCH .../webhooks/{id}`: absent fields stay as they are; `description: null` clears it.
 /// `null` for a field that cannot be empty is refused rather than read as "unchanged".
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 100))]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uri", max_length = 2048))]
     pub url: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>, min_items = 1, max_items = 50))]
     pub topics: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = bool))]
     pub enabled: Option<Option<bool>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 16, max_length = 256))]
     pub secret: Option<Option<Secret>>,
     /// With `secret`: how long the old secret keeps signing too (default 24 h; 0 = not at all).
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u32, minimum = 0, maximum = 10080))]
     pub secret_grace_minutes: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub filters: Option<Option<Vec<Filter>>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = PayloadFormat))]
     pub format: Option<Option<PayloadFormat>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9_.:-]+$"))]
     pub form_key: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 50, pattern = "^[A-Za-z0-9_.:-]+$"))]
     pub event_prefix: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub fields: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
     pub auth: Option<Option<EndpointAuth>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub headers: Option<Option<BTreeMap<String, Secret>>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub alert_emails: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u32, minimum = 1, maximum = 720))]
     pub alert_interval_minutes: Option<Option<u32>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u32, minimum = 0, maximum = 1000))]
     pub disable_after_failures: Option<Option<u32>>,
 }
 

@@ -13,6 +13,7 @@ use crate::domain::secret::Secret;
 pub const DEFAULT_FORM_KEY: &str = "events";
 
 /// The body's shape (see `outbound::render`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadFormat {
