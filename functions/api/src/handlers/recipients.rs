@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hookline_shared::app::recipients::{self, OptIn};
-use hookline_shared::domain::error::DomainError;
+use hookline_shared::domain::error::{DomainError, DomainResult};
 use hookline_shared::domain::recipient::{AlertRecipient, RecipientState, TokenPurpose};
 use hookline_shared::ports::queue::TaskQueue;
 use hookline_shared::ports::store::Store;
@@ -199,6 +199,27 @@ fn button_form(token: &str, label: &str) -> String {
     )
 }
 
+/// A link page: no token is a 400; otherwise `act` runs with the token, and its success is
+/// the page `title` and `body` (HTML, given the token), its failure `bad_link`.
+async fn link_page<F, Fut>(
+    product: &str,
+    token: Option<String>,
+    title: &str,
+    body: impl FnOnce(&str) -> String,
+    act: F,
+) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = DomainResult<()>>,
+{
+    let Some(token) = token else { return bad_link(product, None) };
+    let html = body(&token);
+    match act(token).await {
+        Ok(()) => page(StatusCode::OK, product, title, &html),
+        Err(e) => bad_link(product, Some(e)),
+    }
+}
+
 #[utoipa::path(get, path = "/alerts/confirm", tag = "alert-recipients", operation_id = "confirm_page",
     params(TokenParams),
     responses(
@@ -213,20 +234,16 @@ pub async fn confirm_page<S: Store, Q: TaskQueue>(
     Query(params): Query<TokenParams>,
 ) -> Response {
     let product = &app.settings.console.product_name;
-    let Some(token) = params.token else { return bad_link(product, None) };
-    match recipients::check_link(&app.store, &token, TokenPurpose::Confirm).await {
-        Ok(()) => page(
-            StatusCode::OK,
-            product,
-            "Confirm failure alerts",
-            &format!(
-                "<p>Confirm that this address may get e-mail alerts about failing webhook deliveries from {}.</p>{}",
-                escape(product),
-                button_form(&token, "Confirm")
-            ),
-        ),
-        Err(e) => bad_link(product, Some(e)),
-    }
+    let body = |token: &str| {
+        format!(
+            "<p>Confirm that this address may get e-mail alerts about failing webhook deliveries from {}.</p>{}",
+            escape(product),
+            button_form(token, "Confirm")
+        )
+    };
+    let store = &app.store;
+    let act = move |token: String| async move { recipients::check_link(store, &token, TokenPurpose::Confirm).await };
+    link_page(product, params.token, "Confirm failure alerts", body, act).await
 }
 
 #[utoipa::path(post, path = "/alerts/confirm", tag = "alert-recipients", operation_id = "confirm_alerts",
@@ -242,17 +259,11 @@ pub async fn confirm<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     Query(params): Query<TokenParams>,
 ) -> Response {
-    let product = &app.settings.console.product_name;
-    let Some(token) = params.token else { return bad_link(product, None) };
-    match recipients::confirm(&app.store, &token).await {
-        Ok(()) => page(
-            StatusCode::OK,
-            product,
-            "Confirmed",
-            "<p>This address will get failure alerts. Every alert has a link to unsubscribe.</p>",
-        ),
-        Err(e) => bad_link(product, Some(e)),
-    }
+    let body =
+        |_: &str| "<p>This address will get failure alerts. Every alert has a link to unsubscribe.</p>".to_string();
+    let store = &app.store;
+    let act = move |token: String| async move { recipients::confirm(store, &token).await };
+    link_page(&app.settings.console.product_name, params.token, "Confirmed", body, act).await
 }
 
 #[utoipa::path(get, path = "/alerts/unsubscribe", tag = "alert-recipients", operation_id = "unsubscribe_page",
@@ -268,20 +279,16 @@ pub async fn unsubscribe_page<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     Query(params): Query<TokenParams>,
 ) -> Response {
-    let product = &app.settings.console.product_name;
-    let Some(token) = params.token else { return bad_link(product, None) };
-    match recipients::check_link(&app.store, &token, TokenPurpose::Unsubscribe).await {
-        Ok(()) => page(
-            StatusCode::OK,
-            product,
-            "Unsubscribe from failure alerts",
-            &format!(
-                "<p>Stop e-mail alerts about failing webhook deliveries to this address.</p>{}",
-                button_form(&token, "Unsubscribe")
-            ),
-        ),
-        Err(e) => bad_link(product, Some(e)),
-    }
+    let body = |token: &str| {
+        format!(
+            "<p>Stop e-mail alerts about failing webhook deliveries to this address.</p>{}",
+            button_form(token, "Unsubscribe")
+        )
+    };
+    let store = &app.store;
+    let act =
+        move |token: String| async move { recipients::check_link(store, &token, TokenPurpose::Unsubscribe).await };
+    link_page(&app.settings.console.product_name, params.token, "Unsubscribe from failure alerts", body, act).await
 }
 
 #[utoipa::path(post, path = "/alerts/unsubscribe", tag = "alert-recipients", operation_id = "unsubscribe_alerts",
@@ -298,15 +305,8 @@ pub async fn unsubscribe<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     Query(params): Query<TokenParams>,
 ) -> Response {
-    let product = &app.settings.console.product_name;
-    let Some(token) = params.token else { return bad_link(product, None) };
-    match recipients::unsubscribe(&app.store, &token).await {
-        Ok(()) => page(
-            StatusCode::OK,
-            product,
-            "Unsubscribed",
-            "<p>This address will get no more failure alerts from this account.</p>",
-        ),
-        Err(e) => bad_link(product, Some(e)),
-    }
+    let body = |_: &str| "<p>This address will get no more failure alerts from this account.</p>".to_string();
+    let store = &app.store;
+    let act = move |token: String| async move { recipients::unsubscribe(store, &token).await };
+    link_page(&app.settings.console.product_name, params.token, "Unsubscribed", body, act).await
 }
