@@ -15,11 +15,10 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{Components, ContentBuilder, Ref, RefOr, Required};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
@@ -39,7 +38,7 @@ pub struct TenantPath {
 pub struct WebhookPath {
     #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
     pub tenant_id: String,
-    /// `wh_` and 32 hex digits.
+    #[param(pattern = "^wh_[0-9a-f]{32}$")]
     pub webhook_id: String,
 }
 
@@ -48,7 +47,7 @@ pub struct WebhookPath {
 pub struct DeliveryPath {
     #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
     pub tenant_id: String,
-    /// `dlv_` and 32 hex digits.
+    #[param(pattern = "^dlv_[0-9a-f]{32}$")]
     pub delivery_id: String,
 }
 
@@ -64,7 +63,7 @@ pub struct RecipientPath {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct KeyPath {
-    /// `key_` and 32 hex digits.
+    #[param(pattern = "^key_[0-9a-f]{32}$")]
     pub key_id: String,
 }
 
@@ -121,7 +120,9 @@ pub async fn openapi_json() -> Response {
 pub fn document_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
-        let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the document is JSON");
+        rules::state(&mut document);
+        let mut json = serde_json::to_string_pretty(&document).expect("the document is JSON");
         json.push('\n');
         json
     })
@@ -162,24 +163,12 @@ impl Modify for Shared {
                 "A console session's CSRF token (from `GET /v1/console/session`), required on every change.",
             ))),
         );
-        close_variants(components, "EndpointAuth");
         for (path, item) in openapi.paths.paths.iter_mut() {
             for (changes, operation) in operations(item) {
                 decorate(path, changes, operation);
             }
         }
-    }
-}
-
-/// `deny_unknown_fields` on a tagged enum refuses unknown fields in each variant, which the
-/// derive leaves open: closes each variant's object.
-fn close_variants(components: &mut Components, name: &str) {
-    if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut(name) {
-        for variant in &mut one_of.items {
-            if let RefOr::T(Schema::Object(object)) = variant {
-                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
-            }
-        }
+        links::add(openapi);
     }
 }
 
@@ -252,7 +241,9 @@ fn add_error(operation: &mut Operation, status: u16, codes: &[&str]) {
     responses.insert(status.to_string(), RefOr::T(response.build()));
 }
 
+mod links;
 #[cfg(test)]
 mod route_table;
+mod rules;
 #[cfg(test)]
 mod tests;

@@ -18,7 +18,7 @@ use crate::domain::api_key::{self, ApiKeyRecord};
 use crate::domain::console::ConsoleSettings;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::limits::{UNKNOWN_KEY_CACHE_ENTRIES, UNKNOWN_KEY_CACHE_SECONDS};
-use crate::domain::{ids, timestamp};
+use crate::domain::{ids, name, timestamp};
 use crate::ports::store::{ApiKeyStore, ConsoleStore, WebhookStore};
 
 /// `POST /v1/api-keys`.
@@ -70,7 +70,7 @@ pub struct CreatedApiKey {
 }
 
 pub async fn create_api_key(store: &impl ApiKeyStore, request: CreateApiKey) -> DomainResult<CreatedApiKey> {
-    let name = api_key::validate_name(&request.name)?;
+    let name = name::validate(&request.name)?;
     if let Some(tenant_id) = &request.tenant_id {
         ids::validate_tenant_id(tenant_id)?;
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::app::manage_webhooks::get_webhook;
-use crate::app::pagination::{decode_cursor, encode_cursor, gather, parse_limit};
+use crate::app::pagination::{gather, parse_limit, start_after};
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryStatus, REQUEUE_CLAIM_STALE_SECONDS};
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::ids::{self, DELIVERY_PREFIX};
@@ -46,6 +46,7 @@ pub struct DeliveryListParams {
     #[cfg_attr(feature = "openapi", param(value_type = Option<u32>, minimum = 1, maximum = 100))]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous answer.
+    #[cfg_attr(feature = "openapi", param(pattern = "^dlv_[0-9a-f]{32}$"))]
     pub cursor: Option<String>,
 }
 
@@ -64,11 +65,11 @@ pub async fn list_webhook_deliveries(
 ) -> DomainResult<Page<DeliveryLog>> {
     let limit = parse_limit(params.limit.as_deref())?;
     let status = params.status.as_deref().map(parse_status).transpose()?;
-    let start_after = params.cursor.as_deref().map(|c| decode_cursor(c, DELIVERY_PREFIX)).transpose()?;
+    let after = start_after(params.cursor.as_deref(), DELIVERY_PREFIX)?;
     get_webhook(store, tenant_id, webhook_id).await?;
     let page = gather(
         limit,
-        start_after,
+        after,
         |start| async move {
             let query = DeliveryQuery {
                 tenant_id,
@@ -91,7 +92,7 @@ pub async fn list_webhook_deliveries(
     for (delivery, log) in page.items.into_iter().zip(logs) {
         items.push(log?.unwrap_or(DeliveryLog { delivery, attempts: Vec::new() }));
     }
-    Ok(Page { items, next: page.next.as_deref().map(encode_cursor) })
+    Ok(Page { items, next: page.next })
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -238,6 +239,7 @@ pub struct RecoverParams {
     #[cfg_attr(feature = "openapi", param(format = DateTime))]
     pub since: String,
     /// The `next_cursor` of the previous answer.
+    #[cfg_attr(feature = "openapi", param(pattern = "^dlv_[0-9a-f]{32}$"))]
     pub cursor: Option<String>,
 }
 
@@ -253,7 +255,7 @@ pub async fn recover_webhook(
 ) -> DomainResult<Requeued> {
     let since = timestamp::parse(&params.since)
         .ok_or_else(|| DomainError::invalid("invalid_since", "since must be an RFC 3339 date-time"))?;
-    let start_after = params.cursor.as_deref().map(|c| decode_cursor(c, DELIVERY_PREFIX)).transpose()?;
+    let after = start_after(params.cursor.as_deref(), DELIVERY_PREFIX)?;
     get_webhook(store, tenant_id, webhook_id).await?;
     let since_id = first_id_since(since);
     let since_id = since_id.as_str();
@@ -261,7 +263,7 @@ pub async fn recover_webhook(
     let stale_before = now - REQUEUE_CLAIM_STALE_SECONDS;
     let page = gather(
         MAX_RECOVER,
-        start_after,
+        after,
         |start| async move {
             let query = DeliveryQuery {
                 tenant_id,
@@ -279,7 +281,7 @@ pub async fn recover_webhook(
     .await?;
     let failed = still_requeueable(store, page.items, now).await?;
     let delivery_ids = if failed.is_empty() { Vec::new() } else { requeue(store, queue, &failed).await? };
-    Ok(Requeued { requeued: delivery_ids.len(), delivery_ids, next_cursor: page.next.as_deref().map(encode_cursor) })
+    Ok(Requeued { requeued: delivery_ids.len(), delivery_ids, next_cursor: page.next })
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Managing a tenant's webhooks: the use-cases behind the webhook routes of the API.
 
-use crate::app::pagination::{ListParams, decode_cursor, encode_cursor, parse_limit};
+use serde::Deserialize;
+
+use crate::app::pagination::{parse_limit, start_after};
 use crate::app::quota;
 use crate::app::send_test::{TestSendRequest, TestSendResult, Tester};
 use crate::domain::error::{DomainError, DomainResult};
@@ -74,20 +76,33 @@ pub async fn get_webhook(store: &impl WebhookStore, tenant_id: &str, webhook_id:
     store.get_webhook(tenant_id, webhook_id).await?.ok_or_else(|| webhook_not_found(webhook_id))
 }
 
+/// `GET .../webhooks?limit=&cursor=`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookListParams {
+    /// Page size, 1 to 100 (default 20).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<u32>, minimum = 1, maximum = 100))]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous answer.
+    #[cfg_attr(feature = "openapi", param(pattern = "^wh_[0-9a-f]{32}$"))]
+    pub cursor: Option<String>,
+}
+
 pub async fn list_webhooks(
     store: &impl WebhookStore,
     tenant_id: &str,
-    params: &ListParams,
+    params: &WebhookListParams,
 ) -> DomainResult<Page<Webhook>> {
     ids::validate_tenant_id(tenant_id)?;
     let limit = parse_limit(params.limit.as_deref())?;
-    let start_after = params.cursor.as_deref().map(|c| decode_cursor(c, WEBHOOK_PREFIX)).transpose()?;
-    let page = store.list_webhooks(tenant_id, limit, start_after.as_deref()).await?;
+    let after = start_after(params.cursor.as_deref(), WEBHOOK_PREFIX)?;
+    let page = store.list_webhooks(tenant_id, limit, after.as_deref()).await?;
     // An empty first page may mean the tenant does not exist at all: say so.
-    if page.items.is_empty() && start_after.is_none() && !store.tenant_exists(tenant_id).await? {
+    if page.items.is_empty() && after.is_none() && !store.tenant_exists(tenant_id).await? {
         return Err(tenant_not_found(tenant_id));
     }
-    Ok(Page { next: page.next.as_deref().map(encode_cursor), items: page.items })
+    Ok(page)
 }
 
 pub async fn update_webhook(

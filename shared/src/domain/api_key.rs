@@ -8,7 +8,6 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain::error::DomainError;
 use crate::domain::{ids, secret, timestamp};
 
 /// Prefix of every API key, so a key in a log or a paste is recognisable (and scannable).
@@ -57,18 +56,6 @@ pub fn record_for(key: &str, name: &str, tenant_id: Option<&str>) -> ApiKeyRecor
         hint: secret::hint(key),
         created_at: timestamp::format(timestamp::now()),
     }
-}
-
-/// A key's name: 1 to 100 characters, no control characters.
-pub fn validate_name(name: &str) -> Result<String, DomainError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            "invalid_name",
-            "name must be 1 to 100 characters without control characters",
-        ));
-    }
-    Ok(name.to_string())
 }
 
 /// Extracts the key from an `Authorization` header value (`Bearer <key>`, scheme case-insensitive).

@@ -90,6 +90,13 @@ impl EndpointAuth {
     }
 }
 
+/// `valid_name`'s characters (RFC 9110 `tchar`), as the OpenAPI document states them.
+pub const HEADER_NAME_PATTERN: &str = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+/// `valid_value`'s characters (printable ASCII, spaces too), as the OpenAPI document states them.
+pub const HEADER_VALUE_PATTERN: &str = "^[ -~]+$";
+/// A basic-auth username: a header value without `:`.
+pub const BASIC_USERNAME_PATTERN: &str = "^[ -9;-~]+$";
+
 fn valid_name(name: &str) -> bool {
     (1..=MAX_HEADER_NAME_LEN).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))

@@ -12,7 +12,8 @@ pub enum ErrorKind {
     NotFound,
     /// The request conflicts with the current state (a limit reached, ...): 409.
     Conflict,
-    /// Well-formed but refused on its merits (a required test send failed): 422.
+    /// Well-formed but refused on its merits (a webhook URL in a network Hookline does not
+    /// send to, a required test send failed): 422.
     Unprocessable,
     /// A tenant's quota for this window is used up: 429, with the seconds to wait.
     RateLimited,
@@ -50,6 +51,10 @@ impl DomainError {
 
     pub fn conflict(code: &'static str, message: impl fmt::Display) -> Self {
         Self::Conflict { code, message: message.to_string() }
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl fmt::Display) -> Self {
+        Self::Unprocessable { code, message: message.to_string() }
     }
 
     pub fn kind(&self) -> ErrorKind {

@@ -53,7 +53,8 @@ pub fn validate_filters(filters: &[Filter]) -> Result<(), DomainError> {
         return Err(invalid(format!("at most {MAX_FILTERS} filters")));
     }
     for f in filters {
-        let path_ok = !f.field.is_empty() && f.field.len() <= MAX_PATH_LEN && f.field.split('.').all(|s| !s.is_empty());
+        let path_ok =
+            !f.field.is_empty() && f.field.chars().count() <= MAX_PATH_LEN && f.field.split('.').all(|s| !s.is_empty());
         if !path_ok {
             return Err(invalid(format!("filter field {:?} must be a dotted path of non-empty names", f.field)));
         }

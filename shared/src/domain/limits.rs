@@ -31,6 +31,8 @@ pub const MAX_RECOVER: usize = 1000;
 pub const MAX_FILTERS: usize = 20;
 pub const MAX_LIST_VALUES: usize = 100;
 pub const MAX_PATH_LEN: usize = 200;
+/// The longest e-mail address SMTP carries (RFC 5321's 256-octet path, less its `<>`).
+pub const MAX_EMAIL_LEN: usize = 254;
 /// Fields one webhook may select.
 pub const MAX_FIELDS: usize = 100;
 /// Length of an event-name prefix (a form batch key is a topic name, `MAX_TOPIC_LEN`).

@@ -52,7 +52,7 @@ pub fn validate_webhook_url(raw: &str, allow_private: bool) -> Result<Url, Domai
             }
         };
         if let Some(message) = refusal {
-            return Err(DomainError::invalid("forbidden_url", message));
+            return Err(DomainError::unprocessable("forbidden_url", message));
         }
     }
     Ok(url)

@@ -41,6 +41,9 @@ pub fn generate() -> String {
 
 /// A caller-chosen secret (pages 000/001: "can be any value") must still be long enough to
 /// resist guessing and be printable ASCII, because it travels in headers and configs.
+/// `validate`'s characters (printable ASCII without spaces), as the OpenAPI document states them.
+pub const SECRET_PATTERN: &str = "^[!-~]+$";
+
 pub fn validate(secret: &str) -> Result<(), DomainError> {
     let len_ok = (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&secret.len());
     let chars_ok = secret.bytes().all(|b| b.is_ascii_graphic());

@@ -4,6 +4,9 @@ use crate::domain::error::DomainError;
 use crate::domain::ids;
 use crate::domain::limits::MAX_TOPIC_LEN;
 
+/// `validate_topic`'s rule as the OpenAPI document states it (with `maxLength` `MAX_TOPIC_LEN`).
+pub const TOPIC_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.:-]*$";
+
 pub fn validate_topic(topic: &str) -> Result<(), DomainError> {
     let ok = !topic.is_empty()
         && topic.len() <= MAX_TOPIC_LEN

@@ -5,6 +5,7 @@ mod access;
 mod alerts;
 mod bad_input;
 mod console;
+mod contract;
 mod crud;
 mod delivery;
 mod harness;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -121,7 +122,8 @@ pub async fn create_console_link<S: Store, Q: TaskQueue>(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OpenParams {
-    /// The one-time token of a console link.
+    /// The one-time token of a console link (`hcl_…`). Without one, or with any other value,
+    /// the console opens without a session and says to ask for a new link.
     token: Option<String>,
 }
 
@@ -138,10 +140,12 @@ pub struct OpenParams {
 pub async fn open_console<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     headers: HeaderMap,
-    Query(params): Query<OpenParams>,
+    query: Result<Query<OpenParams>, QueryRejection>,
 ) -> ApiResult<Response> {
     let console = &app.settings.console;
-    let opened = match params.token.as_deref() {
+    // A query that cannot be read (e.g. `token` twice) is a link without a token.
+    let token = query.ok().and_then(|Query(params)| params.token);
+    let opened = match token.as_deref() {
         Some(token) => access::exchange_console_link(&app.store, console, token).await?,
         None => None,
     };

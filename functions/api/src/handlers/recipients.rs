@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -130,8 +131,14 @@ impl<S: Store, Q> App<S, Q> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TokenParams {
-    /// The token of the e-mail's link.
+    /// The token of the e-mail's link (without it, the page says the link is incomplete).
+    #[param(required = true, pattern = "^hr[cu]_[A-Za-z0-9_-]{43}$")]
     token: Option<String>,
+}
+
+/// The link's token; a query that cannot be read (e.g. `token` twice) has none.
+fn token(query: Result<Query<TokenParams>, QueryRejection>) -> Option<String> {
+    query.ok().and_then(|Query(params)| params.token)
 }
 
 /// The pages' headers: nothing runs, nothing embeds them, nothing is cached or leaks the
@@ -231,7 +238,7 @@ where
 /// `GET /alerts/confirm?token=`: what the link is for, and the button that confirms.
 pub async fn confirm_page<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
-    Query(params): Query<TokenParams>,
+    query: Result<Query<TokenParams>, QueryRejection>,
 ) -> Response {
     let product = &app.settings.console.product_name;
     let body = |token: &str| {
@@ -243,7 +250,7 @@ pub async fn confirm_page<S: Store, Q: TaskQueue>(
     };
     let store = &app.store;
     let act = move |token: String| async move { recipients::check_link(store, &token, TokenPurpose::Confirm).await };
-    link_page(product, params.token, "Confirm failure alerts", body, act).await
+    link_page(product, token(query), "Confirm failure alerts", body, act).await
 }
 
 #[utoipa::path(post, path = "/alerts/confirm", tag = "alert-recipients", operation_id = "confirm_alerts",
@@ -257,13 +264,13 @@ pub async fn confirm_page<S: Store, Q: TaskQueue>(
 /// `POST /alerts/confirm?token=`: confirms the address, once.
 pub async fn confirm<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
-    Query(params): Query<TokenParams>,
+    query: Result<Query<TokenParams>, QueryRejection>,
 ) -> Response {
     let body =
         |_: &str| "<p>This address will get failure alerts. Every alert has a link to unsubscribe.</p>".to_string();
     let store = &app.store;
     let act = move |token: String| async move { recipients::confirm(store, &token).await };
-    link_page(&app.settings.console.product_name, params.token, "Confirmed", body, act).await
+    link_page(&app.settings.console.product_name, token(query), "Confirmed", body, act).await
 }
 
 #[utoipa::path(get, path = "/alerts/unsubscribe", tag = "alert-recipients", operation_id = "unsubscribe_page",
@@ -277,7 +284,7 @@ pub async fn confirm<S: Store, Q: TaskQueue>(
 /// `GET /alerts/unsubscribe?token=`: the button that unsubscribes.
 pub async fn unsubscribe_page<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
-    Query(params): Query<TokenParams>,
+    query: Result<Query<TokenParams>, QueryRejection>,
 ) -> Response {
     let body = |token: &str| {
         format!(
@@ -288,7 +295,7 @@ pub async fn unsubscribe_page<S: Store, Q: TaskQueue>(
     let store = &app.store;
     let act =
         move |token: String| async move { recipients::check_link(store, &token, TokenPurpose::Unsubscribe).await };
-    link_page(&app.settings.console.product_name, params.token, "Unsubscribe from failure alerts", body, act).await
+    link_page(&app.settings.console.product_name, token(query), "Unsubscribe from failure alerts", body, act).await
 }
 
 #[utoipa::path(post, path = "/alerts/unsubscribe", tag = "alert-recipients", operation_id = "unsubscribe_alerts",
@@ -303,10 +310,10 @@ pub async fn unsubscribe_page<S: Store, Q: TaskQueue>(
 /// one-click POST (body `List-Unsubscribe=One-Click`, not needed: the token says it all).
 pub async fn unsubscribe<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
-    Query(params): Query<TokenParams>,
+    query: Result<Query<TokenParams>, QueryRejection>,
 ) -> Response {
     let body = |_: &str| "<p>This address will get no more failure alerts from this account.</p>".to_string();
     let store = &app.store;
     let act = move |token: String| async move { recipients::unsubscribe(store, &token).await };
-    link_page(&app.settings.console.product_name, params.token, "Unsubscribed", body, act).await
+    link_page(&app.settings.console.product_name, token(query), "Unsubscribed", body, act).await
 }

@@ -3,8 +3,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use hookline_shared::app::manage_webhooks;
-use hookline_shared::app::pagination::ListParams;
+use hookline_shared::app::manage_webhooks::{self, WebhookListParams};
 use hookline_shared::app::send_test::{TestSendRequest, TestSendResult};
 use hookline_shared::domain::webhook::{CreateWebhook, UpdateWebhook};
 use hookline_shared::ports::queue::TaskQueue;
@@ -47,9 +46,9 @@ pub struct SaveParams {
     params(crate::openapi::TenantPath, SaveParams), request_body = CreateWebhook,
     responses(
         (status = 201, description = "Created; the answer carries the whole secret this once.", body = CreatedWebhook),
-        (status = 400, description = "Error codes: `invalid_name`, `invalid_url`, `forbidden_url`, `invalid_topic`, `invalid_topics`, `unknown_topic`, `invalid_description`, `invalid_secret`, `invalid_filter`, `invalid_form_key`, `invalid_event_prefix`, `invalid_fields`, `invalid_auth`, `invalid_headers`, `invalid_alert_emails`, `invalid_alert_interval`, `invalid_disable_after_failures`.", body = ErrorBody),
+        (status = 400, description = "Error codes: `invalid_name`, `invalid_url`, `invalid_topic`, `invalid_topics`, `unknown_topic`, `invalid_description`, `invalid_secret`, `invalid_filter`, `invalid_form_key`, `invalid_event_prefix`, `invalid_fields`, `invalid_auth`, `invalid_headers`, `invalid_alert_emails`, `invalid_alert_interval`, `invalid_disable_after_failures`.", body = ErrorBody),
         (status = 409, description = "Error codes: `webhook_limit_reached`.", body = ErrorBody),
-        (status = 422, description = "Error codes: `test_failed` (with `require_ok=true`).", body = ErrorBody),
+        (status = 422, description = "Error codes: `forbidden_url` (the URL is in a network Hookline does not send to), `test_failed` (with `require_ok=true`).", body = ErrorBody),
     ))]
 pub async fn create<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
@@ -68,7 +67,7 @@ pub async fn create<S: Store, Q: TaskQueue>(
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/webhooks", tag = "webhooks", operation_id = "list_webhooks",
-    params(crate::openapi::TenantPath, ListParams),
+    params(crate::openapi::TenantPath, WebhookListParams),
     responses(
         (status = 200, description = "A page of the tenant's webhooks.", body = WebhookList),
         (status = 400, description = "Error codes: `invalid_limit`, `invalid_cursor`.", body = ErrorBody),
@@ -77,7 +76,7 @@ pub async fn create<S: Store, Q: TaskQueue>(
 pub async fn list<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,
     ApiPath(tenant_id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(params): ApiQuery<WebhookListParams>,
 ) -> ApiResult<Json<WebhookList>> {
     let page = manage_webhooks::list_webhooks(&app.store, &tenant_id, &params).await?;
     Ok(Json(WebhookList { data: page.items.iter().map(WebhookView::from).collect(), next_cursor: page.next }))
@@ -103,10 +102,10 @@ pub async fn get<S: Store, Q: TaskQueue>(
     params(crate::openapi::WebhookPath, SaveParams), request_body = UpdateWebhook,
     responses(
         (status = 200, description = "The changed webhook.", body = WebhookView),
-        (status = 400, description = "Error codes: `invalid_name`, `invalid_url`, `forbidden_url`, `invalid_topic`, `invalid_topics`, `unknown_topic`, `invalid_description`, `invalid_secret`, `invalid_filter`, `invalid_form_key`, `invalid_event_prefix`, `invalid_fields`, `invalid_auth`, `invalid_headers`, `invalid_alert_emails`, `invalid_alert_interval`, `invalid_disable_after_failures`.", body = ErrorBody),
+        (status = 400, description = "Error codes: `invalid_name`, `invalid_url`, `invalid_topic`, `invalid_topics`, `unknown_topic`, `invalid_description`, `invalid_secret`, `invalid_filter`, `invalid_form_key`, `invalid_event_prefix`, `invalid_fields`, `invalid_auth`, `invalid_headers`, `invalid_alert_emails`, `invalid_alert_interval`, `invalid_disable_after_failures`.", body = ErrorBody),
         (status = 404, description = "Error codes: `webhook_not_found`.", body = ErrorBody),
         (status = 409, description = "Error codes: `secret_unreadable` (set the secret, with `secret_grace_minutes` 0, its auth and headers again to repair).", body = ErrorBody),
-        (status = 422, description = "Error codes: `test_failed` (with `require_ok=true`).", body = ErrorBody),
+        (status = 422, description = "Error codes: `forbidden_url` (the URL is in a network Hookline does not send to), `test_failed` (with `require_ok=true`).", body = ErrorBody),
     ))]
 pub async fn update<S: Store, Q: TaskQueue>(
     State(app): State<Arc<App<S, Q>>>,

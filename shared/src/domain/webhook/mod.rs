@@ -3,6 +3,7 @@
 
 pub mod alert_state;
 pub mod commands;
+mod counts;
 pub mod model;
 mod validate;
 
@@ -12,3 +13,4 @@ mod tests;
 pub use alert_state::PendingSummary;
 pub use commands::{CreateWebhook, UpdateWebhook, WebhookChanges};
 pub use model::{DEFAULT_FORM_KEY, PayloadFormat, Webhook};
+pub use validate::{EMAIL_PATTERN, FIELD_PATH_PATTERN};

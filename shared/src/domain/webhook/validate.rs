@@ -5,23 +5,12 @@ use std::collections::BTreeMap;
 use crate::domain::endpoint_auth::{self, EndpointAuth};
 use crate::domain::error::DomainError;
 use crate::domain::limits::{
-    MAX_ALERT_EMAILS, MAX_ALERT_INTERVAL_MINUTES, MAX_DESCRIPTION_LEN, MAX_DISABLE_AFTER_FAILURES,
-    MAX_EVENT_PREFIX_LEN, MAX_FIELDS, MAX_NAME_LEN, MAX_PATH_LEN, MAX_TOPIC_LEN, MAX_TOPICS_PER_WEBHOOK,
+    MAX_ALERT_EMAILS, MAX_ALERT_INTERVAL_MINUTES, MAX_DESCRIPTION_LEN, MAX_DISABLE_AFTER_FAILURES, MAX_EMAIL_LEN,
+    MAX_EVENT_PREFIX_LEN, MAX_FIELDS, MAX_PATH_LEN, MAX_TOPIC_LEN, MAX_TOPICS_PER_WEBHOOK,
 };
 use crate::domain::secret::Secret;
 use crate::domain::settings::Settings;
 use crate::domain::{ids, net_policy, topic};
-
-pub(super) fn validate_name(name: &str) -> Result<String, DomainError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            "invalid_name",
-            format!("name must be 1 to {MAX_NAME_LEN} characters without control characters"),
-        ));
-    }
-    Ok(name.to_string())
-}
 
 pub(super) fn validate_description(description: &str) -> Result<String, DomainError> {
     if description.chars().count() > MAX_DESCRIPTION_LEN {
@@ -63,12 +52,19 @@ pub(super) fn validate_topics(topics: &[String], settings: &Settings) -> Result<
     Ok(unique)
 }
 
+/// `validate_email`'s rule as the OpenAPI document states it (with `maxLength` `MAX_EMAIL_LEN`): a local
+/// part of 1 to 64 printable ASCII characters but `@ < > , ;`, then host-name labels.
+pub const EMAIL_PATTERN: &str = "^[!-+\\--:=?A-~]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+
+/// `validate_fields`' rule for one path, as the OpenAPI document states it (with `maxLength`
+/// `MAX_PATH_LEN`): names of at least one character, joined by dots.
+pub const FIELD_PATH_PATTERN: &str = "^[^.]+(\\.[^.]+)*$";
+
 /// A deliberately plain address check (one `@`, a dotted domain, no spaces, ≤ 254 characters),
 /// plus what SES cannot send to: SES has no SMTPUTF8 (RFC 6531), so the address must be ASCII
 /// (a non-ASCII domain is written in its punycode `xn--` form), and the domain must be a host
 /// name. SES is the real judge; this catches what would only fail when an alert is due.
 pub(super) fn validate_email(email: &str) -> Result<String, DomainError> {
-    let email = email.trim();
     let refuse = |why: &str| DomainError::invalid("invalid_alert_emails", format!("{email:?} {why}"));
     let Some((local, domain)) = email.split_once('@') else {
         return Err(refuse("is not an e-mail address"));
@@ -79,7 +75,7 @@ pub(super) fn validate_email(email: &str) -> Result<String, DomainError> {
     if !domain.is_ascii() {
         return Err(refuse("has a non-ASCII domain: write it in its punycode (xn--) form"));
     }
-    let ok = email.len() <= 254
+    let ok = email.len() <= MAX_EMAIL_LEN
         && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
         && (1..=MAX_EMAIL_LOCAL_LEN).contains(&local.len())
         && domain.contains('.')
@@ -161,7 +157,7 @@ pub(super) fn validate_event_prefix(prefix: &str) -> Result<String, DomainError>
 pub(super) fn validate_fields(fields: &[String]) -> Result<Vec<String>, DomainError> {
     let ok = !fields.is_empty()
         && fields.len() <= MAX_FIELDS
-        && fields.iter().all(|f| f.len() <= MAX_PATH_LEN && f.split('.').all(|s| !s.is_empty()));
+        && fields.iter().all(|f| f.chars().count() <= MAX_PATH_LEN && f.split('.').all(|s| !s.is_empty()));
     if ok {
         Ok(fields.to_vec())
     } else {
