@@ -181,3 +181,22 @@ fn the_catalog_describes_every_preset_with_an_example_it_builds() {
     assert!(k.settings.iter().any(|s| s.name == "api_key" && s.secret && s.required));
     assert_eq!(all[4].example.body["coupon"]["code"], "TWOOFFVERYGOOD");
 }
+
+#[test]
+fn the_readme_template_example_renders_what_it_says() {
+    // GIVEN the template of the README's example (kept in step with it by hand)
+    let i = Integration::Template {
+        url: "https://crm.example.com/in".into(),
+        template: r#"{"event": {{ event_type }}, "code": {{ data.value }}, "off": {{ data.fiat_value }}, "note": {{ 'Coupon for ' ~ context.user_name }}, "ref": {{ delivery_id }}}"#.into(),
+    };
+    let mut p = payload();
+    p.context.insert("user_name".into(), json!("Ayush Shukla"));
+    let event = EventView { topic: "coupon_create", occurred_at: "2023-05-18T06:40:33Z", payload: &p };
+    let opts = options(Some("nector_"), None);
+    let r = build(&i, &PresetEvent { event: &event, options: &opts, delivery_id: "dlv_1" }, None).expect("renders");
+    // THEN the body is the one the README shows
+    assert_eq!(
+        body(&r),
+        json!({"event": "nector_coupon_create", "code": "TWOOFF", "off": 2, "note": "Coupon for Ayush Shukla", "ref": "dlv_1"})
+    );
+}
