@@ -327,7 +327,7 @@ async fn bad_integrations_are_400s_that_change_nothing() {
             "invalid_integration",
             "auth",
         ),
-        (json!({}), "invalid_request", "url is required"),
+        (json!({}), "invalid_request", "missing field `url`"),
     ] {
         // WHEN a webhook with a bad integration is created
         let mut request = json!({"name": "n", "topics": ["coupon_create"]});

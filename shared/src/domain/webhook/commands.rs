@@ -290,7 +290,10 @@ impl CreateWebhook {
             (Some(i), None) => i.display_url(),
             (None, Some(url)) => validate_url(&url, settings)?,
             (None, None) => {
-                return Err(DomainError::invalid("invalid_request", "url is required (or an integration)"));
+                return Err(DomainError::invalid(
+                    "invalid_request",
+                    "missing field `url` (required unless an integration is given)",
+                ));
             }
         };
         Ok(Webhook {
