@@ -22,6 +22,11 @@ const KLAVIYO_KEY: &str = "pk_live_klaviyo_0123456789";
 
 /// A stack whose API and delivery function send the tools' fixed endpoints to `tool`.
 async fn stack_with_tool(tool: &Receiver) -> (Harness, tokio::task::JoinHandle<()>) {
+    stack_with_tool_and(tool, &[]).await
+}
+
+/// Like `stack_with_tool`, with more deployment variables for the delivery function.
+async fn stack_with_tool_and(tool: &Receiver, env: &[(&str, &str)]) -> (Harness, tokio::task::JoinHandle<()>) {
     let settings = Settings {
         allow_private_targets: true,
         integration_endpoint_override: Some(tool.base()),
@@ -30,7 +35,10 @@ async fn stack_with_tool(tool: &Receiver) -> (Harness, tokio::task::JoinHandle<(
         ..Settings::default()
     };
     let h = Harness::start_with(settings, HashMap::new(), |sdk, config| router(AwsApp::from_config(sdk, config))).await;
-    let delivery = h.start_delivery(&[(ENV_INTEGRATION_ENDPOINT_OVERRIDE, &tool.base())]);
+    let base = tool.base();
+    let mut vars = vec![(ENV_INTEGRATION_ENDPOINT_OVERRIDE, base.as_str())];
+    vars.extend_from_slice(env);
+    let delivery = h.start_delivery(&vars);
     (h, delivery)
 }
 
@@ -124,6 +132,12 @@ async fn a_klaviyo_integration_delivers_a_page_000_coupon_event_as_an_events_api
     // AND the delivery log says delivered, Klaviyo's 202 recorded
     let d = h.delivery_with_status("shop", &delivery_id, "delivered", WAIT).await;
     assert_eq!(d["attempts"][0]["status_code"], 202);
+    // AND the webhook's filter still decides: a coupon worth 0 goes nowhere
+    let mut free = coupon_event();
+    free["id"] = json!("coupon-1002");
+    free["data"]["fiat_value"] = json!(0);
+    let reply = h.post("/v1/tenants/shop/events", free).await;
+    assert_eq!(reply.body["deliveries"], json!([]), "{}", reply.body);
 
     // AND the key is sealed in the table, not stored in plain text
     let item = h
@@ -140,6 +154,29 @@ async fn a_klaviyo_integration_delivers_a_page_000_coupon_event_as_an_events_api
     let integration = item["integration"].as_m().expect("a map");
     assert!(matches!(integration["api_key"], AttributeValue::B(_)), "sealed: {:?}", integration["api_key"]);
     assert_eq!(integration["type"], AttributeValue::S("klaviyo".into()));
+}
+
+#[tokio::test]
+async fn a_tool_that_fails_is_retried_with_the_same_unique_id() {
+    // GIVEN Klaviyo answering 503 once, then 202, and a fast retry schedule
+    let tool = Receiver::start(vec![Answer::status(503), Answer::status(202)]).await;
+    let (h, _delivery) =
+        stack_with_tool_and(&tool, &[("HOOKLINE_RETRY_SCHEDULE", "1s"), ("HOOKLINE_RETRY_JITTER", "0")]).await;
+    create(
+        &h,
+        json!({"name": "K", "topics": ["coupon_create"], "integration": {"type": "klaviyo", "api_key": KLAVIYO_KEY}}),
+    )
+    .await;
+    // WHEN the coupon event is sent
+    let delivery_id = send(&h, coupon_event()).await;
+    // THEN it is delivered on the second attempt, the same event both times (Klaviyo dedupes
+    // on `unique_id`, the delivery id)
+    let d = h.delivery_with_status("shop", &delivery_id, "delivered", Duration::from_secs(20)).await;
+    assert_eq!(d["attempt_count"], 2);
+    let got = tool.wait_for(2, WAIT).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].body, got[1].body, "a retry sends the same request");
+    assert_eq!(json_body(&got[1])["data"]["attributes"]["unique_id"], delivery_id);
 }
 
 #[tokio::test]
@@ -167,6 +204,17 @@ async fn a_slack_integration_posts_a_readable_message() {
         json!({"text": "*coupon_create* at 2023-05-18T06:40:33.472Z\n• *user_name*: Ayush Shukla\n• *value*: TWOOFFVERYGOOD\n• *fiat_value*: 2\n• *meta.lead_name*: Ayush Shukla"})
     );
     h.delivery_with_status("shop", &delivery_id, "delivered", WAIT).await;
+
+    // WHEN a prefix is added on edit (page 002) THEN the next message names the prefixed event
+    let path = format!("/v1/tenants/shop/webhooks/{}", webhook["id"].as_str().expect("id"));
+    let patched = h.call("PATCH", &path, Some(json!({"event_prefix": "nector_"}))).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let mut again = coupon_event();
+    again["id"] = json!("coupon-1003");
+    send(&h, again).await;
+    let got = slack.wait_for(2, WAIT).await;
+    let text = json_body(&got[1])["text"].as_str().expect("text").to_string();
+    assert!(text.starts_with("*nector_coupon_create* at "), "{text}");
 }
 
 #[tokio::test]
