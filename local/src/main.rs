@@ -123,6 +123,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             "HOOKLINE_ALLOW_PRIVATE_TARGETS is on: webhooks may target localhost and private networks (local use only)"
         );
     }
+    if let Some(base) = &config.settings.integration_endpoint_override {
+        tracing::warn!(
+            "integrations' fixed endpoints (Klaviyo, Segment) go to {base} instead, paths kept (local use only)"
+        );
+    }
     println!("Hookline local stack is ready");
     println!("  API              http://{listen}   (try: curl http://{listen}/v1/health)");
     println!("  API key ({shown}) {key}");

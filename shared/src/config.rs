@@ -29,6 +29,10 @@ pub enum ConfigError {
 pub const ENV_TABLE: &str = "HOOKLINE_TABLE";
 pub const ENV_DELIVERY_QUEUE_URL: &str = "HOOKLINE_DELIVERY_QUEUE_URL";
 pub const ENV_ALLOW_PRIVATE_TARGETS: &str = "HOOKLINE_ALLOW_PRIVATE_TARGETS";
+/// Where requests to an integration's fixed endpoint go instead (a base URL; the local runner
+/// and tests). Refused unless private targets are allowed, which no deployed stack does:
+/// template.yaml sets neither.
+pub const ENV_INTEGRATION_ENDPOINT_OVERRIDE: &str = "HOOKLINE_INTEGRATION_ENDPOINT_OVERRIDE";
 pub const ENV_RETENTION_DAYS: &str = "HOOKLINE_RETENTION_DAYS";
 pub const ENV_HEADER_PREFIX: &str = "HOOKLINE_HEADER_PREFIX";
 pub const ENV_SOURCE: &str = "HOOKLINE_SOURCE";
@@ -285,7 +289,38 @@ pub fn settings_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Set
     let console = console_from_lookup(get)?;
     let quotas = quotas_from_lookup(get)?;
     let opt_in = opt_in_from_lookup(get)?;
-    Ok(Settings { allow_private_targets, retention_days, catalog, header_prefix, source, console, quotas, opt_in })
+    let integration_endpoint_override = integration_override_from_lookup(get, allow_private_targets)?;
+    Ok(Settings {
+        allow_private_targets,
+        retention_days,
+        catalog,
+        header_prefix,
+        source,
+        console,
+        quotas,
+        opt_in,
+        integration_endpoint_override,
+    })
+}
+
+/// The stand-in for the tools' fixed endpoints: only where private targets are allowed (the
+/// local runner, tests), so a deployed stack always talks to the real tools.
+fn integration_override_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+    allow_private_targets: bool,
+) -> Result<Option<String>, ConfigError> {
+    let Some(base) = get(ENV_INTEGRATION_ENDPOINT_OVERRIDE).map(|b| b.trim().to_string()) else { return Ok(None) };
+    let invalid = |reason: String| ConfigError::Invalid { name: ENV_INTEGRATION_ENDPOINT_OVERRIDE, reason };
+    if !allow_private_targets {
+        return Err(invalid(format!(
+            "only with {ENV_ALLOW_PRIVATE_TARGETS}=true (local runs and tests), never deployed"
+        )));
+    }
+    let ok = url::Url::parse(&base).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    if !ok {
+        return Err(invalid(format!("expected a base URL like http://127.0.0.1:9000, got {base:?}")));
+    }
+    Ok(Some(base))
 }
 
 /// The per-tenant rate quotas; 0 or unset is unlimited (and costs no write).

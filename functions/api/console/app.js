@@ -23,7 +23,9 @@
  *               open-deliveries, delete, alert-recipients with recipient-row (data-email,
  *               data-state) holding recipient-email, recipient-state and (pending only)
  *               resend-confirmation; verify-panel (the "verify the signature" help)
- *   Edit form:  webhook-dialog, wh-name, wh-url, wh-description, wh-enabled, topic-picker,
+ *   Edit form:  webhook-dialog, wh-name, wh-destination (a URL, or an integration preset's id),
+ *               wh-url, integration-settings with integration-description and integration-<setting>
+ *               (one input per setting of the preset), wh-description, wh-enabled, topic-picker,
  *               topic-option (a checkbox, value = topic), wh-topics-text (without a catalog),
  *               topic-sample, secret-current, rotate-secret, secret-mode-generate,
  *               secret-mode-typed, wh-secret, wh-secret-grace, add-filter, filter-list,
@@ -37,7 +39,8 @@
  *               wh-disable-after, wh-require-ok, form-error, cancel, save
  *   Secret:     secret-dialog, secret-once (the new secret, shown once), copy-secret, secret-done
  *   Test send:  test-dialog, test-topic, send-test-submit, test-result (data-ok,
- *               data-status-code) with test-status, test-latency, test-error, test-excerpt
+ *               data-status-code) with test-status, test-latency, test-error, test-excerpt,
+ *               test-request (the request as sent, credentials as hints)
  *   Deliveries: deliveries-screen, back-to-list, deliveries-url, delivery-status-filter,
  *               refresh-deliveries, recover-since, recover, recover-result, delivery-list,
  *               delivery-empty, load-more, delivery-row (data-delivery-id, data-status) with
@@ -307,6 +310,7 @@
   const state = {
     session: null,
     topics: { catalog: false, list: [], byName: new Map() },
+    integrations: new Map(), // preset id -> its description (GET /v1/integrations)
     webhooks: [],
     recipients: new Map(), // alert e-mail address (lower case) -> its opt-in state
     ended: false,
@@ -490,6 +494,17 @@
     return { catalog: answer.catalog === true, list, byName: new Map(list.map((t) => [t.name, t])) };
   }
 
+  /** The integration presets, in the catalog's order, offered in the "Send to" list. */
+  async function loadIntegrations() {
+    const answer = await api('GET', 'integrations');
+    const list = Array.isArray(answer.data) ? answer.data : [];
+    byId('wh-destination').replaceChildren(
+      h('option', { value: '', text: 'A URL (webhook)' }),
+      ...list.map((p) => h('option', { value: p.id, text: p.name })),
+    );
+    return new Map(list.map((p) => [p.id, p]));
+  }
+
   /** The session, and how long it has left by the server's clock (the browser's may be off). */
   async function loadSession() {
     const response = await request('GET', 'console/session');
@@ -550,6 +565,12 @@
     } catch (error) {
       if (error instanceof SessionEnded) return;
       notify(`The event catalog could not be loaded: ${describe(error)}`, 'error');
+    }
+    try {
+      state.integrations = await loadIntegrations();
+    } catch (error) {
+      if (error instanceof SessionEnded) return;
+      notify(`The integrations could not be loaded: ${describe(error)}`, 'error');
     }
     window.addEventListener('hashchange', safe(route));
     await route();
@@ -681,6 +702,7 @@
       radio.addEventListener('change', syncSecretFields);
     }
     byId('wh-auth-type').addEventListener('change', syncAuthFields);
+    byId('wh-destination').addEventListener('change', () => renderIntegrationFields(state.form && state.form.original));
     byId('wh-format').addEventListener('change', syncFormatFields);
     byId('wh-topics-text').addEventListener('input', topicsChanged);
     byId('preview-topic').addEventListener('change', showSample);
@@ -938,7 +960,9 @@
     byId('webhook-form').reset();
     byId('form-error').textContent = '';
     byId('wh-name').value = w ? w.name : '';
-    byId('wh-url').value = w ? w.url : '';
+    byId('wh-url').value = w && !w.integration ? w.url : '';
+    byId('wh-destination').value = w && w.integration ? w.integration.type : '';
+    renderIntegrationFields(w);
     byId('wh-description').value = w && w.description ? w.description : '';
     byId('wh-enabled').checked = w ? w.enabled : true;
     renderTopicPicker(w ? w.topics : []);
@@ -1061,6 +1085,66 @@
       if (v !== undefined) return v;
     }
     return undefined;
+  }
+
+  /**
+   * The chosen preset's settings as inputs. Editing a webhook of that preset, the stored
+   * settings fill them, secret ones as a hint only (an empty secret keeps nothing: a change of
+   * the integration sends it whole, so its secrets must be typed again).
+   */
+  function renderIntegrationFields(w) {
+    const id = value('wh-destination');
+    const preset = state.integrations.get(id);
+    byId('url-field').hidden = Boolean(preset);
+    byId('integration-settings').hidden = !preset;
+    byId('integration-description').textContent = preset ? preset.description : '';
+    const stored = w && w.integration && w.integration.type === id ? w.integration : null;
+    const fields = (preset ? preset.settings : []).map((setting) => {
+      const inputId = `integration-${setting.name}`;
+      const multiline = setting.name === 'template';
+      const input = h(multiline ? 'textarea' : 'input', {
+        id: inputId,
+        'data-testid': inputId,
+        autocomplete: setting.secret ? 'new-password' : 'off',
+        spellcheck: 'false',
+      });
+      if (multiline) input.rows = 5;
+      else input.type = setting.secret ? 'password' : 'text';
+      if (setting.secret && stored) input.placeholder = `now ${stored[`${setting.name}_hint`] || '…'}: type it again to change the integration`;
+      else if (setting.default) input.placeholder = setting.default;
+      if (stored && !setting.secret && stored[setting.name] != null) input.value = stored[setting.name];
+      const note = setting.required ? '' : ' (optional)';
+      return h('div', { className: multiline ? 'field wide' : 'field' },
+        h('label', { for: inputId, text: `${setting.name}${note}`, title: setting.description }),
+        input,
+        h('p', { className: 'small muted', text: setting.description }));
+    });
+    byId('integration-fields').replaceChildren(...fields);
+  }
+
+  /** undefined: leave the integration as it is; null: remove it; else the new one, whole. */
+  function readIntegration(original) {
+    const id = value('wh-destination');
+    const before = original && original.integration;
+    if (!id) return before ? null : undefined;
+    const preset = state.integrations.get(id);
+    const integration = { type: id };
+    let typed = !before || before.type !== id;
+    for (const setting of preset ? preset.settings : []) {
+      const input = byId(`integration-${setting.name}`);
+      const text = setting.name === 'template' ? input.value : input.value.trim();
+      if (text) integration[setting.name] = text;
+      if (text && (setting.secret || !before || before[setting.name] !== text)) typed = true;
+      if (!text && !setting.secret && before && before.type === id && before[setting.name] != null) typed = true;
+    }
+    if (!typed) return undefined;
+    for (const setting of preset ? preset.settings : []) {
+      if (setting.required && !integration[setting.name]) {
+        const again = before && setting.secret ? ' (secrets are never shown again, so a change needs it anew)' : '';
+        throw new FormError(`Give the ${setting.name}${again}.`, byId(`integration-${setting.name}`));
+      }
+    }
+    return integration;
   }
 
   function fillSecret(w) {
@@ -1360,6 +1444,16 @@
       fields: fieldsOption(),
       formKey: value('wh-form-key').trim() || DEFAULT_FORM_KEY,
     };
+    const preset = state.integrations.get(value('wh-destination'));
+    if (preset) {
+      // The preset's own example (page 000's coupon event); a test send shows the exact request.
+      const example = preset.example;
+      headers.textContent = Object.entries(example.headers).map(([k, v]) => `${k}: ${v}`).join('\n');
+      preview.textContent = `POST ${example.url}\n\n${toJson(example.body, '  ')}`;
+      byId('preview-note').textContent =
+        'An example: a coupon event sent through this integration. Send a test to see the exact request for yours.';
+      return;
+    }
     const event = { topic, occurredAt: rfc3339(new Date()), payload: sampleOf(topic) };
     const rendered = renderBody(event, options);
     const prefix = state.session.header_prefix || 'x-hookline';
@@ -1392,8 +1486,9 @@
   function readForm() {
     const name = value('wh-name').trim();
     if (!name) throw new FormError('Give the webhook a name.', byId('wh-name'));
-    const url = value('wh-url').trim();
-    if (!url) throw new FormError('Give the URL to send to.', byId('wh-url'));
+    const integration = Boolean(value('wh-destination'));
+    const url = integration ? undefined : value('wh-url').trim();
+    if (!integration && !url) throw new FormError('Give the URL to send to.', byId('wh-url'));
     const topics = chosenTopics();
     if (topics.length === 0) {
       const first = byId('topic-picker').querySelector('input') || byId('wh-topics-text');
@@ -1470,6 +1565,9 @@
     if (auth) body.auth = auth;
     const headers = readHeaders(null);
     if (headers) body.headers = headers;
+    const integration = readIntegration(null);
+    if (integration) body.integration = integration;
+    if (body.url === undefined) delete body.url;
     return { method: 'POST', path: tenantPath('webhooks'), body, secretToShow: null };
   }
 
@@ -1488,8 +1586,14 @@
   function updateRequest(fields, original) {
     const body = {};
     for (const [key, now] of Object.entries(fields)) {
+      // With an integration, `url` only shows where requests go: never sent back.
+      if (key === 'url' && (now === undefined || original.integration)) continue;
       if (changed(key, now, original[key])) body[key] = now;
     }
+    const integration = readIntegration(original);
+    if (integration !== undefined) body.integration = integration;
+    // Back to a URL: the API needs it in the same change.
+    if (integration === null) body.url = fields.url;
     // The API clears these with null, not with an empty list.
     if (body.filters && body.filters.length === 0) body.filters = null;
     if (body.alert_emails && body.alert_emails.length === 0) body.alert_emails = null;
@@ -1651,6 +1755,19 @@
       }),
       h('p', { className: 'small muted', text: `Test delivery id ${answer.delivery_id}, event ${answer.topic}` }),
     );
+    if (answer.request) {
+      const r = answer.request;
+      const headerLines = Object.entries(r.headers || {}).map(([k, v]) => `${k}: ${v}`);
+      children.push(
+        h('p', { className: 'small muted', text: 'What was sent (credentials as hints):' }),
+        h('pre', {
+          className: 'code wrap',
+          'data-testid': 'test-request',
+          tabindex: '0',
+          text: [`${r.method} ${r.url}`, ...headerLines, '', r.body].join('\n'),
+        }),
+      );
+    }
     result.replaceChildren(...children);
   }
 

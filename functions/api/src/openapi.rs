@@ -23,7 +23,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::handlers::{access, deliveries, events, health, recipients, topics, webhooks};
+use crate::handlers::{access, deliveries, events, health, integrations, recipients, topics, webhooks};
 
 /// `{tenant_id}`: the tenant a key or console session reaches.
 #[derive(Deserialize, IntoParams)]
@@ -83,7 +83,7 @@ pub struct Health {
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
-        health::health, openapi_json, topics::list,
+        health::health, openapi_json, topics::list, integrations::list,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete, webhooks::test,
         deliveries::list, deliveries::get, deliveries::retry, deliveries::recover,
         events::ingest,
@@ -99,6 +99,7 @@ pub struct Health {
         (name = "events", description = "What happened, to deliver"),
         (name = "deliveries", description = "The delivery log, retry and recover"),
         (name = "topics", description = "The deployment's topic catalog"),
+        (name = "integrations", description = "The external tools a webhook can send to (presets) and request templates"),
         (name = "api-keys", description = "Operator keys and tenant keys (operator key only)"),
         (name = "console", description = "Console links and sessions"),
         (name = "alert-recipients", description = "Failure-alert addresses and their opt-in pages"),

@@ -34,6 +34,9 @@ pub struct WebhookView {
     pub auth: Option<EndpointAuthView>,
     /// Custom header names, each with a hint of its value.
     pub headers: BTreeMap<String, String>,
+    /// `{"type": "<preset id>", ...settings}`, each secret setting as `<name>_hint` only.
+    #[schema(value_type = Option<Object>)]
+    pub integration: Option<serde_json::Map<String, serde_json::Value>>,
     pub alert_emails: Vec<String>,
     pub alert_interval_minutes: u32,
     pub disable_after_failures: u32,
@@ -64,6 +67,7 @@ impl From<&Webhook> for WebhookView {
             fields: w.fields.clone(),
             auth: w.auth.as_ref().map(EndpointAuthView::from),
             headers: w.headers.iter().map(|(k, v)| (k.clone(), secret::hint(v.expose()))).collect(),
+            integration: w.integration.as_ref().map(|i| i.view()),
             alert_emails: w.alert_emails.clone(),
             alert_interval_minutes: w.alert_interval_minutes,
             disable_after_failures: w.disable_after_failures,

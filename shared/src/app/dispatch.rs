@@ -84,7 +84,8 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
                 // (the others of the batch go on).
                 None | Some(Err(())) => results.push(self.webhook_unreadable(message, &task)),
                 Some(Ok(webhook)) => {
-                    if webhook.as_ref().is_some_and(|w| w.format == PayloadFormat::Form) {
+                    // An integration sends each event alone, whatever the format says.
+                    if webhook.as_ref().is_some_and(|w| w.format == PayloadFormat::Form && w.integration.is_none()) {
                         if let Some(&i) = form_groups.get(&key) {
                             groups[i].push((message, task));
                             continue;
@@ -286,8 +287,13 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
             .collect();
         let delivery_ids: Vec<&str> = group.iter().map(|(_, t)| t.delivery_id.as_str()).collect();
         let now = timestamp::now();
-        let (body, headers) = build_request(webhook, &events, &delivery_ids, &self.signing, now);
-        let outcome = self.sender.send(&webhook.url, &headers, body.bytes).await;
+        // An event that makes no request (an integration's template output that is not JSON,
+        // say) fails this attempt like an unanswered request, its reason in the delivery log:
+        // it retries on the schedule, so a webhook fixed in the meantime still delivers it.
+        let (outcome, build_error) = match build_request(webhook, &events, &delivery_ids, &self.signing, now) {
+            Ok(request) => (self.sender.send(&request.url, &request.headers, request.body.bytes).await, None),
+            Err(reason) => (SendOutcome::not_sent(), Some(reason)),
+        };
         let finished = timestamp::now();
         let verdict = classify(outcome.status, outcome.retry_after);
         match verdict {
@@ -319,7 +325,7 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
                 attempt,
                 at: timestamp::format(now),
                 status_code: outcome.status,
-                error: outcome.error.as_ref().map(ToString::to_string),
+                error: build_error.clone().or_else(|| outcome.error.as_ref().map(ToString::to_string)),
                 latency_ms: timestamp::millis(outcome.latency),
                 response_excerpt: outcome.body_excerpt.clone(),
             };
@@ -340,7 +346,7 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
                     ),
                 ),
                 AttemptVerdict::Retry { at_least } => {
-                    let error = describe(&outcome);
+                    let error = build_error.clone().unwrap_or_else(|| describe(&outcome));
                     match self.retry_or_exhaust(attempt, at_least) {
                         Disposition::RetryIn(delay) => {
                             tracing::info!(error, delay_s = delay.as_secs(), "attempt failed; retrying");

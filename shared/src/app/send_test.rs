@@ -2,17 +2,20 @@
 //! the receiver's answer reported back. Also what `?require_ok=true` runs before saving a
 //! webhook (page 004: "the test must return HTTP 200").
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::domain::catalog::TopicCatalog;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::event::EventPayload;
+use crate::domain::integration::Integration;
 use crate::domain::quota::RateQuota;
 use crate::domain::webhook::Webhook;
-use crate::domain::{ids, timestamp, topic};
+use crate::domain::{ids, secret, timestamp, topic};
 use crate::outbound::render::EventView;
-use crate::outbound::request::{SigningSettings, build_request};
+use crate::outbound::request::{OutboundRequest, SigningSettings, build_request};
 use crate::outbound::verdict::{self, describe_answer};
 use crate::ports::sender::Sender;
 
@@ -42,6 +45,38 @@ pub struct TestSendResult {
     pub error: Option<String>,
     pub latency_ms: u64,
     pub response_excerpt: String,
+    /// The request as sent (credentials as hints); absent when the event made none (`error`
+    /// says why, e.g. a template whose output is not JSON).
+    pub request: Option<SentRequest>,
+}
+
+/// What a test send sent: the exact request, but credentials (auth and custom header values,
+/// a URL that is itself a secret) shown as hints.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl SentRequest {
+    fn of(webhook: &Webhook, request: &OutboundRequest) -> Self {
+        let url = match &webhook.integration {
+            Some(i @ (Integration::Slack { .. } | Integration::Discord { .. })) => format!("{}…", i.display_url()),
+            _ => request.url.clone(),
+        };
+        let headers = request
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let v = if request.secret_headers.contains(k) { secret::hint(v) } else { v.clone() };
+                (k.clone(), v)
+            })
+            .collect();
+        Self { method: "POST".into(), url, headers, body: String::from_utf8_lossy(&request.body.bytes).into_owned() }
+    }
 }
 
 fn payload_from(value: Value) -> DomainResult<EventPayload> {
@@ -85,8 +120,24 @@ pub async fn test_send(
     let now = timestamp::now();
     let occurred_at = timestamp::format(now);
     let event = EventView { topic: &topic, occurred_at: &occurred_at, payload: &payload };
-    let (body, headers) = build_request(webhook, &[event], &[&delivery_id], signing, now);
-    let outcome = sender.send(&webhook.url, &headers, body.bytes).await;
+    let request = match build_request(webhook, &[event], &[&delivery_id], signing, now) {
+        Ok(request) => request,
+        Err(reason) => {
+            tracing::info!(webhook_id = %webhook.id, "test send made no request");
+            return Ok(TestSendResult {
+                ok: false,
+                delivery_id,
+                topic,
+                status_code: None,
+                error: Some(reason),
+                latency_ms: 0,
+                response_excerpt: String::new(),
+                request: None,
+            });
+        }
+    };
+    let sent = SentRequest::of(webhook, &request);
+    let outcome = sender.send(&request.url, &request.headers, request.body.bytes).await;
     tracing::info!(webhook_id = %webhook.id, status = outcome.status, "test send");
     Ok(TestSendResult {
         ok: verdict::is_success(outcome.status),
@@ -96,6 +147,7 @@ pub async fn test_send(
         error: outcome.error.map(|e| e.to_string()),
         latency_ms: timestamp::millis(outcome.latency),
         response_excerpt: outcome.body_excerpt,
+        request: Some(sent),
     })
 }
 

@@ -166,3 +166,36 @@ fn defaults_apply() {
     .expect("valid");
     assert!(cfg.settings.allow_private_targets);
 }
+
+#[test]
+fn the_integration_endpoint_override_is_honoured_only_where_private_targets_are_allowed() {
+    let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q"), (ENV_SECRETS_KEY, "k")];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut pairs = base.to_vec();
+        pairs.extend_from_slice(extra);
+        DeliveryConfig::from_lookup(lookup(&pairs))
+    };
+    // GIVEN no override: the tools' own endpoints
+    assert_eq!(with(&[]).expect("valid").signing.integration_endpoint_override, None);
+    // GIVEN an override on a stack that does not allow private targets (every deployed one)
+    let refused = with(&[(ENV_INTEGRATION_ENDPOINT_OVERRIDE, "http://127.0.0.1:9000")]).expect_err("refused");
+    // THEN the function does not start, naming the setting
+    assert!(refused.to_string().contains(ENV_INTEGRATION_ENDPOINT_OVERRIDE), "{refused}");
+    assert!(
+        ApiConfig::from_lookup(lookup(&[
+            (ENV_TABLE, "t"),
+            (ENV_DELIVERY_QUEUE_URL, "q"),
+            (ENV_SECRETS_KEY, "k"),
+            (ENV_INTEGRATION_ENDPOINT_OVERRIDE, "http://127.0.0.1:9000"),
+        ]))
+        .is_err()
+    );
+    // GIVEN the local runner's settings THEN it is read (and must be a base URL)
+    let local =
+        with(&[(ENV_ALLOW_PRIVATE_TARGETS, "true"), (ENV_INTEGRATION_ENDPOINT_OVERRIDE, "http://127.0.0.1:9000")]);
+    assert_eq!(local.expect("local").signing.integration_endpoint_override.as_deref(), Some("http://127.0.0.1:9000"));
+    assert!(with(&[(ENV_ALLOW_PRIVATE_TARGETS, "true"), (ENV_INTEGRATION_ENDPOINT_OVERRIDE, "not a url")]).is_err());
+    // AND the template sets neither, so no deployed function reads an override
+    let template = include_str!("../../../template.yaml");
+    assert!(!template.contains(ENV_INTEGRATION_ENDPOINT_OVERRIDE) && !template.contains(ENV_ALLOW_PRIVATE_TARGETS));
+}

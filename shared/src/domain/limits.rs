@@ -66,3 +66,10 @@ pub const UNKNOWN_KEY_CACHE_ENTRIES: usize = 10_000;
 /// the parsers on the way stop at some depth (serde_json at `json_depth::PARSER_MAX_DEPTH`):
 /// so the API refuses what the delivery path could not carry, instead of losing it there.
 pub const MAX_PAYLOAD_DEPTH: usize = 64;
+/// Request templates (`integration::template`): the longest template source, the most output
+/// one render may write, the engine's fuel per render (about one instruction each; it also
+/// bounds what a render can allocate, ~64 bytes a unit) and its nesting depth.
+pub const MAX_TEMPLATE_LEN: usize = 16 * 1024;
+pub const MAX_TEMPLATE_OUTPUT_BYTES: usize = 256 * 1024;
+pub const TEMPLATE_FUEL: u64 = 100_000;
+pub const TEMPLATE_RECURSION_LIMIT: usize = 50;

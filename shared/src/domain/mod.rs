@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod filter;
 pub mod ids;
+pub mod integration;
 pub mod json_depth;
 pub mod limits;
 pub mod name;

@@ -31,6 +31,10 @@ pub struct Settings {
     pub quotas: Quotas,
     /// Per-tenant daily caps on opt-in confirmations and alert e-mails.
     pub opt_in: OptInSettings,
+    /// A base URL that requests to an integration's fixed endpoint (Klaviyo's, Segment's) go
+    /// to instead, the path kept: the local runner's and the tests' stand-in for the tool.
+    /// Only with `allow_private_targets` (config refuses it otherwise), so never in AWS.
+    pub integration_endpoint_override: Option<String>,
 }
 
 impl Default for Settings {
@@ -44,6 +48,7 @@ impl Default for Settings {
             console: ConsoleSettings::default(),
             quotas: Quotas::default(),
             opt_in: OptInSettings::default(),
+            integration_endpoint_override: None,
         }
     }
 }

@@ -42,6 +42,13 @@ pub struct SendOutcome {
     pub retry_after: Option<Duration>,
 }
 
+impl SendOutcome {
+    /// No request was made (the event made none): no answer, no time spent.
+    pub fn not_sent() -> Self {
+        Self { status: None, error: None, latency: Duration::ZERO, body_excerpt: String::new(), retry_after: None }
+    }
+}
+
 /// Object-safe (a boxed future), so the use-cases hold a `&dyn Sender`: one boxed future per
 /// request is nothing next to the request itself.
 pub trait Sender: Send + Sync {

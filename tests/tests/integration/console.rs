@@ -1,7 +1,8 @@
 //! The tenant console as a person uses it, in real headless Chromium against the real stack:
 //! open a console link, create a webhook with a restriction and Basic auth, send a test, see
 //! an event delivered with its attempt, see its alert address's opt-in state and resend the
-//! confirmation, disable it, retry a failed delivery, delete. The
+//! confirmation, disable it, retry a failed delivery, delete; and pick an integration (Klaviyo),
+//! fill its settings and send a test that shows the exact request. The
 //! form's payload preview must be the exact body the test send delivers. The main screens are
 //! saved to docs/console/ for the README.
 
@@ -146,5 +147,73 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     browser.click("[data-testid=confirm-delete]").await;
     browser.wait_gone(&row).await;
     assert_eq!(h.get(&format!("/v1/tenants/shop/webhooks/{id}")).await.status, StatusCode::NOT_FOUND);
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_tenant_sends_events_to_klaviyo_from_the_console() {
+    // GIVEN the stack with a stand-in for Klaviyo's fixed endpoint
+    let klaviyo = Receiver::start(vec![Answer::status(202)]).await;
+    let settings = Settings {
+        allow_private_targets: true,
+        catalog: Some(Arc::new(TopicCatalog::seed())),
+        integration_endpoint_override: Some(klaviyo.base()),
+        ..Settings::default()
+    };
+    let h = Harness::start_with(settings, HashMap::new(), |sdk, config| router(AwsApp::from_config(sdk, config))).await;
+    let link = h.post("/v1/tenants/shop/console-sessions", json!(null)).await;
+    let browser = Browser::start().await;
+    browser.open(link.body["url"].as_str().expect("url")).await;
+    browser.wait_text("[data-testid=tenant-id]", "shop").await;
+
+    // WHEN they pick Klaviyo as where a new webhook sends, and fill its settings
+    browser.click("[data-testid=new-webhook]").await;
+    browser.fill("[data-testid=wh-name]", "Klaviyo").await;
+    browser.select("[data-testid=wh-destination]", "klaviyo").await;
+    browser.wait_text("[data-testid=integration-description]", "Events API").await;
+    browser.fill("[data-testid=integration-api_key]", "pk_console_key_0123456789").await;
+    browser.click("[data-testid=topic-option][value=coupon_create]").await;
+    browser.fill("[data-testid=wh-event-prefix]", "nector_").await;
+    // THEN the preview shows the preset's request
+    browser.wait_text("[data-testid=payload-preview]", "https://a.klaviyo.com/api/events").await;
+    // (back to the settings, for the README's picture)
+    browser.click("[data-testid=wh-name]").await;
+    browser.screenshot(&screenshot_path("integration.png")).await;
+    browser.click("[data-testid=save]").await;
+    browser.click("[data-testid=secret-done]").await;
+    let listed = h.get("/v1/tenants/shop/webhooks").await;
+    let webhook = listed.body["data"][0].clone();
+    assert_eq!(webhook["integration"]["type"], "klaviyo", "{webhook}");
+    assert_eq!(webhook["integration"]["api_key_hint"], "…6789");
+    assert_eq!(webhook["event_prefix"], "nector_");
+    let id = webhook["id"].as_str().expect("id").to_string();
+    let row = format!("[data-webhook-id='{id}']");
+
+    // WHEN they send a test THEN Klaviyo got the Events API request, shown with the key as a hint
+    browser.click(&format!("{row} [data-testid=send-test]")).await;
+    browser.click("[data-testid=send-test-submit]").await;
+    browser.wait_text("[data-testid=test-result]", "202").await;
+    let shown = browser.wait_text("[data-testid=test-request]", "revision: 2026-10-15").await;
+    assert!(shown.contains("authorization: …6789"), "{shown}");
+    assert!(!shown.contains("pk_console_key"), "{shown}");
+    let got = klaviyo.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].uri.path(), "/api/events");
+    assert_eq!(got[0].header("authorization"), "Klaviyo-API-Key pk_console_key_0123456789");
+    assert!(shown.contains(&String::from_utf8_lossy(&got[0].body).to_string()), "the exact body: {shown}");
+    browser.click("[data-testid=test-dialog] [data-close]").await;
+    browser.wait_gone("[data-testid=test-dialog]").await;
+
+    // WHEN they edit it and change only the e-mail field THEN the key must be typed again
+    browser.click(&format!("{row} [data-testid=edit]")).await;
+    browser.fill("[data-testid=integration-email_field]", "email").await;
+    browser.click("[data-testid=save]").await;
+    browser.wait_text("[data-testid=form-error]", "api_key").await;
+    browser.fill("[data-testid=integration-api_key]", "pk_console_key_new_9876").await;
+    browser.click("[data-testid=save]").await;
+    browser.wait_gone("[data-testid=webhook-dialog]").await;
+    let after = h.get(&format!("/v1/tenants/shop/webhooks/{id}")).await.body;
+    assert_eq!(after["integration"]["email_field"], "email");
+    assert_eq!(after["integration"]["api_key_hint"], "…9876");
     browser.quit().await;
 }

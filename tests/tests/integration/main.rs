@@ -11,6 +11,7 @@ mod delivery;
 mod harness;
 mod iam;
 mod ingest;
+mod integrations;
 mod lambda_events;
 mod limits;
 mod mail;

@@ -331,7 +331,10 @@ mod catalog {
         assert_eq!(topics.status, StatusCode::OK);
         assert_eq!(topics.body["catalog"], true);
         let list = topics.body["data"].as_array().expect("topics");
-        assert_eq!(list.len(), 17);
+        // Page 001's 17 topics and page 004's 18 channel activities.
+        assert_eq!(list.len(), 35);
+        let opened = list.iter().find(|t| t["name"] == "email_opened").expect("page 004's e-mail opened");
+        assert_eq!(opened["sample"]["data"]["channel"], "email");
         let wallet = list.iter().find(|t| t["name"] == "wallettrasaction_update").expect("page 001's spelling");
         assert!(wallet["description"].is_string());
         assert_eq!(wallet["sample"]["data"]["operation"], "cr");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 /// One scripted answer.
@@ -37,6 +37,9 @@ impl Answer {
 #[derive(Clone, Debug)]
 pub struct Received {
     pub at: Instant,
+    pub method: Method,
+    /// The path and query the request asked for.
+    pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -59,10 +62,16 @@ pub struct Receiver {
     script: Arc<Mutex<Script>>,
 }
 
-async fn handle(State(script): State<Arc<Mutex<Script>>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(script): State<Arc<Mutex<Script>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let answer = {
         let mut s = script.lock().expect("lock");
-        s.received.push(Received { at: Instant::now(), headers, body });
+        s.received.push(Received { at: Instant::now(), method, uri, headers, body });
         // The script's answers in turn; the last one repeats.
         let n = s.received.len();
         s.answers.get(n - 1).or(s.answers.last()).cloned().unwrap_or(Answer::status(200))
@@ -84,6 +93,11 @@ impl Receiver {
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
         Self { url, script }
+    }
+
+    /// The receiver's base URL (scheme, host and port), for a stand-in of a fixed endpoint.
+    pub fn base(&self) -> String {
+        self.url.trim_end_matches("/hook").to_string()
     }
 
     pub fn received(&self) -> Vec<Received> {

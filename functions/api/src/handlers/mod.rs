@@ -4,6 +4,7 @@ pub mod access;
 pub mod deliveries;
 pub mod events;
 pub mod health;
+pub mod integrations;
 pub mod recipients;
 pub mod topics;
 pub mod webhooks;

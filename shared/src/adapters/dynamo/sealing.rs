@@ -12,12 +12,13 @@ use super::DynamoStore;
 use super::items::{Item, KIND, from_item, sdk_err, unless_condition_failed};
 use super::keys::{self, PK, SK};
 use crate::adapters::kms::KeyError;
+use crate::domain::integration;
 use crate::domain::sealed::{self, DataKey, KEY_LEN, SealError};
 use crate::domain::webhook::Webhook;
 use crate::ports::store::{StoreError, StoreResult};
 
 /// The webhook attributes that hold secrets (see `leaves` for where in each).
-pub(super) const SEALED_ATTRIBUTES: &[&str] = &["secret", "previous_secret", "auth", "headers"];
+pub(super) const SEALED_ATTRIBUTES: &[&str] = &["secret", "previous_secret", "auth", "headers", "integration"];
 /// The secret fields of an `auth` map; `type`, `header` and `username` stay readable.
 const AUTH_SECRET_FIELDS: &[&str] = &["value", "password"];
 
@@ -34,6 +35,15 @@ fn leaves<'a>(name: &str, value: &'a mut AttributeValue) -> Vec<&'a mut Attribut
             m.iter_mut().filter(|(k, _)| AUTH_SECRET_FIELDS.contains(&k.as_str())).map(|(_, v)| v).collect()
         }
         ("headers", AttributeValue::M(m)) => m.values_mut().collect(),
+        // An integration's secret settings, as its preset names them (`type` stays readable).
+        ("integration", AttributeValue::M(m)) => {
+            let kind = match m.get("type") {
+                Some(AttributeValue::S(kind)) => kind.clone(),
+                _ => String::new(),
+            };
+            let secret = integration::catalog::secret_settings(&kind);
+            m.iter_mut().filter(|(k, _)| secret.contains(&k.as_str())).map(|(_, v)| v).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -249,6 +259,14 @@ mod tests {
                 ])),
             ),
             ("headers".into(), AttributeValue::M(HashMap::from([("x-token".into(), s("tok-123"))]))),
+            (
+                "integration".into(),
+                AttributeValue::M(HashMap::from([
+                    ("type".into(), s("klaviyo")),
+                    ("api_key".into(), s("pk_klaviyo_key")),
+                    ("email_field".into(), s("user_email")),
+                ])),
+            ),
             ("url".into(), s("https://example.com")),
         ])
     }
@@ -266,10 +284,10 @@ mod tests {
         }
         // THEN no secret is left in the item, the other fields are as they were
         let shown = format!("{item:?}");
-        for secret in ["whsec_current", "whsec_previous", "pa55word", "tok-123"] {
+        for secret in ["whsec_current", "whsec_previous", "pa55word", "tok-123", "pk_klaviyo_key"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
-        for readable in ["basic", "hookline", "x-token", "https://example.com"] {
+        for readable in ["basic", "hookline", "x-token", "https://example.com", "klaviyo", "user_email"] {
             assert!(shown.contains(readable), "{readable} kept");
         }
         // AND it opens back to the plain item, for this item only

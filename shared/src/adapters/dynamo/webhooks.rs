@@ -331,6 +331,7 @@ impl DynamoStore {
             ("event_prefix", clearable(&c.event_prefix)),
             ("fields", clearable(&c.fields)),
             ("auth", clearable(&c.auth)),
+            ("integration", clearable(&c.integration)),
         ];
         let mut cleared: Vec<&str> = Vec::new();
         for (name, value) in plain {

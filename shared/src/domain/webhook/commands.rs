@@ -14,6 +14,7 @@ use super::validate::*;
 use crate::domain::endpoint_auth::{self, EndpointAuth};
 use crate::domain::error::DomainError;
 use crate::domain::filter::{self, Filter};
+use crate::domain::integration::Integration;
 use crate::domain::limits::MAX_SECRET_GRACE_MINUTES;
 use crate::domain::secret::{self, Secret};
 use crate::domain::settings::Settings;
@@ -26,10 +27,16 @@ use crate::domain::{ids, name, timestamp};
 pub struct CreateWebhook {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
+    /// Required, unless an `integration` says where requests go (then refused).
+    #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(format = "uri", max_length = 2048))]
-    pub url: String,
+    pub url: Option<String>,
     #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50))]
     pub topics: Vec<String>,
+    /// `{"type": "<preset id>", ...its settings}`: a preset of `GET /v1/integrations`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub integration: Option<serde_json::Value>,
     #[serde(default)]
     pub enabled: Option<bool>,
     #[serde(default)]
@@ -116,6 +123,11 @@ pub struct UpdateWebhook {
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub headers: Option<Option<BTreeMap<String, Secret>>>,
+    /// Replaces the integration whole (secret settings included); `null` removes it, with a
+    /// `url` in the same change.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub integration: Option<Option<serde_json::Value>>,
     #[serde(default, deserialize_with = "present")]
     #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub alert_emails: Option<Option<Vec<String>>>,
@@ -161,6 +173,8 @@ pub struct WebhookChanges {
     /// `Some(None)` removes the auth; `headers` `Some(empty)` removes every custom header.
     pub auth: Option<Option<EndpointAuth>>,
     pub headers: Option<BTreeMap<String, Secret>>,
+    /// `Some(None)` removes the integration (and `url` is then set too).
+    pub integration: Option<Option<Integration>>,
     pub alert_emails: Option<Vec<String>>,
     pub alert_interval_minutes: Option<u32>,
     pub disable_after_failures: Option<u32>,
@@ -178,18 +192,23 @@ impl WebhookChanges {
     }
 
     /// True when the change must be judged with the stored webhook: auth and custom headers
-    /// are judged together, and this change sets only one of them.
+    /// are judged together and with the integration (a tool's preset takes neither), and a
+    /// `url` may not change under an integration.
     pub fn needs_current(&self) -> bool {
-        self.auth.is_some() != self.headers.is_some()
+        self.integration.is_some() || self.url.is_some() || self.auth.is_some() || self.headers.is_some()
     }
 
     /// The webhook after the change, with the rules that span fields (a custom header may not
     /// be the auth's header) judged on the whole.
     pub fn apply_checked(&self, webhook: &Webhook, settings: &Settings) -> Result<Webhook, DomainError> {
         let updated = self.applied_to(webhook);
-        if self.needs_current() {
+        if self.auth.is_some() != self.headers.is_some() {
             endpoint_auth::validate_headers(&updated.headers, updated.auth.as_ref(), &[&own_prefix(settings)])?;
         }
+        if self.integration.is_none() && self.url.is_some() && updated.integration.is_some() {
+            return Err(url_with_integration());
+        }
+        check_integration_options(updated.integration.as_ref(), updated.auth.as_ref(), &updated.headers)?;
         Ok(updated)
     }
 
@@ -236,6 +255,9 @@ impl WebhookChanges {
         if let Some(v) = c.headers {
             w.headers = v;
         }
+        if let Some(v) = c.integration {
+            w.integration = v;
+        }
         if let Some(v) = c.alert_emails {
             w.alert_emails = v;
         }
@@ -261,11 +283,25 @@ impl CreateWebhook {
         };
         let auth = self.auth.map(|a| check_auth(a, settings)).transpose()?;
         let headers = self.headers.map(|h| check_headers(h, auth.as_ref(), settings)).transpose()?.unwrap_or_default();
+        let integration =
+            self.integration.map(|i| Integration::parse(i, settings.allow_private_targets)).transpose()?;
+        check_integration_options(integration.as_ref(), auth.as_ref(), &headers)?;
+        let url = match (&integration, self.url) {
+            (Some(_), Some(_)) => return Err(url_with_integration()),
+            (Some(i), None) => i.display_url(),
+            (None, Some(url)) => validate_url(&url, settings)?,
+            (None, None) => {
+                return Err(DomainError::invalid(
+                    "invalid_request",
+                    "missing field `url` (required unless an integration is given)",
+                ));
+            }
+        };
         Ok(Webhook {
             id: ids::new_id(ids::WEBHOOK_PREFIX),
             tenant_id: tenant_id.to_string(),
             name: name::validate(&self.name)?,
-            url: validate_url(&self.url, settings)?,
+            url,
             topics: validate_topics(&self.topics, settings)?,
             enabled: self.enabled.unwrap_or(true),
             description: self.description.as_deref().map(validate_description).transpose()?,
@@ -281,6 +317,7 @@ impl CreateWebhook {
             fields: self.fields.as_deref().map(validate_fields).transpose()?,
             auth,
             headers,
+            integration,
             alert_emails: self.alert_emails.as_deref().map(validate_alert_emails).transpose()?.unwrap_or_default(),
             alert_interval_minutes: self
                 .alert_interval_minutes
@@ -325,11 +362,28 @@ impl UpdateWebhook {
         // judges it with the other as stored.
         let new_auth = auth.as_ref().and_then(Option::as_ref);
         let headers = self.headers.map(|h| check_headers(h.unwrap_or_default(), new_auth, settings)).transpose()?;
+        let integration = self
+            .integration
+            .map(|i| i.map(|i| Integration::parse(i, settings.allow_private_targets)).transpose())
+            .transpose()?;
+        let url = match (&integration, not_null("url", self.url)?) {
+            (Some(Some(_)), Some(_)) => return Err(url_with_integration()),
+            (Some(Some(i)), None) => Some(i.display_url()),
+            (Some(None), None) => {
+                return Err(DomainError::invalid(
+                    "invalid_request",
+                    "removing the integration needs a url in the same change: where the requests go now",
+                ));
+            }
+            (_, Some(url)) => Some(validate_url(&url, settings)?),
+            (None, None) => None,
+        };
         let previous_secret_until = (grace > 0 && matches!(self.secret, Some(Some(_))))
             .then(|| timestamp::format(timestamp::now() + time::Duration::minutes(i64::from(grace))));
         Ok(WebhookChanges {
             name: not_null("name", self.name)?.map(|n| name::validate(&n)).transpose()?,
-            url: not_null("url", self.url)?.map(|u| validate_url(&u, settings)).transpose()?,
+            url,
+            integration,
             topics: not_null("topics", self.topics)?.map(|t| validate_topics(&t, settings)).transpose()?,
             enabled: not_null("enabled", self.enabled)?,
             description: self.description.map(|d| d.as_deref().map(validate_description).transpose()).transpose()?,
@@ -361,109 +415,4 @@ impl UpdateWebhook {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn create(json: serde_json::Value) -> Result<Webhook, DomainError> {
-        let req: CreateWebhook =
-            serde_json::from_value(json).map_err(|e| DomainError::invalid("invalid_request", e))?;
-        req.into_webhook("acme", &Settings::default(), "2026-01-01T00:00:00Z")
-    }
-
-    #[test]
-    fn create_fills_defaults_and_dedupes_topics() {
-        let wh = create(serde_json::json!({
-            "name": " Orders ", "url": "https://example.com/hook", "topics": ["order_create", "order_create", "order_update"]
-        }))
-        .expect("valid");
-        assert_eq!(wh.name, "Orders");
-        assert_eq!(wh.topics, vec!["order_create", "order_update"]);
-        assert!(wh.enabled);
-        assert!(wh.secret.expose().starts_with(secret::SECRET_PREFIX));
-        assert!(!format!("{wh:?}").contains(wh.secret.expose()));
-        assert!(wh.wants("order_create"));
-        assert!(!wh.wants("coupon_create"));
-    }
-
-    #[test]
-    fn create_rejects_bad_fields_with_codes() {
-        let base = serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"]});
-        for (patch, code) in [
-            (serde_json::json!({"topics": []}), "invalid_topics"),
-            (serde_json::json!({"topics": ["bad topic"]}), "invalid_topic"),
-            (serde_json::json!({"url": "ftp://example.com"}), "invalid_url"),
-            (serde_json::json!({"name": "   "}), "invalid_name"),
-            (serde_json::json!({"secret": "short"}), "invalid_secret"),
-            (serde_json::json!({"description": "d".repeat(501)}), "invalid_description"),
-        ] {
-            let mut body = base.clone();
-            for (k, v) in patch.as_object().expect("object") {
-                body[k] = v.clone();
-            }
-            assert_eq!(create(body).expect_err("invalid").code(), code);
-        }
-    }
-
-    #[test]
-    fn alert_settings_default_and_validate() {
-        let wh = create(serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"],
-            "alert_emails": ["ops@example.com", "OPS@example.com", "cto@shop.example"]}))
-        .expect("valid");
-        assert_eq!(wh.alert_emails, ["ops@example.com", "cto@shop.example"]);
-        assert_eq!(wh.alert_interval_minutes, DEFAULT_ALERT_INTERVAL_MINUTES);
-        assert_eq!(wh.disable_after_failures, DEFAULT_DISABLE_AFTER_FAILURES);
-        let base = serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"]});
-        for (field, value, code) in [
-            ("alert_emails", serde_json::json!(["not-an-address"]), "invalid_alert_emails"),
-            ("alert_emails", serde_json::json!(["a@b"]), "invalid_alert_emails"),
-            ("alert_emails", serde_json::json!(["a b@example.com"]), "invalid_alert_emails"),
-            // Kept as the document's pattern says: no white space around it either.
-            ("alert_emails", serde_json::json!([" ops@example.com"]), "invalid_alert_emails"),
-            // What SES cannot send to (issue 17): non-ASCII before the @, a non-ASCII domain
-            // not in punycode, a domain that is no host name, a local part over 64 characters.
-            ("alert_emails", serde_json::json!(["jörg@example.com"]), "invalid_alert_emails"),
-            ("alert_emails", serde_json::json!(["ops@exämple.com"]), "invalid_alert_emails"),
-            ("alert_emails", serde_json::json!(["ops@exa_mple.com"]), "invalid_alert_emails"),
-            ("alert_emails", serde_json::json!([format!("{}@example.com", "a".repeat(65))]), "invalid_alert_emails"),
-            (
-                "alert_emails",
-                serde_json::json!((0..11).map(|i| format!("u{i}@example.com")).collect::<Vec<_>>()),
-                "invalid_alert_emails",
-            ),
-            ("alert_interval_minutes", serde_json::json!(0), "invalid_alert_interval"),
-            ("alert_interval_minutes", serde_json::json!(721), "invalid_alert_interval"),
-            ("disable_after_failures", serde_json::json!(1001), "invalid_disable_after_failures"),
-        ] {
-            let mut body = base.clone();
-            body[field] = value;
-            assert_eq!(create(body).expect_err(field).code(), code, "{field}");
-        }
-        let never = create(serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"], "disable_after_failures": 0}))
-            .expect("0 = never");
-        assert_eq!(never.disable_after_failures, 0);
-    }
-
-    #[test]
-    fn disabled_webhooks_want_nothing() {
-        let mut wh =
-            create(serde_json::json!({"name": "n", "url": "https://example.com/", "topics": ["a"]})).expect("ok");
-        wh.enabled = false;
-        assert!(!wh.wants("a"));
-    }
-
-    #[test]
-    fn update_distinguishes_null_from_absent() {
-        let s = Settings::default();
-        let req: UpdateWebhook = serde_json::from_str(r#"{"description": null, "enabled": false}"#).expect("json");
-        let c = req.into_changes(&s).expect("valid");
-        assert_eq!(c.description, Some(None));
-        assert_eq!(c.enabled, Some(false));
-        assert_eq!(c.name, None);
-        let req: UpdateWebhook = serde_json::from_str(r#"{"name": null}"#).expect("json");
-        assert_eq!(req.into_changes(&s).expect_err("null name").code(), "invalid_request");
-        let req: UpdateWebhook = serde_json::from_str("{}").expect("json");
-        let empty = req.into_changes(&s).expect("empty");
-        assert!(empty.is_empty(), "{empty:?}");
-        assert!(serde_json::from_str::<UpdateWebhook>(r#"{"colour": "red"}"#).is_err());
-    }
-}
+mod tests;

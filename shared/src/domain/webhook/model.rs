@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::domain::endpoint_auth::EndpointAuth;
 use crate::domain::event::json_string;
 use crate::domain::filter::Filter;
+use crate::domain::integration::Integration;
 use crate::domain::secret::Secret;
 
 /// The JSON key of a `form` batch unless the webhook names another.
@@ -73,6 +74,10 @@ pub struct Webhook {
     /// Static headers sent on every request; values are kept like secrets.
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
+    /// The external tool the events go to (issue 13): its preset then fixes the target, auth
+    /// and body, and `url` only shows where requests go (`Integration::display_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<Integration>,
     /// Stakeholders e-mailed when deliveries keep failing (page 004's failure alerts).
     #[serde(default)]
     pub alert_emails: Vec<String>,

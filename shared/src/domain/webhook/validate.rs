@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::domain::endpoint_auth::{self, EndpointAuth};
 use crate::domain::error::DomainError;
+use crate::domain::integration::Integration;
 use crate::domain::limits::{
     MAX_ALERT_EMAILS, MAX_ALERT_INTERVAL_MINUTES, MAX_DESCRIPTION_LEN, MAX_DISABLE_AFTER_FAILURES, MAX_EMAIL_LEN,
     MAX_EVENT_PREFIX_LEN, MAX_FIELDS, MAX_PATH_LEN, MAX_TOPIC_LEN, MAX_TOPICS_PER_WEBHOOK,
@@ -187,4 +188,32 @@ pub(super) fn check_headers(
 
 pub(super) fn validate_url(url: &str, settings: &Settings) -> Result<String, DomainError> {
     net_policy::validate_webhook_url(url, settings.allow_private_targets).map(|u| u.to_string())
+}
+
+pub(super) fn url_with_integration() -> DomainError {
+    DomainError::invalid(
+        "invalid_request",
+        "url is not given with an integration: its settings say where the requests go",
+    )
+}
+
+/// A tool's preset authenticates with its own settings: the endpoint auth and custom headers
+/// go only with a `template` integration (its endpoint is the tenant's own) or none.
+pub(super) fn check_integration_options(
+    integration: Option<&Integration>,
+    auth: Option<&EndpointAuth>,
+    headers: &BTreeMap<String, Secret>,
+) -> Result<(), DomainError> {
+    match integration {
+        Some(i) if !matches!(i, Integration::Template { .. }) && (auth.is_some() || !headers.is_empty()) => {
+            Err(DomainError::invalid(
+                "invalid_integration",
+                format!(
+                    "auth and custom headers do not go with a {} integration: it authenticates with its own settings",
+                    i.kind()
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
