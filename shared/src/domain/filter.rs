@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::error::DomainError;
-use crate::domain::limits::{MAX_FILTERS, MAX_LIST_VALUES, MAX_PATH_LEN};
+use crate::domain::field_path;
+use crate::domain::limits::{MAX_FILTERS, MAX_LIST_VALUES};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,8 +54,7 @@ pub fn validate_filters(filters: &[Filter]) -> Result<(), DomainError> {
         return Err(invalid(format!("at most {MAX_FILTERS} filters")));
     }
     for f in filters {
-        let path_ok =
-            !f.field.is_empty() && f.field.chars().count() <= MAX_PATH_LEN && f.field.split('.').all(|s| !s.is_empty());
+        let path_ok = field_path::is_field_path(&f.field);
         if !path_ok {
             return Err(invalid(format!("filter field {:?} must be a dotted path of non-empty names", f.field)));
         }

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod endpoint_auth;
 pub mod error;
 pub mod event;
+pub mod field_path;
 pub mod filter;
 pub mod ids;
 pub mod integration;

@@ -11,6 +11,11 @@ pub const NAME_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*\
 [^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
 [^\\u0000-\\u001F\\u007F-\\u009F]*$";
 
+/// "Not only white space" (what `str::trim` leaves something of), as the OpenAPI document
+/// states it: a character outside `char::is_whitespace`'s set (the pattern is not anchored).
+pub const NOT_BLANK_PATTERN: &str =
+    "[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]";
+
 /// A name of 1 to `MAX_NAME_LEN` characters as sent (so the documented `maxLength` is the
 /// rule), without control characters and not only white space; kept without the white space
 /// around it.
@@ -70,6 +75,31 @@ mod tests {
         for (lo, hi) in control.iter().chain(&blank) {
             let spelled = if lo == hi { format!("\\u{lo:04X}") } else { format!("\\u{lo:04X}-\\u{hi:04X}") };
             assert!(NAME_PATTERN.contains(&spelled), "{spelled} is not in the pattern");
+        }
+    }
+
+    #[test]
+    fn the_not_blank_pattern_excludes_exactly_white_space() {
+        let white = [
+            (0x09, 0x0D),
+            (0x20, 0x20),
+            (0x85, 0x85),
+            (0xA0, 0xA0),
+            (0x1680, 0x1680),
+            (0x2000, 0x200A),
+            (0x2028, 0x2028),
+            (0x2029, 0x2029),
+            (0x202F, 0x202F),
+            (0x205F, 0x205F),
+            (0x3000, 0x3000),
+        ];
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(in_ranges(c, &white), c.is_whitespace(), "{c:?}");
+        }
+        assert!(NOT_BLANK_PATTERN.starts_with("[^\\t-\\r "), "tab to carriage return, and space");
+        for &(lo, hi) in &white[2..] {
+            let spelled = if lo == hi { format!("\\u{lo:04X}") } else { format!("\\u{lo:04X}-\\u{hi:04X}") };
+            assert!(NOT_BLANK_PATTERN.contains(&spelled), "{spelled} is not in the pattern");
         }
     }
 }

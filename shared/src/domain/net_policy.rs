@@ -25,7 +25,7 @@ pub fn is_forbidden_ip(ip: IpAddr) -> bool {
 /// and (unless `allow_private`) not naming a forbidden address or `localhost` directly.
 pub fn validate_webhook_url(raw: &str, allow_private: bool) -> Result<Url, DomainError> {
     let invalid = |msg: &str| DomainError::invalid("invalid_url", msg);
-    if raw.len() > MAX_URL_LEN {
+    if raw.chars().count() > MAX_URL_LEN {
         return Err(invalid(&format!("url must be at most {MAX_URL_LEN} characters")));
     }
     let url = Url::parse(raw).map_err(|e| invalid(&format!("url is not a valid absolute URL: {e}")))?;

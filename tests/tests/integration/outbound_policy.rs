@@ -18,6 +18,10 @@ fn assert_refused(reply: &Reply, code: &str, what: &str) {
     assert!(!reply.body["error"]["message"].as_str().unwrap_or_default().is_empty(), "{what}: a message");
 }
 
+fn assert_conflict(reply: &Reply, code: &str, what: &str) {
+    assert_eq!((reply.status, reply.code()), (StatusCode::CONFLICT, code), "{what}: {}", reply.body);
+}
+
 fn webhook_with(extra: Value) -> Value {
     let mut body = json!({"name": "n", "url": "https://example.com/hook", "topics": ["coupon_create"]});
     for (k, v) in extra.as_object().expect("object") {
@@ -115,18 +119,19 @@ async fn reserved_and_repeated_header_names_are_refused() {
     // THEN each is a 400 with its code, and nothing is stored or changed
     refused_everywhere(&cases, seed.clone()).await;
 
-    // AND a change of the custom headers alone may not take the stored auth's header name
+    // AND a change of the custom headers alone may not take the stored auth's header name: it
+    // conflicts with the webhook as stored (409, the rule's code)
     let (h, id, before, _) = seeded(seed).await;
     let path = format!("/v1/tenants/acme/webhooks/{id}");
     let reply = h.call("PATCH", &path, Some(json!({"headers": {"x-api-key": "other"}}))).await;
-    assert_refused(&reply, "invalid_headers", "a header of the stored auth's name");
+    assert_conflict(&reply, "invalid_headers", "a header of the stored auth's name");
     // AND a change of the auth alone may not take a stored custom header's name
     let reply = h.call("PATCH", &path, Some(json!({"headers": {"X-Token": "t-0123456789"}, "auth": null}))).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let with_header = h.get(&path).await.body;
     let reply =
         h.call("PATCH", &path, Some(json!({"auth": {"type": "api_key", "header": "x-token", "value": "v"}}))).await;
-    assert_refused(&reply, "invalid_headers", "an auth of a stored header's name");
+    assert_conflict(&reply, "invalid_headers", "an auth of a stored header's name");
     assert_eq!(h.get(&path).await.body, with_header, "nothing changed");
     assert_ne!(with_header, before);
 }

@@ -104,7 +104,7 @@ pub async fn get<S: Store, Q: TaskQueue>(
         (status = 200, description = "The changed webhook.", body = WebhookView),
         (status = 400, description = "Error codes: `invalid_name`, `invalid_url`, `invalid_topic`, `invalid_topics`, `unknown_topic`, `invalid_description`, `invalid_secret`, `invalid_filter`, `invalid_form_key`, `invalid_event_prefix`, `invalid_fields`, `invalid_auth`, `invalid_headers`, `invalid_integration`, `invalid_template`, `invalid_alert_emails`, `invalid_alert_interval`, `invalid_disable_after_failures`.", body = ErrorBody),
         (status = 404, description = "Error codes: `webhook_not_found`.", body = ErrorBody),
-        (status = 409, description = "Error codes: `secret_unreadable` (set the secret, with `secret_grace_minutes` 0, its auth and headers again to repair).", body = ErrorBody),
+        (status = 409, description = "Error codes: `secret_unreadable` (set the secret, with `secret_grace_minutes` 0, its auth and headers again to repair); `invalid_headers`, `invalid_request`, `invalid_integration` where the change breaks that rule only with the webhook as stored (a header named as the stored auth's, a `url` under a stored integration, auth or headers under a stored tool integration).", body = ErrorBody),
         (status = 422, description = "Error codes: `forbidden_url` (the URL is in a network Hookline does not send to), `test_failed` (with `require_ok=true`).", body = ErrorBody),
     ))]
 pub async fn update<S: Store, Q: TaskQueue>(

@@ -6,14 +6,16 @@
 //! value the document allows and the server refuses fails it, and so does the reverse.
 
 use hookline_shared::domain::endpoint_auth::{BASIC_USERNAME_PATTERN, HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN};
+use hookline_shared::domain::field_path::FIELD_PATH_PATTERN;
+use hookline_shared::domain::integration::catalog::PRESETS;
 use hookline_shared::domain::limits::{
     MAX_EMAIL_LEN, MAX_FILTERS, MAX_HEADER_NAME_LEN, MAX_HEADER_VALUE_LEN, MAX_HEADERS, MAX_LIST_VALUES, MAX_PATH_LEN,
-    MAX_TOPIC_LEN,
+    MAX_TEMPLATE_LEN, MAX_TOPIC_LEN, MAX_URL_LEN,
 };
-use hookline_shared::domain::name::NAME_PATTERN;
+use hookline_shared::domain::name::{NAME_PATTERN, NOT_BLANK_PATTERN};
 use hookline_shared::domain::secret::SECRET_PATTERN;
 use hookline_shared::domain::topic::TOPIC_PATTERN;
-use hookline_shared::domain::webhook::{EMAIL_PATTERN, FIELD_PATH_PATTERN};
+use hookline_shared::domain::webhook::EMAIL_PATTERN;
 use serde_json::{Value, json};
 
 /// Where a pattern applies: to the property's value, or to each item of a list.
@@ -65,6 +67,13 @@ pub fn state(document: &mut Value) {
     *property_of(schemas, "TestSendRequest", "payload") = nullable(test_payload());
     schemas["Filter"] = filter();
     schemas["EndpointAuth"] = endpoint_auth();
+    let url = json!({"type": "string", "format": "uri", "maxLength": MAX_URL_LEN});
+    schemas["Integration"] = integration(&url);
+    let integration_ref = json!({"$ref": "#/components/schemas/Integration"});
+    *property_of(schemas, "CreateWebhook", "integration") = nullable(integration_ref.clone());
+    *property_of(schemas, "UpdateWebhook", "integration") = nullable(integration_ref);
+    schemas["CreateWebhook"]["oneOf"] = where_requests_go_on_create();
+    schemas["UpdateWebhook"]["anyOf"] = where_requests_go_on_update();
     let email = json!({"type": "string", "minLength": 1, "maxLength": MAX_EMAIL_LEN, "pattern": EMAIL_PATTERN});
     *parameter_of(document, "/v1/tenants/{tenant_id}/alert-recipients/{email}/resend", "post", "email") = email;
 }
@@ -177,4 +186,83 @@ fn test_payload() -> Value {
         "properties": {"context": {"type": ["object", "null"]}, "data": {"type": "object"}},
         "additionalProperties": false,
     })
+}
+
+/// The preset whose endpoint is the tenant's own: signed, and with the webhook's auth and
+/// custom headers; every other preset is a tool that authenticates by its own settings.
+const TENANT_ENDPOINT_PRESET: &str = "template";
+
+fn tool_presets() -> Vec<&'static str> {
+    PRESETS.iter().map(|p| p.id).filter(|id| *id != TENANT_ENDPOINT_PRESET).collect()
+}
+
+/// A webhook's `integration`: one closed variant per preset of the catalog, each setting by
+/// what it holds.
+fn integration(url: &Value) -> Value {
+    let variants: Vec<Value> = PRESETS
+        .iter()
+        .map(|preset| {
+            let mut properties = serde_json::Map::new();
+            properties.insert("type".into(), json!({"type": "string", "enum": [preset.id]}));
+            let mut required = vec!["type"];
+            for setting in preset.settings {
+                let schema = match setting.name {
+                    "url" => url.clone(),
+                    "template" => json!({"type": "string", "minLength": 1, "maxLength": MAX_TEMPLATE_LEN,
+                        "pattern": NOT_BLANK_PATTERN, "description": "minijinja, rendering JSON"}),
+                    "api_key" | "write_key" => header_value(),
+                    field if field.ends_with("_field") => {
+                        json!({"type": "string", "minLength": 1, "maxLength": MAX_PATH_LEN, "pattern": FIELD_PATH_PATTERN})
+                    }
+                    other => panic!("{}.{other}: say in rules.rs what this setting holds", preset.id),
+                };
+                let mut schema = schema;
+                schema["description"] = json!(setting.description);
+                properties.insert(setting.name.into(), schema);
+                if setting.required {
+                    required.push(setting.name);
+                }
+            }
+            json!({"type": "object", "title": preset.name, "description": preset.description,
+                "required": required, "properties": properties, "additionalProperties": false})
+        })
+        .collect();
+    json!({"description": "`{\"type\": \"<preset id>\", ...its settings}`: a preset of `GET /v1/integrations`. \
+                           Secret settings are stored sealed and shown as hints.", "oneOf": variants})
+}
+
+/// No custom headers: `null` or `{}`.
+fn no_headers() -> Value {
+    json!({"oneOf": [{"type": "null"}, {"type": "object", "maxProperties": 0}]})
+}
+
+/// A new webhook says where requests go once: a `url`, or an integration (a tool's takes
+/// neither the endpoint auth nor custom headers).
+fn where_requests_go_on_create() -> Value {
+    json!([
+        {"required": ["url"], "properties": {"url": {"type": "string"}, "integration": {"type": "null"}}},
+        {"required": ["integration"], "properties": {"url": {"type": "null"},
+            "integration": {"type": "object", "properties": {"type": {"enum": [TENANT_ENDPOINT_PRESET]}}}}},
+        {"required": ["integration"], "properties": {"url": {"type": "null"},
+            "integration": {"type": "object", "properties": {"type": {"enum": tool_presets()}}},
+            "auth": {"type": "null"}, "headers": no_headers()}},
+    ])
+}
+
+/// A change gives a `url` or an integration, not both; removing the integration (`null`)
+/// needs a `url`; a tool's integration comes without endpoint auth and custom headers. "Not
+/// given" is said by `propertyNames`, which generators read (they refuse `false` and `not`
+/// with `required`). (What conflicts only with the stored webhook is a 409, which no schema
+/// of a change says.)
+fn where_requests_go_on_update() -> Value {
+    let without = |property: &str| json!({"not": {"const": property}});
+    json!([
+        {"propertyNames": without("integration")},
+        {"required": ["integration", "url"], "properties": {"integration": {"type": "null"}, "url": {"type": "string"}}},
+        {"required": ["integration"], "propertyNames": without("url"),
+            "properties": {"integration": {"type": "object", "properties": {"type": {"enum": [TENANT_ENDPOINT_PRESET]}}}}},
+        {"required": ["integration"], "propertyNames": without("url"),
+            "properties": {"integration": {"type": "object", "properties": {"type": {"enum": tool_presets()}}},
+            "auth": {"type": "null"}, "headers": no_headers()}},
+    ])
 }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use self::catalog::{DEFAULT_EMAIL_FIELD, DEFAULT_EXTERNAL_ID_FIELD, DEFAULT_PHONE_FIELD};
 use crate::domain::error::DomainError;
+use crate::domain::field_path;
 use crate::domain::limits::{MAX_HEADER_VALUE_LEN, MAX_PATH_LEN};
 use crate::domain::net_policy;
 use crate::domain::secret::{self, Secret};
@@ -78,8 +79,8 @@ fn check_credential(preset: &str, name: &str, value: &Secret) -> Result<(), Doma
 
 /// A field setting is a dotted path into the event's fields.
 fn check_field(preset: &str, name: &str, path: &str) -> Result<(), DomainError> {
-    if path.is_empty() || path.len() > MAX_PATH_LEN || path.split('.').any(str::is_empty) {
-        return Err(invalid(format!("{preset} {name} must be a dotted field path of 1 to {MAX_PATH_LEN} bytes")));
+    if !field_path::is_field_path(path) {
+        return Err(invalid(format!("{preset} {name} must be a dotted field path of 1 to {MAX_PATH_LEN} characters")));
     }
     Ok(())
 }

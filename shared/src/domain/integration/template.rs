@@ -68,10 +68,10 @@ fn reason(e: &minijinja::Error) -> String {
 /// Checks a template when it is saved: its size and its syntax. `invalid_template`, with
 /// the reason and where, otherwise.
 pub fn check(source: &str) -> Result<(), DomainError> {
-    if source.trim().is_empty() || source.len() > MAX_TEMPLATE_LEN {
+    if source.trim().is_empty() || source.chars().count() > MAX_TEMPLATE_LEN {
         return Err(DomainError::invalid(
             "invalid_template",
-            format!("template must be 1 to {MAX_TEMPLATE_LEN} bytes"),
+            format!("template must be 1 to {MAX_TEMPLATE_LEN} characters, not only white space"),
         ));
     }
     let env = environment();

@@ -200,15 +200,24 @@ impl WebhookChanges {
 
     /// The webhook after the change, with the rules that span fields (a custom header may not
     /// be the auth's header) judged on the whole.
+    /// What breaks a rule only with the webhook as stored (a header named as the stored auth's,
+    /// a `url` under a stored integration) conflicts with it: a 409 with the rule's code, since
+    /// the same change is fine on another webhook (and no schema of the change can say it).
     pub fn apply_checked(&self, webhook: &Webhook, settings: &Settings) -> Result<Webhook, DomainError> {
         let updated = self.applied_to(webhook);
+        let conflict = |e: DomainError| match e {
+            DomainError::Invalid { code, message } => DomainError::Conflict { code, message },
+            other => other,
+        };
         if self.auth.is_some() != self.headers.is_some() {
-            endpoint_auth::validate_headers(&updated.headers, updated.auth.as_ref(), &[&own_prefix(settings)])?;
+            endpoint_auth::validate_headers(&updated.headers, updated.auth.as_ref(), &[&own_prefix(settings)])
+                .map_err(conflict)?;
         }
         if self.integration.is_none() && self.url.is_some() && updated.integration.is_some() {
-            return Err(url_with_integration());
+            return Err(conflict(url_with_integration()));
         }
-        check_integration_options(updated.integration.as_ref(), updated.auth.as_ref(), &updated.headers)?;
+        check_integration_options(updated.integration.as_ref(), updated.auth.as_ref(), &updated.headers)
+            .map_err(conflict)?;
         Ok(updated)
     }
 
@@ -378,6 +387,12 @@ impl UpdateWebhook {
             (_, Some(url)) => Some(validate_url(&url, settings)?),
             (None, None) => None,
         };
+        // What the change itself combines is judged here (a 400); with what is stored, in
+        // `apply_checked` (a 409).
+        if let Some(Some(integration)) = &integration {
+            let empty = BTreeMap::new();
+            check_integration_options(Some(integration), new_auth, headers.as_ref().unwrap_or(&empty))?;
+        }
         let previous_secret_until = (grace > 0 && matches!(self.secret, Some(Some(_))))
             .then(|| timestamp::format(timestamp::now() + time::Duration::minutes(i64::from(grace))));
         Ok(WebhookChanges {

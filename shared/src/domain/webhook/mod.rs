@@ -13,4 +13,4 @@ mod tests;
 pub use alert_state::PendingSummary;
 pub use commands::{CreateWebhook, UpdateWebhook, WebhookChanges};
 pub use model::{DEFAULT_FORM_KEY, PayloadFormat, Webhook};
-pub use validate::{EMAIL_PATTERN, FIELD_PATH_PATTERN};
+pub use validate::EMAIL_PATTERN;

@@ -7,11 +7,11 @@ use crate::domain::error::DomainError;
 use crate::domain::integration::Integration;
 use crate::domain::limits::{
     MAX_ALERT_EMAILS, MAX_ALERT_INTERVAL_MINUTES, MAX_DESCRIPTION_LEN, MAX_DISABLE_AFTER_FAILURES, MAX_EMAIL_LEN,
-    MAX_EVENT_PREFIX_LEN, MAX_FIELDS, MAX_PATH_LEN, MAX_TOPIC_LEN, MAX_TOPICS_PER_WEBHOOK,
+    MAX_EVENT_PREFIX_LEN, MAX_FIELDS, MAX_TOPIC_LEN, MAX_TOPICS_PER_WEBHOOK,
 };
 use crate::domain::secret::Secret;
 use crate::domain::settings::Settings;
-use crate::domain::{ids, net_policy, topic};
+use crate::domain::{field_path, ids, net_policy, topic};
 
 pub(super) fn validate_description(description: &str) -> Result<String, DomainError> {
     if description.chars().count() > MAX_DESCRIPTION_LEN {
@@ -56,10 +56,6 @@ pub(super) fn validate_topics(topics: &[String], settings: &Settings) -> Result<
 /// `validate_email`'s rule as the OpenAPI document states it (with `maxLength` `MAX_EMAIL_LEN`): a local
 /// part of 1 to 64 printable ASCII characters but `@ < > , ;`, then host-name labels.
 pub const EMAIL_PATTERN: &str = "^[!-+\\--:=?A-~]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
-
-/// `validate_fields`' rule for one path, as the OpenAPI document states it (with `maxLength`
-/// `MAX_PATH_LEN`): names of at least one character, joined by dots.
-pub const FIELD_PATH_PATTERN: &str = "^[^.]+(\\.[^.]+)*$";
 
 /// A deliberately plain address check (one `@`, a dotted domain, no spaces, ≤ 254 characters),
 /// plus what SES cannot send to: SES has no SMTPUTF8 (RFC 6531), so the address must be ASCII
@@ -156,9 +152,7 @@ pub(super) fn validate_event_prefix(prefix: &str) -> Result<String, DomainError>
 }
 
 pub(super) fn validate_fields(fields: &[String]) -> Result<Vec<String>, DomainError> {
-    let ok = !fields.is_empty()
-        && fields.len() <= MAX_FIELDS
-        && fields.iter().all(|f| f.chars().count() <= MAX_PATH_LEN && f.split('.').all(|s| !s.is_empty()));
+    let ok = !fields.is_empty() && fields.len() <= MAX_FIELDS && fields.iter().all(|f| field_path::is_field_path(f));
     if ok {
         Ok(fields.to_vec())
     } else {
