@@ -33,7 +33,10 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
         .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries", get(deliveries::list::<S, Q>))
         .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/recover", post(deliveries::recover::<S, Q>))
         .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}/retry", post(deliveries::retry::<S, Q>))
-        .route("/v1/tenants/{tenant_id}/events", post(events::ingest::<S, Q>))
+        .route(
+            "/v1/tenants/{tenant_id}/events",
+            post(events::ingest::<S, Q>).layer(middleware::from_fn(events::count_events)),
+        )
         .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}", get(deliveries::get::<S, Q>))
         .route("/v1/tenants/{tenant_id}/console-sessions", post(access::create_console_link::<S, Q>))
         .route("/v1/tenants/{tenant_id}/alert-recipients", get(recipients::list::<S, Q>))

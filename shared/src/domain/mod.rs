@@ -12,6 +12,7 @@ pub mod filter;
 pub mod ids;
 pub mod json_depth;
 pub mod limits;
+pub mod metrics;
 pub mod net_policy;
 pub mod quota;
 pub mod recipient;
