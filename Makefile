@@ -19,9 +19,21 @@ test: venv browser
 	cargo test --workspace --locked
 	$(MAKE) lint-template
 
+## The template is linted twice: as written (the optional parts off) and as a copy with them on
+## (StaticEgressIps "true", an AlarmTopicArn named), so both shapes a deployment can take are
+## checked (cfn-lint's --parameters does not switch Conditions).
+ON_TEMPLATE_FLIPS := -e '/^  StaticEgressIps:/,/Default:/ s/Default: "false"/Default: "true"/' \
+	-e '/^  AlarmTopicArn:/,/Default:/ s/Default: ""/Default: "arn:aws:sns:us-east-1:123456789012:hookline-alarms"/'
 lint-template: venv $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint -t template.yaml --region us-east-1
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	  sed $(ON_TEMPLATE_FLIPS) template.yaml > "$$dir/template.yaml" && \
+	  flips=$$(diff template.yaml "$$dir/template.yaml" | grep -c '^>') && \
+	  if [ "$$flips" != 2 ]; then echo "lint-template: expected 2 defaults flipped, got $$flips" >&2; exit 1; fi && \
+	  echo "linting with StaticEgressIps=true and an AlarmTopicArn" && \
+	  $(VENV)/bin/cfn-lint "$$dir/template.yaml" && \
+	  $(SAM_VENV)/bin/sam validate --lint -t "$$dir/template.yaml" --region us-east-1
 
 ## Headless Chromium for the console's browser tests: Debian's packages, installed when missing
 ## (as root; otherwise the tests say what to install).
