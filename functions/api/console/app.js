@@ -490,6 +490,14 @@
     return { catalog: answer.catalog === true, list, byName: new Map(list.map((t) => [t.name, t])) };
   }
 
+  /** The deployment's fixed outbound addresses, shown when it has any (for firewalls). */
+  async function showEgressIps() {
+    const answer = await api('GET', 'egress-ips');
+    const ips = Array.isArray(answer.data) ? answer.data : [];
+    byId('egress-ip-list').textContent = ips.join(', ');
+    byId('egress-ips').hidden = ips.length === 0;
+  }
+
   /** The session, and how long it has left by the server's clock (the browser's may be off). */
   async function loadSession() {
     const response = await request('GET', 'console/session');
@@ -550,6 +558,12 @@
     } catch (error) {
       if (error instanceof SessionEnded) return;
       notify(`The event catalog could not be loaded: ${describe(error)}`, 'error');
+    }
+    try {
+      await showEgressIps();
+    } catch (error) {
+      if (error instanceof SessionEnded) return;
+      notify(`The sending addresses could not be loaded: ${describe(error)}`, 'error');
     }
     window.addEventListener('hashchange', safe(route));
     await route();

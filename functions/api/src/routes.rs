@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use crate::auth::{authenticate, require_operator, require_tenant};
 use crate::error::ApiError;
-use crate::handlers::{access, deliveries, events, health, recipients, topics, webhooks};
+use crate::handlers::{access, deliveries, egress, events, health, recipients, topics, webhooks};
 use crate::state::App;
 
 pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
@@ -50,6 +50,7 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
         .merge(tenants)
         .merge(operator)
         .route("/v1/topics", get(topics::list::<S, Q>))
+        .route("/v1/egress-ips", get(egress::list::<S, Q>))
         .route("/v1/console/session", get(access::session_info::<S, Q>))
         .route("/v1/console/logout", post(access::logout::<S, Q>))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate::<S, Q>));

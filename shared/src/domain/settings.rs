@@ -31,6 +31,9 @@ pub struct Settings {
     pub quotas: Quotas,
     /// Per-tenant daily caps on opt-in confirmations and alert e-mails.
     pub opt_in: OptInSettings,
+    /// The fixed addresses deliveries and test sends leave from (the deployment's NAT
+    /// gateways' Elastic IPs, for receivers' allow-lists); empty without static egress.
+    pub egress_ips: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -44,6 +47,7 @@ impl Default for Settings {
             console: ConsoleSettings::default(),
             quotas: Quotas::default(),
             opt_in: OptInSettings::default(),
+            egress_ips: Vec::new(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod bad_input;
 mod console;
 mod crud;
 mod delivery;
+mod egress;
 mod harness;
 mod iam;
 mod ingest;
