@@ -9,7 +9,8 @@
  * The server contract:
  *   GET  /v1/console/session -> {tenant_id, csrf_token, expires_at, product_name, accent_color,
  *        header_prefix}; 401 -> the "expired" screen.
- *   Then the public /v1 API for the session's tenant (/v1/tenants/{tenant_id}/..., /v1/topics),
+ *   Then the public /v1 API for the session's tenant (/v1/tenants/{tenant_id}/..., /v1/topics,
+ *   /v1/egress-ips),
  *   authenticated by the session cookie (credentials: 'same-origin'). Every POST, PATCH and
  *   DELETE sends X-CSRF-Token: <csrf_token> and content-type: application/json. A 401 at any
  *   time -> the "expired" screen. Errors are {"error": {"code", "message"}}; the message is shown.
@@ -22,7 +23,8 @@
  *               disabled-reason, consecutive-failures, last-delivery, edit, send-test,
  *               open-deliveries, delete, alert-recipients with recipient-row (data-email,
  *               data-state) holding recipient-email, recipient-state and (pending only)
- *               resend-confirmation; verify-panel (the "verify the signature" help)
+ *               resend-confirmation; verify-panel (the "verify the signature" help);
+ *               egress-ips (the deployment's sending addresses, when it has fixed ones)
  *   Edit form:  webhook-dialog, wh-name, wh-url, wh-description, wh-enabled, topic-picker,
  *               topic-option (a checkbox, value = topic), wh-topics-text (without a catalog),
  *               topic-sample, secret-current, rotate-secret, secret-mode-generate,
