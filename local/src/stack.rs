@@ -546,6 +546,24 @@ mod tests {
     }
 
     #[test]
+    fn the_static_egress_network_exists_only_when_switched_on_so_the_local_stack_needs_none() {
+        // GIVEN the real template
+        let t = Template::load(&template_path()).expect("template.yaml parses");
+        // THEN StaticEgressIps is off by default, and every EC2 resource (which `provision`
+        // does not build: moto's functions have no VPC) is conditional on it
+        assert_eq!(t.parameter("StaticEgressIps"), Some("false"));
+        let ec2: Vec<_> = t
+            .resources
+            .iter()
+            .filter(|(_, r)| r.get("Type").and_then(Value::as_str).is_some_and(|ty| ty.starts_with("AWS::EC2::")))
+            .collect();
+        assert!(ec2.len() >= 20, "the VPC, two AZs' subnets, NAT gateways and EIPs: {}", ec2.len());
+        for (id, r) in ec2 {
+            assert_eq!(r.get("Condition").and_then(Value::as_str), Some("StaticEgress"), "{id}");
+        }
+    }
+
+    #[test]
     fn every_function_logs_to_a_group_kept_for_the_retention_parameter_and_the_api_is_throttled() {
         // GIVEN the real template
         let t = Template::load(&template_path()).expect("template.yaml parses");

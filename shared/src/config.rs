@@ -63,6 +63,9 @@ pub const ENV_SECRETS_KEY: &str = "HOOKLINE_SECRETS_KEY";
 pub const ENV_SES_CONFIGURATION_SET: &str = "HOOKLINE_SES_CONFIGURATION_SET";
 pub const ENV_CONFIRMATION_EMAILS_PER_DAY: &str = "HOOKLINE_CONFIRMATION_EMAILS_PER_DAY";
 pub const ENV_ALERT_EMAILS_PER_DAY: &str = "HOOKLINE_ALERT_EMAILS_PER_DAY";
+/// Comma-separated IP addresses deliveries leave from (the template sets it from the Elastic
+/// IPs when `StaticEgressIps` is on); unset or blank: none.
+pub const ENV_EGRESS_IPS: &str = "HOOKLINE_EGRESS_IPS";
 
 /// The seed pages' TTL for a webhook request.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
@@ -290,6 +293,7 @@ pub fn settings_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Set
     let quotas = quotas_from_lookup(get)?;
     let opt_in = opt_in_from_lookup(get)?;
     let integration_endpoint_override = integration_override_from_lookup(get, allow_private_targets)?;
+    let egress_ips = egress_ips_from_lookup(get)?;
     Ok(Settings {
         allow_private_targets,
         retention_days,
@@ -300,6 +304,7 @@ pub fn settings_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Set
         quotas,
         opt_in,
         integration_endpoint_override,
+        egress_ips,
     })
 }
 
@@ -321,6 +326,22 @@ fn integration_override_from_lookup(
         return Err(invalid(format!("expected a base URL like http://127.0.0.1:9000, got {base:?}")));
     }
     Ok(Some(base))
+}
+
+/// `ENV_EGRESS_IPS`: each entry an IP address (a typo must stop the start, not show tenants
+/// a wrong allow-list).
+fn egress_ips_from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    let Some(list) = get(ENV_EGRESS_IPS) else { return Ok(Vec::new()) };
+    list.split(',')
+        .map(str::trim)
+        .filter(|ip| !ip.is_empty())
+        .map(|ip| {
+            ip.parse().map_err(|_| ConfigError::Invalid {
+                name: ENV_EGRESS_IPS,
+                reason: format!("expected comma-separated IP addresses, got {ip:?}"),
+            })
+        })
+        .collect()
 }
 
 /// The per-tenant rate quotas; 0 or unset is unlimited (and costs no write).

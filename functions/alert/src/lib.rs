@@ -43,9 +43,8 @@ impl AlertFunction<DynamoStore, SesMailer> {
 impl<S: Store, M: Mailer> AlertFunction<S, M> {
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let (batch, receipts) = sqs_batch::incoming(event);
-        let results = self.alerter.handle_batch(batch).await;
-        let unreadable = results.iter().filter(|(_, d)| *d == AlertDisposition::Unreadable).count();
-        metrics::count(metrics::UNREADABLE_MESSAGES, "alert", unreadable);
+        let (results, tally) = self.alerter.handle_batch(batch).await;
+        metrics::emit("alert", &tally.measures());
         let outcomes = results
             .into_iter()
             .map(|(id, disposition)| match disposition {

@@ -9,7 +9,8 @@
  * The server contract:
  *   GET  /v1/console/session -> {tenant_id, csrf_token, expires_at, product_name, accent_color,
  *        header_prefix}; 401 -> the "expired" screen.
- *   Then the public /v1 API for the session's tenant (/v1/tenants/{tenant_id}/..., /v1/topics),
+ *   Then the public /v1 API for the session's tenant (/v1/tenants/{tenant_id}/..., /v1/topics,
+ *   /v1/egress-ips),
  *   authenticated by the session cookie (credentials: 'same-origin'). Every POST, PATCH and
  *   DELETE sends X-CSRF-Token: <csrf_token> and content-type: application/json. A 401 at any
  *   time -> the "expired" screen. Errors are {"error": {"code", "message"}}; the message is shown.
@@ -22,7 +23,8 @@
  *               disabled-reason, consecutive-failures, last-delivery, edit, send-test,
  *               open-deliveries, delete, alert-recipients with recipient-row (data-email,
  *               data-state) holding recipient-email, recipient-state and (pending only)
- *               resend-confirmation; verify-panel (the "verify the signature" help)
+ *               resend-confirmation; verify-panel (the "verify the signature" help);
+ *               egress-ips (the deployment's sending addresses, when it has fixed ones)
  *   Edit form:  webhook-dialog, wh-name, wh-destination (a URL, or an integration preset's id),
  *               wh-url, integration-settings with integration-description and integration-<setting>
  *               (one input per setting of the preset), wh-description, wh-enabled, topic-picker,
@@ -505,6 +507,14 @@
     return new Map(list.map((p) => [p.id, p]));
   }
 
+  /** The deployment's fixed outbound addresses, shown when it has any (for firewalls). */
+  async function showEgressIps() {
+    const answer = await api('GET', 'egress-ips');
+    const ips = Array.isArray(answer.data) ? answer.data : [];
+    byId('egress-ip-list').textContent = ips.join(', ');
+    byId('egress-ips').hidden = ips.length === 0;
+  }
+
   /** The session, and how long it has left by the server's clock (the browser's may be off). */
   async function loadSession() {
     const response = await request('GET', 'console/session');
@@ -571,6 +581,12 @@
     } catch (error) {
       if (error instanceof SessionEnded) return;
       notify(`The integrations could not be loaded: ${describe(error)}`, 'error');
+    }
+    try {
+      await showEgressIps();
+    } catch (error) {
+      if (error instanceof SessionEnded) return;
+      notify(`The sending addresses could not be loaded: ${describe(error)}`, 'error');
     }
     window.addEventListener('hashchange', safe(route));
     await route();

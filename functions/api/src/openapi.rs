@@ -23,7 +23,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::handlers::{access, deliveries, events, health, integrations, recipients, topics, webhooks};
+use crate::handlers::{access, deliveries, egress, events, health, integrations, recipients, topics, webhooks};
 
 /// `{tenant_id}`: the tenant a key or console session reaches.
 #[derive(Deserialize, IntoParams)]
@@ -83,7 +83,7 @@ pub struct Health {
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
-        health::health, openapi_json, topics::list, integrations::list,
+        health::health, openapi_json, topics::list, integrations::list, egress::list,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete, webhooks::test,
         deliveries::list, deliveries::get, deliveries::retry, deliveries::recover,
         events::ingest,
@@ -103,7 +103,7 @@ pub struct Health {
         (name = "api-keys", description = "Operator keys and tenant keys (operator key only)"),
         (name = "console", description = "Console links and sessions"),
         (name = "alert-recipients", description = "Failure-alert addresses and their opt-in pages"),
-        (name = "meta", description = "Health and this document"),
+        (name = "meta", description = "Health, this document, the deployment's outbound addresses"),
     )
 )]
 struct ApiDoc;

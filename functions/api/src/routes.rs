@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use crate::auth::{authenticate, require_operator, require_tenant};
 use crate::error::ApiError;
-use crate::handlers::{access, deliveries, events, health, integrations, recipients, topics, webhooks};
+use crate::handlers::{access, deliveries, egress, events, health, integrations, recipients, topics, webhooks};
 use crate::state::App;
 
 pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
@@ -33,7 +33,10 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
         .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/deliveries", get(deliveries::list::<S, Q>))
         .route("/v1/tenants/{tenant_id}/webhooks/{webhook_id}/recover", post(deliveries::recover::<S, Q>))
         .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}/retry", post(deliveries::retry::<S, Q>))
-        .route("/v1/tenants/{tenant_id}/events", post(events::ingest::<S, Q>))
+        .route(
+            "/v1/tenants/{tenant_id}/events",
+            post(events::ingest::<S, Q>).layer(middleware::from_fn(events::count_events)),
+        )
         .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}", get(deliveries::get::<S, Q>))
         .route("/v1/tenants/{tenant_id}/console-sessions", post(access::create_console_link::<S, Q>))
         .route("/v1/tenants/{tenant_id}/alert-recipients", get(recipients::list::<S, Q>))
@@ -48,6 +51,7 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
         .merge(operator)
         .route("/v1/topics", get(topics::list::<S, Q>))
         .route("/v1/integrations", get(integrations::list))
+        .route("/v1/egress-ips", get(egress::list::<S, Q>))
         .route("/v1/console/session", get(access::session_info::<S, Q>))
         .route("/v1/console/logout", post(access::logout::<S, Q>))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate::<S, Q>));

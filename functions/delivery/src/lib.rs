@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::http_sender::{HttpSender, SenderConfig};
+use hookline_shared::adapters::metrics;
 use hookline_shared::adapters::sdk::SdkConfig;
 use hookline_shared::adapters::sqs::SqsQueue;
 use hookline_shared::adapters::sqs_batch;
@@ -46,8 +47,10 @@ impl DeliveryFunction<DynamoStore> {
 impl<S: Store> DeliveryFunction<S> {
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let (batch, receipts) = sqs_batch::incoming(event);
-        let results = self.dispatcher.dispatch_batch(batch).await;
-        let outcomes = results
+        let dispatched = self.dispatcher.dispatch_batch(batch).await;
+        metrics::emit("delivery", &dispatched.tally.measures());
+        let outcomes = dispatched
+            .dispositions
             .into_iter()
             .map(|(message_id, disposition)| {
                 let delay = match disposition {

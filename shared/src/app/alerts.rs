@@ -17,6 +17,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::app::alert_mail::{self, AlertMail, Told};
+use crate::domain::metrics::AlertTally;
 use crate::domain::task::{DeliveryTask, UnreadableMessage};
 use crate::domain::timestamp;
 use crate::domain::webhook::Webhook;
@@ -59,22 +60,25 @@ pub struct Alerter<S, M> {
 impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore, M: Mailer> Alerter<S, M> {
     /// Messages are handled one after another: they often concern the same webhook, and its
     /// alert state is best updated in order.
-    pub async fn handle_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<(String, AlertDisposition)> {
+    /// Each message's disposition, and the batch's figures for the metrics line.
+    pub async fn handle_batch(&self, batch: Vec<ReceivedMessage>) -> (Vec<(String, AlertDisposition)>, AlertTally) {
         let mut results = Vec::with_capacity(batch.len());
+        let mut tally = AlertTally::default();
         for message in batch {
-            let disposition = match self.handle(&message.body).await {
+            let disposition = match self.handle(&message.body, &mut tally).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(message_id = %message.message_id, error = %e, "alert bookkeeping failed; retrying");
                     AlertDisposition::HoldFor(RETRY_AFTER_ERROR)
                 }
             };
+            tally.unreadable += usize::from(disposition == AlertDisposition::Unreadable);
             results.push((message.message_id, disposition));
         }
-        results
+        (results, tally)
     }
 
-    async fn handle(&self, body: &str) -> Result<AlertDisposition, StoreError> {
+    async fn handle(&self, body: &str, tally: &mut AlertTally) -> Result<AlertDisposition, StoreError> {
         let read = DeliveryTask::from_message_body(body);
         let dead = match &read {
             Ok(task) => DeadLetterKey {
@@ -96,11 +100,15 @@ impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore, M: Mailer> Aler
 
         let webhook = match self.store.count_dead_letter(&dead, &at).await? {
             DeadLetterCount::Counted { delivery, webhook } => {
+                tally.dead_letters += 1;
                 tracing::warn!(error = delivery.last_error.as_deref().unwrap_or_default(), "delivery failed for good");
                 Some(*webhook)
             }
             DeadLetterCount::NotCounted => self.store.get_webhook(dead.tenant_id, dead.webhook_id).await?,
-            DeadLetterCount::WebhookGone => None,
+            DeadLetterCount::WebhookGone => {
+                tally.dead_letters += 1;
+                None
+            }
         };
         let Some(mut webhook) = webhook else {
             tracing::info!("the webhook is gone; nothing to alert");
@@ -145,6 +153,7 @@ impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore, M: Mailer> Aler
         // claim lapses, the returning message tells it (at least once, never lost).
         match alert_mail::tell(&self.store, &self.mailer, &self.mail, &webhook, &recipients).await? {
             Told::Sent(sent) => {
+                tally.alerts_sent += sent;
                 tracing::info!(recipients = sent, failures = webhook.pending_count, "alert e-mail sent");
                 self.store.finish_alert(&webhook, &at).await?;
                 Ok(AlertDisposition::Done)
@@ -270,7 +279,7 @@ mod unreadable_tests {
             msg("task", DeliveryTask::example().to_message_body()),
         ];
         // WHEN the alert function handles them
-        let out = alerter.handle_batch(batch).await;
+        let (out, tally) = alerter.handle_batch(batch).await;
         // THEN the one with ids is counted with its reason (the webhook is gone: nobody to mail),
         // the garbage is reported as unreadable, and the task counted as always
         assert_eq!(
@@ -281,6 +290,9 @@ mod unreadable_tests {
                 ("task".to_string(), AlertDisposition::Done),
             ]
         );
+        // AND the metrics line counts the unreadable message (this store counts no dead letter
+        // as new, so none is added to `dead_letters`)
+        assert_eq!(tally, AlertTally { dead_letters: 0, alerts_sent: 0, unreadable: 1 });
         let counted = alerter.store.recorded.lock().expect("lock").dead_letters.clone();
         assert_eq!(counted.len(), 2);
         assert_eq!(counted[0].0, delivery_id);
@@ -305,7 +317,7 @@ mod unreadable_tests {
             DeliveryTask { payload: EventPayload { context: deep.clone(), data: deep }, ..DeliveryTask::example() };
         let message = ReceivedMessage { message_id: "m".into(), body: task.to_message_body(), receive_count: 1 };
         // WHEN the alert function handles it; THEN it is counted as a delivery, not as unreadable
-        assert_eq!(alerter.handle_batch(vec![message]).await, [("m".to_string(), AlertDisposition::Done)]);
+        assert_eq!(alerter.handle_batch(vec![message]).await.0, [("m".to_string(), AlertDisposition::Done)]);
         let counted = alerter.store.recorded.lock().expect("lock").dead_letters.clone();
         assert_eq!(counted, [("dlv_1".to_string(), None)]);
     }

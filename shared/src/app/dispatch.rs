@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
+use crate::domain::metrics::DeliveryTally;
 use crate::domain::task::{DeliveryTask, UnreadableMessage};
 use crate::domain::timestamp;
 use crate::domain::webhook::{PayloadFormat, Webhook};
@@ -42,6 +43,16 @@ pub enum Disposition {
     Malformed,
 }
 
+/// A batch's outcome: each message's disposition, and the figures for the metrics line.
+#[derive(Debug)]
+pub struct Dispatched {
+    pub dispositions: Vec<(String, Disposition)>,
+    pub tally: DeliveryTally,
+}
+
+/// One message's outcome inside the batch.
+type Outcome = (String, Disposition, Option<DeliveryWrite>);
+
 /// A webhook by `(tenant_id, webhook_id)`.
 type WebhookKey = (String, String);
 /// A webhook as read for a batch: found or not (`Ok`), or unreadable (`Err`, logged).
@@ -59,8 +70,9 @@ fn describe(outcome: &SendOutcome) -> String {
 }
 
 impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
-    pub async fn dispatch_batch(&self, batch: Vec<ReceivedMessage>) -> Vec<(String, Disposition)> {
-        let mut results: Vec<(String, Disposition, Option<DeliveryWrite>)> = Vec::new();
+    pub async fn dispatch_batch(&self, batch: Vec<ReceivedMessage>) -> Dispatched {
+        let mut results: Vec<Outcome> = Vec::new();
+        let mut latencies_ms = Vec::new();
         let mut parsed: Vec<(ReceivedMessage, DeliveryTask)> = Vec::with_capacity(batch.len());
         for message in batch {
             match DeliveryTask::from_message_body(&message.body) {
@@ -112,8 +124,9 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
             );
             self.deliver(group, webhook).instrument(span).await
         });
-        for group_results in futures::future::join_all(work).await {
+        for (group_results, latency_ms) in futures::future::join_all(work).await {
             results.extend(group_results);
+            latencies_ms.extend(latency_ms);
         }
 
         // Every delivery's new state in one batched write for the whole batch.
@@ -123,7 +136,8 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
             // retry or a dead letter records its own state later).
             tracing::error!(error = %e, deliveries = writes.len(), "cannot record the deliveries' state");
         }
-        results.into_iter().map(|(id, disposition, _)| (id, disposition)).collect()
+        let tally = tally(&results, latencies_ms);
+        Dispatched { dispositions: results.into_iter().map(|(id, disposition, _)| (id, disposition)).collect(), tally }
     }
 
     /// The webhooks of the batch's tasks by key: `Ok(None)` for one that does not exist,
@@ -244,12 +258,12 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
     }
 
     /// Sends one request for `group` (one delivery, or a `form` webhook's batch) and decides
-    /// each message's fate from the one answer.
+    /// each message's fate from the one answer; with the request's latency if one was made.
     async fn deliver(
         &self,
         group: Vec<(ReceivedMessage, DeliveryTask)>,
         webhook: Option<&Webhook>,
-    ) -> Vec<(String, Disposition, Option<DeliveryWrite>)> {
+    ) -> (Vec<Outcome>, Option<u64>) {
         let mut out = Vec::with_capacity(group.len());
         // A queue allowing more receives than the function's attempts (a misconfiguration)
         // must not mean more sends: the message just goes on to the dead-letter queue.
@@ -275,10 +289,10 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
                 let (disposition, write) = Self::stop(&t, m.receive_count, stop_reason.unwrap_or_default());
                 out.push((m.message_id, disposition, write));
             }
-            return out;
+            return (out, None);
         };
         if group.is_empty() {
-            return out;
+            return (out, None);
         }
 
         let events: Vec<EventView<'_>> = group
@@ -364,8 +378,26 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
             };
             out.push((message.message_id, disposition, write));
         }
-        out
+        (out, Some(timestamp::millis(outcome.latency)))
     }
+}
+
+/// The batch's figures, read off each message's outcome: a sent attempt is one with an
+/// attempt record; a `Done` that is not delivered was stopped (webhook gone or disabled, 410).
+fn tally(results: &[Outcome], latencies_ms: Vec<u64>) -> DeliveryTally {
+    let mut tally = DeliveryTally { latencies_ms, ..DeliveryTally::default() };
+    for (_, disposition, write) in results {
+        let delivered = write.as_ref().is_some_and(|w| w.delivery.status == DeliveryStatus::Delivered);
+        match disposition {
+            Disposition::Done if delivered => tally.delivered += 1,
+            Disposition::Done => tally.stopped += 1,
+            Disposition::RetryIn(_) => tally.retrying += 1,
+            Disposition::Exhausted => tally.failed += 1,
+            Disposition::Malformed => tally.malformed += 1,
+        }
+        tally.attempts += usize::from(write.as_ref().is_some_and(|w| w.attempt.is_some()));
+    }
+    tally
 }
 
 #[cfg(test)]

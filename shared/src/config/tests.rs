@@ -152,6 +152,23 @@ fn quotas_are_off_unless_set_and_are_checked() {
 }
 
 #[test]
+fn egress_ips_are_none_unless_set_and_each_must_be_an_address() {
+    let base = [(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q"), (ENV_SECRETS_KEY, "k")];
+    // GIVEN no list (StaticEgressIps off): none
+    assert!(ApiConfig::from_lookup(lookup(&base)).expect("valid").settings.egress_ips.is_empty());
+    // GIVEN the template's comma-joined Elastic IPs: both, in order
+    let mut pairs = base.to_vec();
+    pairs.push((ENV_EGRESS_IPS, "203.0.113.7, 198.51.100.9"));
+    let ips = ApiConfig::from_lookup(lookup(&pairs)).expect("valid").settings.egress_ips;
+    assert_eq!(ips.iter().map(ToString::to_string).collect::<Vec<_>>(), ["203.0.113.7", "198.51.100.9"]);
+    // GIVEN a typo: the start stops, naming the variable
+    let mut pairs = base.to_vec();
+    pairs.push((ENV_EGRESS_IPS, "203.0.113.7,203.0.113"));
+    let err = ApiConfig::from_lookup(lookup(&pairs)).expect_err("a bad address");
+    assert!(err.to_string().contains(ENV_EGRESS_IPS), "{err}");
+}
+
+#[test]
 fn defaults_apply() {
     let cfg =
         ApiConfig::from_lookup(lookup(&[(ENV_TABLE, "t"), (ENV_DELIVERY_QUEUE_URL, "q"), (ENV_SECRETS_KEY, "k")]))

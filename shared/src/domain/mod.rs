@@ -14,6 +14,7 @@ pub mod ids;
 pub mod integration;
 pub mod json_depth;
 pub mod limits;
+pub mod metrics;
 pub mod name;
 pub mod net_policy;
 pub mod quota;

@@ -35,6 +35,9 @@ pub struct Settings {
     /// to instead, the path kept: the local runner's and the tests' stand-in for the tool.
     /// Only with `allow_private_targets` (config refuses it otherwise), so never in AWS.
     pub integration_endpoint_override: Option<String>,
+    /// The fixed addresses deliveries and test sends leave from (the deployment's NAT
+    /// gateways' Elastic IPs, for receivers' allow-lists); empty without static egress.
+    pub egress_ips: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             quotas: Quotas::default(),
             opt_in: OptInSettings::default(),
             integration_endpoint_override: None,
+            egress_ips: Vec::new(),
         }
     }
 }

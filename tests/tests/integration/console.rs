@@ -30,8 +30,12 @@ fn screenshot_path(name: &str) -> PathBuf {
 async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     // GIVEN the stack with the seed catalog, a delivery function making one attempt a delivery,
     // a receiver that answers 200 and one that answers 500
-    let settings =
-        Settings { allow_private_targets: true, catalog: Some(Arc::new(TopicCatalog::seed())), ..Settings::default() };
+    let settings = Settings {
+        allow_private_targets: true,
+        catalog: Some(Arc::new(TopicCatalog::seed())),
+        egress_ips: vec!["203.0.113.7".parse().expect("ip"), "198.51.100.9".parse().expect("ip")],
+        ..Settings::default()
+    };
     let h = Harness::start_with(settings, HashMap::new(), |sdk, config| router(AwsApp::from_config(sdk, config))).await;
     h.start_delivery(&[("HOOKLINE_MAX_ATTEMPTS", "1"), ("HOOKLINE_RETRY_JITTER", "0")]);
     let ok = Receiver::start(vec![Answer::status(200)]).await;
@@ -45,6 +49,8 @@ async fn a_tenant_manages_a_webhook_end_to_end_in_the_console() {
     browser.wait_text("[data-testid=tenant-id]", "shop").await;
     browser.find("[data-testid=new-webhook]").await;
     assert!(!browser.url().await.contains("token"), "{}", browser.url().await);
+    // AND the addresses its receivers must allow through their firewalls
+    browser.wait_text("[data-testid=egress-ips]", "203.0.113.7, 198.51.100.9").await;
 
     // WHEN they create a webhook with a restriction (amount ≥ 10) and Basic auth
     browser.click("[data-testid=new-webhook]").await;

@@ -8,6 +8,7 @@ mod console;
 mod contract;
 mod crud;
 mod delivery;
+mod egress;
 mod harness;
 mod iam;
 mod ingest;

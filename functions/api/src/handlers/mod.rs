@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod deliveries;
+pub mod egress;
 pub mod events;
 pub mod health;
 pub mod integrations;

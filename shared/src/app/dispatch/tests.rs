@@ -37,7 +37,7 @@ async fn dispatch(
         signing: SigningSettings::from_settings(&Settings::default()),
         retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
     };
-    let mut out = dispatcher.dispatch_batch(vec![message(attempt)]).await;
+    let mut out = dispatcher.dispatch_batch(vec![message(attempt)]).await.dispositions;
     assert_eq!(out.len(), 1);
     let (id, disposition) = out.remove(0);
     assert_eq!(id, "m-1");
@@ -114,6 +114,8 @@ async fn a_message_that_is_no_task_is_malformed() {
     newer.body = newer.body.replacen(&format!("\"v\":{TASK_VERSION}"), "\"v\":99", 1);
     let garbage = ReceivedMessage { message_id: "m-2".into(), body: "not json".into(), receive_count: 1 };
     let out = dispatcher.dispatch_batch(vec![newer, garbage]).await;
+    assert_eq!(out.tally.malformed, 2);
+    let out = out.dispositions;
     assert_eq!(out, [("m-1".to_string(), Disposition::Malformed), ("m-2".to_string(), Disposition::Malformed)]);
     assert!(sender.sent().is_empty());
 }
@@ -155,7 +157,7 @@ async fn one_unreadable_webhook_holds_back_only_its_own_messages() {
         ])
         .await;
     // THEN the others are delivered, and wh_b's retry on the schedule or fail at the last
-    let by_id: HashMap<String, Disposition> = out.into_iter().collect();
+    let by_id: HashMap<String, Disposition> = out.dispositions.into_iter().collect();
     assert_eq!(by_id["m-a"], Disposition::Done);
     assert_eq!(by_id["m-c"], Disposition::Done);
     assert_eq!(by_id["m-b"], Disposition::RetryIn(Duration::from_secs(30)));
@@ -172,6 +174,10 @@ async fn one_unreadable_webhook_holds_back_only_its_own_messages() {
     assert!(retrying.next_attempt_at.is_some());
     assert_eq!((failed.status, failed.attempt_count), (DeliveryStatus::Failed, 2));
     assert_eq!(state("dlv_a").status, DeliveryStatus::Delivered);
+    // AND the metrics line counts each outcome once, and two requests made with their latency
+    let tally = &out.tally;
+    assert_eq!((tally.delivered, tally.retrying, tally.failed, tally.stopped), (2, 1, 1, 0));
+    assert_eq!((tally.attempts, tally.latencies_ms.len()), (2, 2));
 }
 
 #[tokio::test]
@@ -184,7 +190,8 @@ async fn a_store_error_on_the_batched_read_does_not_hold_the_batch_back() {
     // WHEN a batch has a message for each
     let out = dispatcher
         .dispatch_batch(vec![message_to("m-a", "wh_a", "dlv_a", 1), message_to("m-c", "wh_c", "dlv_c", 1)])
-        .await;
+        .await
+        .dispositions;
     // THEN each webhook is read alone and both are delivered
     assert_eq!(out, [("m-a".to_string(), Disposition::Done), ("m-c".to_string(), Disposition::Done)]);
     assert_eq!(sender.sent().len(), 2);
@@ -219,7 +226,7 @@ async fn an_unreadable_message_marks_its_delivery_failed_and_goes_on_to_the_dead
         message(1),
     ];
     // WHEN the batch is dispatched
-    let out: HashMap<String, Disposition> = dispatcher.dispatch_batch(batch).await.into_iter().collect();
+    let out: HashMap<String, Disposition> = dispatcher.dispatch_batch(batch).await.dispositions.into_iter().collect();
     // THEN each unreadable message fails (the redrive takes it to the DLQ), the good one is sent
     for id in ["deep", "newer", "ids-only", "garbage"] {
         assert_eq!(out[id], Disposition::Malformed, "{id}");
