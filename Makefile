@@ -5,7 +5,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test venv browser lint-template bench clean
+.PHONY: run test venv browser lint-template bench cost clean
 
 ## make run: local stack (moto + resources from template.yaml) and the API on 127.0.0.1:8080
 run: venv
@@ -57,3 +57,10 @@ BENCH_DELIVERIES ?= 2000
 bench: venv
 	cargo build --release -p hookline-delivery --bin hookline-delivery
 	cargo run -p hookline-local --bin hookline-bench -- --deliveries $(BENCH_DELIVERIES)
+
+## make cost: $ per million deliveries at AWS list prices (local/prices.json), measured by
+## running COST_EVENTS events of a realistic mix, and the common case, through the real code
+## (release build: the Lambda durations it bills are measured)
+COST_EVENTS ?= 1000
+cost: venv
+	COST_EVENTS=$(COST_EVENTS) cargo run --release -p hookline-local --bin hookline-cost

@@ -271,9 +271,6 @@ pub async fn run_mix(
             let body = event_body(i, mix.topic(i));
             let (answer, duration, logged) = api_logs.measure(call_api(&router, "POST", &uri, &key, body)).await;
             let (status, answer, size) = answer?;
-            if std::env::var_os("COST_DEBUG").is_some() {
-                eprintln!("event {i}: {status} in {duration:?}");
-            }
             if !(200..300).contains(&status) {
                 return Err::<_, BoxError>(format!("an event answered {status}: {answer}").into());
             }

@@ -130,11 +130,6 @@ impl QueueDriver {
                         (self.path_of)(attempt.unwrap_or(1))
                     })
                     .collect();
-                let paths_debug: Vec<String> = event
-                    .records
-                    .iter()
-                    .map(|r| format!("{:?}", r.attributes.get("ApproximateReceiveCount")))
-                    .collect();
                 let run = self.logs.measure(handler(event));
                 let measured = &measured;
                 async move {
@@ -148,9 +143,6 @@ impl QueueDriver {
                         }
                     }
                     let failed = response.batch_item_failures.len() as u64;
-                    if std::env::var_os("COST_DEBUG").is_some() {
-                        eprintln!("{} batch: {:?} failed {failed}", self.queue_url, paths_debug);
-                    }
                     *measured.lock().unwrap_or_else(|e| e.into_inner()) =
                         Some(Measured { duration, logged, shares, failed });
                     response
