@@ -67,13 +67,14 @@ pub async fn report(options: Options) -> Result<Report, BoxError> {
     let timeout = |events: u64| Duration::from_secs(120 + events / 5);
     let run_priced = async |mix: Mix, prefix: &str| -> Result<MixResult, BoxError> {
         let (mut result, invocations) =
-            run::run_mix(&moto, &template, mix, prefix, options.alert_minute_ms, timeout(mix.events)).await?;
+            Box::pin(run::run_mix(&moto, &template, mix, prefix, options.alert_minute_ms, timeout(mix.events))).await?;
         run::price(&mut result, &invocations, &table, &prices)?;
         Ok(result)
     };
-    let mix = run_priced(Mix::realistic(options.events), &format!("cost{}-mix", std::process::id())).await?;
+    let mix = Box::pin(run_priced(Mix::realistic(options.events), &format!("cost{}-mix", std::process::id()))).await?;
     let common =
-        run_priced(Mix::common_case(options.common_events), &format!("cost{}-common", std::process::id())).await?;
+        Box::pin(run_priced(Mix::common_case(options.common_events), &format!("cost{}-common", std::process::id())))
+            .await?;
     let mix_per_million = mix.ledger.per_million(&mix.ledger.total(), &prices);
     let common_per_million = common.ledger.per_million(&common.ledger.total(), &prices);
 

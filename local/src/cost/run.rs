@@ -318,7 +318,7 @@ pub async fn run_mix(
         stop.store(true, Ordering::SeqCst);
         sent
     };
-    let (sent, (), ()) = tokio::join!(sending, delivering, alerting);
+    let (sent, (), ()) = tokio::join!(Box::pin(sending), Box::pin(delivering), Box::pin(alerting));
     let (mut invocations, deliveries_made) = sent?;
     let elapsed = started.elapsed();
     let delivered = std::mem::take(&mut *delivered.lock().unwrap_or_else(|e| e.into_inner()));
