@@ -255,4 +255,36 @@ mod tests {
         assert_eq!(operation_of(&h, b"Action=SendEmail&Version=2010-12-01"), "ses:SendEmail");
         assert_eq!(operation_of(&HeaderMap::new(), b""), "unknown:unknown");
     }
+
+    #[tokio::test]
+    async fn client_connections_stay_open_though_the_endpoint_closes_each_one() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // GIVEN an endpoint that, like moto, closes the connection after every answer
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let target = format!("http://{}", listener.local_addr().expect("addr"));
+        let endpoint = Router::new().fallback(|| async { ([("connection", "close")], "{}") });
+        tokio::spawn(async move { axum::serve(listener, endpoint).await });
+        let (proxy, log) = start(&target).await.expect("proxy");
+        // WHEN a client sends two requests on one connection to the proxy
+        let mut stream = tokio::net::TcpStream::connect(proxy.trim_start_matches("http://")).await.expect("connect");
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let request = "POST / HTTP/1.1\r\nhost: proxy\r\ncontent-length: 2\r\n\r\n{}";
+            stream.write_all(request.as_bytes()).await.expect("write");
+            let mut answer = Vec::new();
+            while !answer.ends_with(b"\r\n\r\n{}") {
+                let mut buf = [0u8; 1024];
+                let n = stream.read(&mut buf).await.expect("read");
+                assert!(n > 0, "the proxy closed the connection after {} answers", answers.len());
+                answer.extend_from_slice(&buf[..n]);
+            }
+            answers.push(String::from_utf8_lossy(&answer).to_lowercase());
+        }
+        // THEN both are answered on it, neither says it closes, and both are recorded
+        assert!(
+            answers.iter().all(|a| a.starts_with("http/1.1 200") && !a.contains("connection: close")),
+            "{answers:?}"
+        );
+        assert_eq!(log.len(), 2);
+    }
 }
