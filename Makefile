@@ -5,7 +5,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test venv browser lint-template build bench clean
+.PHONY: run test venv browser lint-template build bench cost clean
 
 ## make run: local stack (moto + resources from template.yaml) and the API on 127.0.0.1:8080
 run: venv
@@ -95,8 +95,21 @@ clean:
 	cargo clean
 	rm -rf $(VENV) $(SAM_VENV)
 
-## make bench: the delivery function's figures (release binary, moto, loopback receiver)
+## make bench: the delivery function's figures (release binary, moto, loopback receiver), then
+## ingest + delivery together on the release api and delivery binaries (CPU µs per delivered
+## event), then the cost lines of a short `make cost` run (BENCH_COST_EVENTS events)
 BENCH_DELIVERIES ?= 2000
+BENCH_COST_EVENTS ?= 200
 bench: venv
-	cargo build --release -p hookline-delivery --bin hookline-delivery
+	cargo build --release -p hookline-delivery --bin hookline-delivery -p hookline-api --bin hookline-api -p hookline-local --bin hookline-cost
 	cargo run -p hookline-local --bin hookline-bench -- --deliveries $(BENCH_DELIVERIES)
+	@echo; echo "cost ($(BENCH_COST_EVENTS) events; make cost for the table):"
+	@out=$$(COST_EVENTS=$(BENCH_COST_EVENTS) COST_COMMON_EVENTS=$(BENCH_COST_EVENTS) cargo run -q --release -p hookline-local --bin hookline-cost 2>/dev/null) \
+	  && printf '%s\n' "$$out" | tail -n 2
+
+## make cost: $ per million deliveries at AWS list prices (local/prices.json), measured by
+## running COST_EVENTS events of a realistic mix, and the common case, through the real code
+## (release build: the Lambda durations it bills are measured)
+COST_EVENTS ?= 1000
+cost: venv
+	COST_EVENTS=$(COST_EVENTS) cargo run --release -p hookline-local --bin hookline-cost

@@ -1,7 +1,10 @@
 //! A recording proxy in front of the local AWS endpoint. Every call a client sends through it
 //! is noted as `service:Operation` (the shape of an IAM action) with its request body, then
-//! forwarded. The bench counts a binary's AWS calls with it; the tests check each function's
-//! calls against the IAM policy template.yaml gives that function.
+//! forwarded, and its answer noted too. The bench counts a binary's AWS calls with it; the
+//! tests check each function's calls against the IAM policy template.yaml gives that function;
+//! `make cost` prices them (with `snapshots`, a DynamoDB write also notes the items it names
+//! as they were before and after it, read straight from the endpoint, so it can be billed by
+//! size). Client connections are kept alive (HTTP/1.1), as AWS's endpoints keep them.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -11,6 +14,9 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::cost::bill::{self, Written};
 
 /// One AWS call as the proxy saw it.
 #[derive(Debug, Clone)]
@@ -18,6 +24,16 @@ pub struct AwsCall {
     /// `service:Operation`, e.g. `dynamodb:BatchWriteItem`, `sqs:SendMessageBatch`, `ses:SendEmail`.
     pub operation: String,
     pub body: Bytes,
+    /// The answer's status and body.
+    pub status: u16,
+    pub response: Bytes,
+    /// With snapshots, for a DynamoDB write: each item it names (in request order), as it was
+    /// before the write and after it (`None`: absent). Empty otherwise.
+    pub before: Vec<Option<Value>>,
+    pub after: Vec<Option<Value>>,
+    /// What the recording itself added to the call's time (the reads of `before` and `after`,
+    /// and waiting for the write lock): taken off a measured invocation's duration.
+    pub overhead: std::time::Duration,
 }
 
 /// The calls made through one proxy, in order.
@@ -27,6 +43,11 @@ pub struct CallLog(Arc<Mutex<Vec<AwsCall>>>);
 impl CallLog {
     pub fn calls(&self) -> Vec<AwsCall> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The calls from the `from`-th on.
+    pub fn since(&self, from: usize) -> Vec<AwsCall> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(from..).map(<[AwsCall]>::to_vec).unwrap_or_default()
     }
 
     pub fn len(&self) -> usize {
@@ -56,7 +77,13 @@ struct Proxy {
     target: String,
     client: reqwest::Client,
     log: CallLog,
+    /// The table's key attributes, when writes are to be recorded with their items.
+    snapshot_keys: Option<Vec<String>>,
 }
+
+/// Writes recorded with snapshots are made one at a time across every proxy, so no other
+/// write lands between a write and the reads of its items.
+static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The operation of a signed AWS request: the service from the SigV4 credential scope
 /// (`Credential=key/date/region/service/aws4_request`), the operation from `x-amz-target`
@@ -95,41 +122,108 @@ fn forwarded(name: &str) -> bool {
     )
 }
 
-async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    proxy.log.push(AwsCall { operation: operation_of(&parts.headers, &body), body: body.clone() });
+/// Reads one item straight from the endpoint (not recorded), strongly consistent.
+async fn read_item(proxy: &Proxy, written: &Written) -> Option<Value> {
+    let body = json!({"TableName": written.table, "Key": written.key, "ConsistentRead": true});
+    let answer = proxy
+        .client
+        .post(format!("{}/", proxy.target))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", "DynamoDB_20120810.GetItem")
+        .header("authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0")
+        .body(body.to_string())
+        .send()
+        .await
+        .ok()?;
+    let answer: Value = answer.json().await.ok()?;
+    answer.get("Item").cloned()
+}
+
+async fn read_items(proxy: &Proxy, items: &[Written]) -> Vec<Option<Value>> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(read_item(proxy, item).await);
+    }
+    out
+}
+
+async fn send(
+    proxy: &Proxy,
+    parts: &axum::http::request::Parts,
+    body: Bytes,
+) -> Result<(StatusCode, HeaderMap, Bytes), ()> {
     let url = format!("{}{}", proxy.target, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-    let mut out = proxy.client.request(parts.method, url).body(body);
+    let mut out = proxy.client.request(parts.method.clone(), url).body(body);
     for (name, value) in &parts.headers {
         if forwarded(name.as_str()) {
             out = out.header(name, value);
         }
     }
-    match out.send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            let headers = answer.headers().clone();
-            let body = answer.bytes().await.unwrap_or_default();
-            let mut response = (status, body).into_response();
-            for (name, value) in &headers {
-                if forwarded(name.as_str()) {
-                    response.headers_mut().insert(name, value.clone());
-                }
-            }
-            response
+    let answer = out.send().await.map_err(|_| ())?;
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let body = answer.bytes().await.unwrap_or_default();
+    Ok((status, headers, body))
+}
+
+async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let operation = operation_of(&parts.headers, &body);
+    let written = match (&proxy.snapshot_keys, operation.split_once(':')) {
+        (Some(keys), Some(("dynamodb", op))) if bill::DYNAMO_WRITES.contains(&op) => {
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            Some(bill::written_items(op, &request, keys))
         }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+        _ => None,
+    };
+    let (sent, before, after, overhead) = match &written {
+        Some(items) => {
+            let started = std::time::Instant::now();
+            let _one_at_a_time = WRITES.lock().await;
+            let before = read_items(&proxy, items).await;
+            let sending = std::time::Instant::now();
+            let sent = send(&proxy, &parts, body.clone()).await;
+            let sent_in = sending.elapsed();
+            let after = read_items(&proxy, items).await;
+            (sent, before, after, started.elapsed().saturating_sub(sent_in))
+        }
+        None => (send(&proxy, &parts, body.clone()).await, Vec::new(), Vec::new(), std::time::Duration::ZERO),
+    };
+    let Ok((status, headers, answer)) = sent else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    proxy.log.push(AwsCall {
+        operation,
+        body,
+        status: status.as_u16(),
+        response: answer.clone(),
+        before,
+        after,
+        overhead,
+    });
+    let mut response = (status, answer).into_response();
+    for (name, value) in &headers {
+        if forwarded(name.as_str()) {
+            response.headers_mut().insert(name, value.clone());
+        }
     }
+    response
 }
 
 /// Starts a proxy to `target` (e.g. moto's endpoint) on a free loopback port; returns its
 /// endpoint and the log of the calls made through it. It runs until the runtime ends.
 pub async fn start(target: &str) -> std::io::Result<(String, CallLog)> {
+    start_with(target, None).await
+}
+
+/// Like `start`; with `snapshot_keys` (the table's key attributes) each DynamoDB write is
+/// recorded with the items it names before and after it.
+pub async fn start_with(target: &str, snapshot_keys: Option<Vec<String>>) -> std::io::Result<(String, CallLog)> {
     let log = CallLog::default();
-    let proxy = Proxy { target: target.to_string(), client: reqwest::Client::new(), log: log.clone() };
+    let proxy = Proxy { target: target.to_string(), client: reqwest::Client::new(), log: log.clone(), snapshot_keys };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}", listener.local_addr()?);
     let app = Router::new().fallback(forward).with_state(proxy);
@@ -160,5 +254,37 @@ mod tests {
             headers(&[("authorization", "AWS4-HMAC-SHA256 Credential=testing/20261123/us-east-1/ses/aws4_request")]);
         assert_eq!(operation_of(&h, b"Action=SendEmail&Version=2010-12-01"), "ses:SendEmail");
         assert_eq!(operation_of(&HeaderMap::new(), b""), "unknown:unknown");
+    }
+
+    #[tokio::test]
+    async fn client_connections_stay_open_though_the_endpoint_closes_each_one() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // GIVEN an endpoint that, like moto, closes the connection after every answer
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let target = format!("http://{}", listener.local_addr().expect("addr"));
+        let endpoint = Router::new().fallback(|| async { ([("connection", "close")], "{}") });
+        tokio::spawn(async move { axum::serve(listener, endpoint).await });
+        let (proxy, log) = start(&target).await.expect("proxy");
+        // WHEN a client sends two requests on one connection to the proxy
+        let mut stream = tokio::net::TcpStream::connect(proxy.trim_start_matches("http://")).await.expect("connect");
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let request = "POST / HTTP/1.1\r\nhost: proxy\r\ncontent-length: 2\r\n\r\n{}";
+            stream.write_all(request.as_bytes()).await.expect("write");
+            let mut answer = Vec::new();
+            while !answer.ends_with(b"\r\n\r\n{}") {
+                let mut buf = [0u8; 1024];
+                let n = stream.read(&mut buf).await.expect("read");
+                assert!(n > 0, "the proxy closed the connection after {} answers", answers.len());
+                answer.extend_from_slice(&buf[..n]);
+            }
+            answers.push(String::from_utf8_lossy(&answer).to_lowercase());
+        }
+        // THEN both are answered on it, neither says it closes, and both are recorded
+        assert!(
+            answers.iter().all(|a| a.starts_with("http/1.1 200") && !a.contains("connection: close")),
+            "{answers:?}"
+        );
+        assert_eq!(log.len(), 2);
     }
 }

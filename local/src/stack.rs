@@ -95,6 +95,8 @@ impl Stack {
 pub struct Template {
     resources: Vec<(String, Value)>,
     parameters: HashMap<String, String>,
+    /// `Globals.Function`: what every function has unless it says otherwise.
+    function_globals: Value,
 }
 
 fn scalar(v: &Value) -> Option<String> {
@@ -129,7 +131,21 @@ impl Template {
             }
             _ => return Err(StackError::Template("no Resources".into())),
         };
-        Ok(Self { resources, parameters })
+        let function_globals = doc.get("Globals").and_then(|g| g.get("Function")).cloned().unwrap_or(Value::Null);
+        Ok(Self { resources, parameters, function_globals })
+    }
+
+    /// A resource's `Properties`.
+    pub fn properties(&self, logical_id: &str) -> Option<&Value> {
+        self.resources.iter().find(|(id, _)| id == logical_id).and_then(|(_, r)| r.get("Properties"))
+    }
+
+    /// A function's `MemorySize` in MB: its own, or the template's global one.
+    pub fn function_memory_mb(&self, logical_id: &str) -> Option<u32> {
+        let own = self.properties(logical_id).and_then(|p| p.get("MemorySize"));
+        own.or_else(|| self.function_globals.get("MemorySize"))
+            .and_then(Value::as_u64)
+            .and_then(|m| u32::try_from(m).ok())
     }
 
     /// A parameter's default value.
@@ -543,6 +559,9 @@ mod tests {
         assert_eq!(t.of_type("AWS::DynamoDB::Table").count(), 1);
         assert_eq!(t.of_type("AWS::SQS::Queue").count(), 2);
         assert_eq!(t.of_type("AWS::KMS::Key").count(), 1);
+        // Every function runs with the global memory size unless it sets its own.
+        assert_eq!(t.function_memory_mb("DeliveryFunction"), Some(128));
+        assert!(t.properties("HooklineTable").is_some_and(|p| p.get("GlobalSecondaryIndexes").is_some()));
     }
 
     #[test]

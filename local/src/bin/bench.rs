@@ -8,7 +8,14 @@
 //! /proc, the binary's own process), AWS calls per delivery, peak RSS, binary size and the
 //! time from process start to its first `/next` (ready).
 //!
+//! Then it measures the whole path (`whole_path`): the release api binary ingesting N events
+//! and the delivery binary delivering them, and prints CPU µs per delivered event.
+//!
 //!   hookline-bench [--deliveries N] [--binary target/release/hookline-delivery]
+//!                  [--api-binary target/release/hookline-api]
+
+#[path = "bench/whole_path.rs"]
+mod whole_path;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -59,6 +66,15 @@ async fn serve(app: Router) -> Result<String, BoxError> {
     Ok(addr.to_string())
 }
 
+/// Where cargo puts release binaries: `CARGO_TARGET_DIR` when set, else the workspace's target/.
+fn release_binary(name: &str) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("release")
+        .join(name)
+}
+
 /// The Lambda Runtime API, fed from the delivery queue.
 struct Runtime {
     sqs: aws_sdk_sqs::Client,
@@ -70,6 +86,22 @@ struct Runtime {
     delivered: AtomicU64,
     failed_reports: AtomicU64,
     done: Notify,
+}
+
+impl Runtime {
+    fn new(sdk: &aws_config::SdkConfig, queue: &stack::QueueRef, target: u64) -> Self {
+        Self {
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            queue_url: queue.url.clone(),
+            queue_arn: queue.arn.clone(),
+            target,
+            ready_at: Mutex::new(None),
+            pending: Mutex::new(HashMap::new()),
+            delivered: AtomicU64::new(0),
+            failed_reports: AtomicU64::new(0),
+            done: Notify::new(),
+        }
+    }
 }
 
 async fn next_invocation(State(rt): State<Arc<Runtime>>) -> Response {
@@ -188,9 +220,8 @@ fn process_usage(pid: u32) -> Result<(Duration, Duration, u64), BoxError> {
 async fn run() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: u64 = arg(&args, "--deliveries").map(|v| v.parse()).transpose()?.unwrap_or(2000);
-    let binary = arg(&args, "--binary")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/hookline-delivery"));
+    let binary = arg(&args, "--binary").map(PathBuf::from).unwrap_or_else(|| release_binary("hookline-delivery"));
+    let api_binary = arg(&args, "--api-binary").map(PathBuf::from).unwrap_or_else(|| release_binary("hookline-api"));
     let binary_size = std::fs::metadata(&binary)
         .map_err(|e| format!("{}: {e} (build it: cargo build --release -p hookline-delivery)", binary.display()))?
         .len();
@@ -234,17 +265,7 @@ async fn run() -> Result<(), BoxError> {
 
     // The counting proxy and the runtime API.
     let (proxy_endpoint, calls_log) = aws_proxy::start(&moto.endpoint()).await?;
-    let runtime = Arc::new(Runtime {
-        sqs: aws_sdk_sqs::Client::new(&sdk),
-        queue_url: queue.url.clone(),
-        queue_arn: queue.arn.clone(),
-        target: n,
-        ready_at: Mutex::new(None),
-        pending: Mutex::new(HashMap::new()),
-        delivered: AtomicU64::new(0),
-        failed_reports: AtomicU64::new(0),
-        done: Notify::new(),
-    });
+    let runtime = Arc::new(Runtime::new(&sdk, &queue, n));
     let runtime_addr = serve(
         Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
@@ -339,6 +360,10 @@ async fn run() -> Result<(), BoxError> {
     println!("  binary size                   {:.1} MB ({})", binary_size as f64 / 1_048_576.0, binary.display());
     println!("  start to ready                {:.1} ms", (ready_at - started).as_secs_f64() * 1e3);
     println!("  batch items reported failed   {}", runtime.failed_reports.load(Ordering::SeqCst));
+    if !api_binary.exists() {
+        return Err(format!("{}: not built (cargo build --release -p hookline-api)", api_binary.display()).into());
+    }
+    whole_path::run(&moto, n, &api_binary, &binary).await?;
     drop(moto);
     Ok(())
 }
