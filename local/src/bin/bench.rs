@@ -67,6 +67,42 @@ async fn serve(app: Router) -> Result<String, BoxError> {
 }
 
 /// Where cargo puts release binaries: `CARGO_TARGET_DIR` when set, else the workspace's target/.
+/// A stack from template.yaml under `prefix`, and a loopback receiver counting what it gets.
+struct Fixture {
+    template: stack::Template,
+    table: String,
+    secrets_key: String,
+    queue: stack::QueueRef,
+    /// The receiver's `host:port`.
+    receiver: String,
+    received: Arc<AtomicU64>,
+}
+
+impl Fixture {
+    async fn start(sdk: &hookline_shared::adapters::sdk::SdkConfig, prefix: &str) -> Result<Self, BoxError> {
+        let template = stack::Template::load(&stack::template_path())?;
+        let created = stack::provision(sdk, &template, prefix, &HashMap::new()).await?;
+        let received = Arc::new(AtomicU64::new(0));
+        let counter = received.clone();
+        let receiver = serve(Router::new().fallback(post(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::Relaxed);
+                "ok"
+            }
+        })))
+        .await?;
+        Ok(Self {
+            template,
+            table: created.table("HooklineTable")?.to_string(),
+            secrets_key: created.key("SecretsKey")?.to_string(),
+            queue: created.queue("DeliveryQueue")?.clone(),
+            receiver,
+            received,
+        })
+    }
+}
+
 fn release_binary(name: &str) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -229,21 +265,7 @@ async fn run() -> Result<(), BoxError> {
     // The stack, the receiver and N queued deliveries, made by the real ingest.
     let moto = MotoServer::start(0)?;
     let sdk = sdk::for_endpoint(&moto.endpoint()).await;
-    let template = stack::Template::load(&stack::template_path())?;
-    let created = stack::provision(&sdk, &template, "bench", &HashMap::new()).await?;
-    let table = created.table("HooklineTable")?.to_string();
-    let secrets_key = created.key("SecretsKey")?.to_string();
-    let queue = created.queue("DeliveryQueue")?.clone();
-    let received = Arc::new(AtomicU64::new(0));
-    let counter = received.clone();
-    let receiver = serve(Router::new().fallback(post(move || {
-        let counter = counter.clone();
-        async move {
-            counter.fetch_add(1, Ordering::Relaxed);
-            "ok"
-        }
-    })))
-    .await?;
+    let Fixture { table, secrets_key, queue, receiver, received, .. } = Fixture::start(&sdk, "bench").await?;
 
     let store = DynamoStore::connect(&sdk, &table, &secrets_key);
     let task_queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &queue.url);

@@ -4,7 +4,7 @@
 //! proxy, which keeps their connections open as AWS's endpoints do. CPU per delivered event is
 //! both processes' user + system time (from /proc), from the moment both are ready.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hookline_local::cost::run::event_body;
 use hookline_local::moto::MotoServer;
-use hookline_local::{aws_proxy, sdk, stack};
+use hookline_local::{aws_proxy, sdk};
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::app::manage_webhooks;
 use hookline_shared::domain::api_key;
@@ -29,7 +29,7 @@ use hookline_shared::ports::store::ApiKeyStore;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use super::{BoxError, Runtime, invocation_error, invocation_response, next_invocation, process_usage, serve};
+use super::{BoxError, Fixture, Runtime, invocation_error, invocation_response, next_invocation, process_usage, serve};
 
 const TENANT: &str = "bench";
 const TOPIC: &str = "coupon_create";
@@ -118,21 +118,8 @@ fn spawn(binary: &Path, runtime: &str, name: &str, vars: &[(&str, String)]) -> R
 
 pub async fn run(moto: &MotoServer, n: u64, api_binary: &Path, delivery_binary: &Path) -> Result<(), BoxError> {
     let direct = sdk::for_endpoint(&moto.endpoint()).await;
-    let template = stack::Template::load(&stack::template_path())?;
-    let created = stack::provision(&direct, &template, "bench-whole", &HashMap::new()).await?;
-    let table = created.table("HooklineTable")?.to_string();
-    let secrets_key = created.key("SecretsKey")?.to_string();
-    let queue = created.queue("DeliveryQueue")?.clone();
-    let received = Arc::new(AtomicU64::new(0));
-    let counter = received.clone();
-    let receiver = serve(Router::new().fallback(post(move || {
-        let counter = counter.clone();
-        async move {
-            counter.fetch_add(1, Ordering::Relaxed);
-            "ok"
-        }
-    })))
-    .await?;
+    let Fixture { template, table, secrets_key, queue, receiver, received } =
+        Fixture::start(&direct, "bench-whole").await?;
     let store = DynamoStore::connect(&direct, &table, &secrets_key);
     let (key, record) = api_key::new_key("bench", None);
     store.put_api_key(&record).await?;
