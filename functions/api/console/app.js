@@ -1131,7 +1131,7 @@
       if (stored && !setting.secret && stored[setting.name] != null) input.value = stored[setting.name];
       const note = setting.required ? '' : ' (optional)';
       return h('div', { className: multiline ? 'field wide' : 'field' },
-        h('label', { for: inputId, text: `${setting.name}${note}`, title: setting.description }),
+        h('label', { for: inputId, text: `${setting.label || setting.name}${note}`, title: setting.description }),
         input,
         h('p', { className: 'small muted', text: setting.description }));
     });

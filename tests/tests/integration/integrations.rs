@@ -438,6 +438,7 @@ async fn the_integration_catalog_lists_each_preset_with_its_settings_and_an_exam
     let klaviyo = &data[0];
     let api_key =
         klaviyo["settings"].as_array().expect("settings").iter().find(|s| s["name"] == "api_key").expect("api_key");
+    assert_eq!(api_key["label"], "API key", "what the console's form shows");
     assert_eq!((api_key["required"].clone(), api_key["secret"].clone()), (json!(true), json!(true)));
     assert_eq!(klaviyo["example"]["url"], "https://a.klaviyo.com/api/events");
     assert_eq!(

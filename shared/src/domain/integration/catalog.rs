@@ -11,6 +11,8 @@ pub const DEFAULT_EXTERNAL_ID_FIELD: &str = "user_customer_id";
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SettingSpec {
     pub name: &'static str,
+    /// What a person reads in the console's form.
+    pub label: &'static str,
     pub description: &'static str,
     pub required: bool,
     /// Kept like a secret: sealed at rest, shown only as a hint.
@@ -27,12 +29,17 @@ pub struct PresetSpec {
     pub settings: &'static [SettingSpec],
 }
 
-const fn required(name: &'static str, description: &'static str, secret: bool) -> SettingSpec {
-    SettingSpec { name, description, required: true, secret, default: None }
+const fn required(name: &'static str, label: &'static str, description: &'static str, secret: bool) -> SettingSpec {
+    SettingSpec { name, label, description, required: true, secret, default: None }
 }
 
-const fn field(name: &'static str, description: &'static str, default: &'static str) -> SettingSpec {
-    SettingSpec { name, description, required: false, secret: false, default: Some(default) }
+const fn field(
+    name: &'static str,
+    label: &'static str,
+    description: &'static str,
+    default: &'static str,
+) -> SettingSpec {
+    SettingSpec { name, label, description, required: false, secret: false, default: Some(default) }
 }
 
 pub const PRESETS: &[PresetSpec] = &[
@@ -43,10 +50,20 @@ pub const PRESETS: &[PresetSpec] = &[
                       (with the webhook's prefix), on the profile the event's e-mail, phone or external id names; \
                       the other fields are its properties.",
         settings: &[
-            required("api_key", "A Klaviyo private API key with the events:write scope", true),
-            field("email_field", "The event field holding the profile's e-mail", DEFAULT_EMAIL_FIELD),
-            field("phone_field", "The event field holding the profile's phone number (E.164)", DEFAULT_PHONE_FIELD),
-            field("external_id_field", "The event field holding your id of the profile", DEFAULT_EXTERNAL_ID_FIELD),
+            required("api_key", "API key", "A Klaviyo private API key with the events:write scope", true),
+            field("email_field", "E-mail field", "The event field holding the profile's e-mail", DEFAULT_EMAIL_FIELD),
+            field(
+                "phone_field",
+                "Phone field",
+                "The event field holding the profile's phone number (E.164)",
+                DEFAULT_PHONE_FIELD,
+            ),
+            field(
+                "external_id_field",
+                "External id field",
+                "The event field holding your id of the profile",
+                DEFAULT_EXTERNAL_ID_FIELD,
+            ),
         ],
     },
     PresetSpec {
@@ -56,6 +73,7 @@ pub const PRESETS: &[PresetSpec] = &[
                       (the webhook's fields, when it selects some).",
         settings: &[required(
             "url",
+            "Webhook URL",
             "The incoming webhook URL Slack gives (https://hooks.slack.com/services/...)",
             true,
         )],
@@ -65,7 +83,12 @@ pub const PRESETS: &[PresetSpec] = &[
         name: "Discord",
         description: "A Discord channel webhook: a message with the topic and the event's key fields; mentions \
                       in event data are not resolved.",
-        settings: &[required("url", "The webhook URL Discord gives (https://discord.com/api/webhooks/...)", true)],
+        settings: &[required(
+            "url",
+            "Webhook URL",
+            "The webhook URL Discord gives (https://discord.com/api/webhooks/...)",
+            true,
+        )],
     },
     PresetSpec {
         id: "segment",
@@ -73,9 +96,10 @@ pub const PRESETS: &[PresetSpec] = &[
         description: "Segment's HTTP Tracking API: a track call named after the topic (with the webhook's prefix), \
                       the event's fields as properties.",
         settings: &[
-            required("write_key", "The write key of a Segment HTTP API source", true),
+            required("write_key", "Write key", "The write key of a Segment HTTP API source", true),
             field(
                 "user_id_field",
+                "User id field",
                 "The event field holding the userId (without it, anonymousId is the delivery id)",
                 DEFAULT_EXTERNAL_ID_FIELD,
             ),
@@ -87,8 +111,8 @@ pub const PRESETS: &[PresetSpec] = &[
         description: "Any JSON body, written as a template over the event: topic, event_type, occurred_at, \
                       context, data, delivery_id; every {{ expression }} is written as JSON. Signed like any webhook.",
         settings: &[
-            required("url", "Where to send it", false),
-            required("template", "The body template (minijinja syntax, JSON output)", false),
+            required("url", "URL", "Where to send it", false),
+            required("template", "Body template", "The body template (minijinja syntax, JSON output)", false),
         ],
     },
 ];

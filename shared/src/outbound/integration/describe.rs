@@ -21,6 +21,8 @@ use crate::outbound::render::{EventView, RenderOptions};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SettingDescription {
     pub name: String,
+    /// What the console's form calls it.
+    pub label: String,
     pub description: String,
     pub required: bool,
     /// Kept like a secret: write-only, shown back as `<name>_hint`.
@@ -106,6 +108,7 @@ fn describe(spec: &PresetSpec, payload: &EventPayload) -> IntegrationDescription
             .iter()
             .map(|s| SettingDescription {
                 name: s.name.into(),
+                label: s.label.into(),
                 description: s.description.into(),
                 required: s.required,
                 secret: s.secret,
