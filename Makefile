@@ -97,12 +97,14 @@ clean:
 
 ## make bench: the delivery function's figures (release binary, moto, loopback receiver), then
 ## ingest + delivery together on the release api and delivery binaries (CPU µs per delivered
-## event), then the cost lines of a short `make cost` run (BENCH_COST_EVENTS events)
+## event; BENCH_BATCH events a request), then the cost lines of a short `make cost` run
+## (BENCH_COST_EVENTS events)
 BENCH_DELIVERIES ?= 2000
+BENCH_BATCH ?= 100
 BENCH_COST_EVENTS ?= 200
 bench: venv
 	cargo build --release -p hookline-delivery --bin hookline-delivery -p hookline-api --bin hookline-api -p hookline-local --bin hookline-cost
-	cargo run -p hookline-local --bin hookline-bench -- --deliveries $(BENCH_DELIVERIES)
+	cargo run -p hookline-local --bin hookline-bench -- --deliveries $(BENCH_DELIVERIES) --batch $(BENCH_BATCH)
 	@echo; echo "cost ($(BENCH_COST_EVENTS) events; make cost for the table):"
 	@out=$$(COST_EVENTS=$(BENCH_COST_EVENTS) COST_COMMON_EVENTS=$(BENCH_COST_EVENTS) cargo run -q --release -p hookline-local --bin hookline-cost 2>/dev/null) \
 	  && printf '%s\n' "$$out" | tail -n 2

@@ -148,6 +148,14 @@ impl Template {
             .and_then(|m| u32::try_from(m).ok())
     }
 
+    /// Whether Lambda writes its own per-invocation log records (platform.start, platform.report:
+    /// INFO) for the functions: not when the global `LoggingConfig` sets `SystemLogLevel` to
+    /// WARN or ERROR.
+    pub fn platform_logs_info(&self) -> bool {
+        let level = self.function_globals.get("LoggingConfig").and_then(|l| l.get("SystemLogLevel"));
+        !matches!(level.and_then(Value::as_str), Some("WARN" | "ERROR"))
+    }
+
     /// A parameter's default value.
     pub fn parameter(&self, name: &str) -> Option<&str> {
         self.parameters.get(name).map(String::as_str)

@@ -8,8 +8,9 @@ use hookline_local::cost::report::{self, Options};
 
 #[tokio::test]
 async fn a_small_cost_run_accounts_for_every_delivery_and_prices_every_call() {
-    // GIVEN 50 events of the mix (1 in 10 to three webhooks; per 100 deliveries 1 dead, 4 retried)
-    let options = Options { events: 50, common_events: 20, alert_minute_ms: 20 };
+    // GIVEN 50 events of the mix (1 in 10 to three webhooks; per 100 deliveries 1 dead, 4 retried),
+    // sent 10 to a batch
+    let options = Options { events: 50, common_events: 20, batch: 10, alert_minute_ms: 20 };
     // WHEN the cost run measures them and 20 common-case events
     let report = report::report(options).await.expect("the cost run");
 
@@ -32,10 +33,10 @@ async fn a_small_cost_run_accounts_for_every_delivery_and_prices_every_call() {
     }
     assert!(!report.common.ledger.by_path.contains_key(&CostPath::Retry));
     assert_eq!(report.common.tally.delivered_first_try, 20);
-    // AND each ingest is one API Gateway request and one api invocation
+    // AND each batch of 10 events is one API Gateway request and one api invocation
     let ingest = mix.ledger.by_path[&CostPath::Ingest];
-    assert_eq!(ingest.get(Component::ApiGateway), 50.0);
-    assert_eq!(ingest.get(Component::LambdaRequests), 50.0);
+    assert_eq!(ingest.get(Component::ApiGateway), 5.0);
+    assert_eq!(ingest.get(Component::LambdaRequests), 5.0);
 
     // AND the report has a row per component and ends with exactly the two closing lines
     for component in Component::ALL {

@@ -86,7 +86,7 @@ pub struct Health {
         health::health, openapi_json, topics::list, integrations::list, egress::list,
         webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete, webhooks::test,
         deliveries::list, deliveries::get, deliveries::retry, deliveries::recover,
-        events::ingest,
+        events::ingest, events::ingest_batch,
         access::create_key, access::list_keys, access::revoke_key,
         access::create_console_link, access::open_console, access::session_info, access::logout,
         recipients::list, recipients::resend,

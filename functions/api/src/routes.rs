@@ -37,6 +37,7 @@ pub fn router<S: Store, Q: TaskQueue>(app: Arc<App<S, Q>>) -> Router {
             "/v1/tenants/{tenant_id}/events",
             post(events::ingest::<S, Q>).layer(middleware::from_fn(events::count_events)),
         )
+        .route("/v1/tenants/{tenant_id}/events/batch", post(events::ingest_batch::<S, Q>))
         .route("/v1/tenants/{tenant_id}/deliveries/{delivery_id}", get(deliveries::get::<S, Q>))
         .route("/v1/tenants/{tenant_id}/console-sessions", post(access::create_console_link::<S, Q>))
         .route("/v1/tenants/{tenant_id}/alert-recipients", get(recipients::list::<S, Q>))

@@ -32,6 +32,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use hookline_local::cost::run::DEFAULT_BATCH;
 use hookline_local::moto::MotoServer;
 use hookline_local::{aws_proxy, sdk, stack};
 use hookline_shared::adapters::dynamo::DynamoStore;
@@ -385,7 +386,8 @@ async fn run() -> Result<(), BoxError> {
     if !api_binary.exists() {
         return Err(format!("{}: not built (cargo build --release -p hookline-api)", api_binary.display()).into());
     }
-    whole_path::run(&moto, n, &api_binary, &binary).await?;
+    let batch: u64 = arg(&args, "--batch").map(|v| v.parse()).transpose()?.unwrap_or(DEFAULT_BATCH);
+    whole_path::run(&moto, n, batch, &api_binary, &binary).await?;
     drop(moto);
     Ok(())
 }

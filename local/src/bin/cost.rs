@@ -3,7 +3,9 @@
 //! `hookline_local::cost`). Ends with the two lines
 //! `common case: $X.XX per million deliveries` and `mix: $Y.YY per million deliveries`.
 //!
-//!   COST_EVENTS=1000 COST_COMMON_EVENTS=200 COST_ALERT_MINUTE_MS=100 hookline-cost
+//!   COST_EVENTS=1000 COST_COMMON_EVENTS=200 COST_BATCH=100 COST_ALERT_MINUTE_MS=100 hookline-cost
+//!
+//! COST_BATCH is how many events one request carries (1: each alone, `POST …/events`).
 
 use std::process::ExitCode;
 
@@ -24,6 +26,7 @@ async fn main() -> ExitCode {
         Ok::<_, String>(Options {
             events: env_number("COST_EVENTS", 1000)?,
             common_events: env_number("COST_COMMON_EVENTS", 200)?,
+            batch: env_number("COST_BATCH", hookline_local::cost::run::DEFAULT_BATCH)?,
             alert_minute_ms: env_number("COST_ALERT_MINUTE_MS", 100)?,
         })
     })();

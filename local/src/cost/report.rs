@@ -21,6 +21,8 @@ pub struct Options {
     pub events: u64,
     /// Events of the common-case run (1 KB, one webhook, first try).
     pub common_events: u64,
+    /// Events a request carries (1: each event its own `POST …/events`).
+    pub batch: u64,
     /// One minute of the alert interval, shortened so held dead letters come back within the run.
     pub alert_minute_ms: u64,
 }
@@ -71,10 +73,16 @@ pub async fn report(options: Options) -> Result<Report, BoxError> {
         run::price(&mut result, &invocations, &table, &prices)?;
         Ok(result)
     };
-    let mix = Box::pin(run_priced(Mix::realistic(options.events), &format!("cost{}-mix", std::process::id()))).await?;
-    let common =
-        Box::pin(run_priced(Mix::common_case(options.common_events), &format!("cost{}-common", std::process::id())))
-            .await?;
+    let mix = Box::pin(run_priced(
+        Mix { batch: options.batch, ..Mix::realistic(options.events) },
+        &format!("cost{}-mix", std::process::id()),
+    ))
+    .await?;
+    let common = Box::pin(run_priced(
+        Mix { batch: options.batch, ..Mix::common_case(options.common_events) },
+        &format!("cost{}-common", std::process::id()),
+    ))
+    .await?;
     let mix_per_million = mix.ledger.per_million(&mix.ledger.total(), &prices);
     let common_per_million = common.ledger.per_million(&common.ledger.total(), &prices);
 
@@ -86,8 +94,9 @@ pub async fn report(options: Options) -> Result<Report, BoxError> {
     );
     let _ = writeln!(
         text,
-        "alert interval minute shortened to {} ms; retries every 1 s; Lambda memory from template.yaml; free tiers ignored",
-        options.alert_minute_ms
+        "alert interval minute shortened to {} ms; retries every 1 s; Lambda memory and platform log records ({}) from template.yaml; free tiers ignored",
+        options.alert_minute_ms,
+        if mix.platform_logs { "logged" } else { "off: SystemLogLevel WARN" }
     );
     let _ = writeln!(text, "\nmix: {}", describe(&mix, &prices));
     text.push_str(&mix.ledger.render(&prices));
@@ -106,8 +115,9 @@ pub fn describe(result: &MixResult, prices: &PriceTable) -> String {
     let three = m.events_to_three();
     let _ = writeln!(
         out,
-        "{} events of {EVENT_BYTES} bytes ({} to one webhook, {three} to three): {} deliveries; {} delivered first try, {} after one retry, {} dead after every attempt and alerted ({:.1} s)",
+        "{} events of {EVENT_BYTES} bytes, {} a request ({} to one webhook, {three} to three): {} deliveries; {} delivered first try, {} after one retry, {} dead after every attempt and alerted ({:.1} s)",
         m.events,
+        m.batch,
         m.events - three,
         result.deliveries_made,
         t.delivered_first_try,

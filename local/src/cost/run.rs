@@ -49,6 +49,8 @@ const TOPIC_ONE: &str = "coupon_create";
 const TOPIC_THREE: &str = "order_update";
 /// The size of each event's request body.
 pub const EVENT_BYTES: usize = 1024;
+/// Events a request carries unless the run says otherwise: a sender with volume batches.
+pub const DEFAULT_BATCH: u64 = 100;
 /// The retry schedule of the run: the shortest SQS can hold (visibility is in whole seconds).
 const RETRY_SCHEDULE: &str = "1s";
 
@@ -56,6 +58,9 @@ const RETRY_SCHEDULE: &str = "1s";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mix {
     pub events: u64,
+    /// Events sent in one request: 1 posts each alone (`POST …/events`), more go as batches
+    /// (`POST …/events/batch`).
+    pub batch: u64,
     /// Every this-many-th event goes to the topic with three webhooks (0: none).
     pub fan_out_3_every: u64,
     pub fates: Fates,
@@ -65,12 +70,12 @@ impl Mix {
     /// N events, one in ten to three webhooks; of each 100 deliveries 95 first try, 4 after one
     /// retry, 1 dead after every attempt.
     pub fn realistic(events: u64) -> Self {
-        Self { events, fan_out_3_every: 10, fates: Fates { dead_per_100: 1, retry_per_100: 4 } }
+        Self { events, batch: DEFAULT_BATCH, fan_out_3_every: 10, fates: Fates { dead_per_100: 1, retry_per_100: 4 } }
     }
 
     /// The common case: 1 KB, one webhook, delivered on the first try.
     pub fn common_case(events: u64) -> Self {
-        Self { events, fan_out_3_every: 0, fates: Fates { dead_per_100: 0, retry_per_100: 0 } }
+        Self { events, batch: DEFAULT_BATCH, fan_out_3_every: 0, fates: Fates { dead_per_100: 0, retry_per_100: 0 } }
     }
 
     /// How many of its events go to three webhooks.
@@ -104,13 +109,42 @@ pub struct MixResult {
     pub delivery_records: u64,
     pub calls: CallTable,
     pub idle_receives: u64,
+    /// Whether Lambda logs its own records per invocation (template.yaml's `SystemLogLevel`).
+    pub platform_logs: bool,
     /// Calls with no billing rule (there should be none).
     pub unpriced: Vec<String>,
     pub elapsed: Duration,
 }
 
-/// An event's body of `EVENT_BYTES` bytes: a realistic order or coupon, padded.
-pub fn event_body(i: u64, topic: &str) -> Vec<u8> {
+/// An event of `EVENT_BYTES` bytes as JSON: a realistic order or coupon, its line items and
+/// note made of varied (seeded) words and codes, so it compresses as real events do, not as a
+/// run of one letter would.
+pub fn event_json(i: u64, topic: &str) -> Value {
+    const WORDS: [&str; 16] = [
+        "roast",
+        "ethiopia",
+        "blend",
+        "grinder",
+        "filter",
+        "decaf",
+        "kenya",
+        "espresso",
+        "mug",
+        "gift",
+        "card",
+        "beans",
+        "brazil",
+        "colombia",
+        "sample",
+        "subscription",
+    ];
+    let mut seed = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
     let mut event = json!({
         "id": format!("evt-{i:08}"), "topic": topic,
         "context": {"business_name": "Acme Coffee Roasters", "business_currency_code": "EUR", "business_id": "biz_0042"},
@@ -121,9 +155,27 @@ pub fn event_body(i: u64, topic: &str) -> Vec<u8> {
             "note": ""
         }
     });
-    let used = event.to_string().len();
-    event["data"]["note"] = Value::String("x".repeat(EVENT_BYTES.saturating_sub(used)));
-    event.to_string().into_bytes()
+    loop {
+        let n = next();
+        let name = format!("{} {}", WORDS[(n % 16) as usize], WORDS[((n >> 8) % 16) as usize]);
+        let item = json!({"sku": format!("SKU-{:06X}", n % 0xFF_FFFF), "name": name, "qty": 1 + n % 4, "price": 500 + n % 5000});
+        if event.to_string().len() + item.to_string().len() + 1 > EVENT_BYTES {
+            break;
+        }
+        event["data"]["items"].as_array_mut().expect("items").push(item);
+    }
+    let mut note = String::new();
+    while event.to_string().len() + note.len() < EVENT_BYTES {
+        let n = next();
+        note.push(char::from(b'a' + (n % 26) as u8));
+    }
+    event["data"]["note"] = Value::String(note);
+    event
+}
+
+/// An event's body of `EVENT_BYTES` bytes (`event_json`).
+pub fn event_body(i: u64, topic: &str) -> Vec<u8> {
+    event_json(i, topic).to_string().into_bytes()
 }
 
 struct Proxied {
@@ -266,15 +318,29 @@ pub async fn run_mix(
         let mut invocations = Vec::new();
         let mut made = 0;
         let mut mark = api_mark;
-        for i in 0..mix.events {
-            let uri = format!("/v1/tenants/{TENANT}/events");
-            let body = event_body(i, mix.topic(i));
+        let batch = mix.batch.max(1);
+        for first in (0..mix.events).step_by(batch as usize) {
+            let ids = first..(first + batch).min(mix.events);
+            let (uri, body) = if batch == 1 {
+                (format!("/v1/tenants/{TENANT}/events"), event_body(first, mix.topic(first)))
+            } else {
+                let events: Vec<Value> = ids.clone().map(|i| event_json(i, mix.topic(i))).collect();
+                (format!("/v1/tenants/{TENANT}/events/batch"), json!({"events": events}).to_string().into_bytes())
+            };
             let (answer, duration, logged) = api_logs.measure(call_api(&router, "POST", &uri, &key, body)).await;
             let (status, answer, size) = answer?;
             if !(200..300).contains(&status) {
                 return Err::<_, BoxError>(format!("an event answered {status}: {answer}").into());
             }
-            made += answer["deliveries"].as_array().map_or(0, Vec::len) as u64;
+            let results = if batch == 1 {
+                vec![answer.clone()]
+            } else {
+                answer["results"].as_array().cloned().unwrap_or_default()
+            };
+            if results.len() as u64 != ids.end - ids.start || results.iter().any(|r| r["error"].is_object()) {
+                return Err::<_, BoxError>(format!("a batch was not accepted whole: {answer}").into());
+            }
+            made += results.iter().map(|r| r["deliveries"].as_array().map_or(0, Vec::len) as u64).sum::<u64>();
             let calls = api.log.since(mark);
             mark += calls.len();
             invocations.push(Invocation {
@@ -341,6 +407,7 @@ pub async fn run_mix(
         delivery_records,
         calls: CallTable::new(),
         idle_receives: delivered.idle_receives + alerted.idle_receives,
+        platform_logs: template.platform_logs_info(),
         unpriced: Vec::new(),
         elapsed,
     };
@@ -369,7 +436,7 @@ pub fn price(
     table: &TableModel,
     prices: &PriceTable,
 ) -> Result<(), BoxError> {
-    let platform = prices.assumption("lambda_platform_log_bytes")?;
+    let platform = if result.platform_logs { prices.assumption("lambda_platform_log_bytes")? } else { 0.0 };
     for inv in invocations {
         match ledger::invocation_usage(inv, table, platform) {
             Ok(usage) => result.ledger.add(usage, &inv.shares),

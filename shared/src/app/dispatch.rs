@@ -312,7 +312,9 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
         let verdict = classify(outcome.status, outcome.retry_after);
         match verdict {
             AttemptVerdict::Delivered => {
-                tracing::info!(status = outcome.status, latency_ms = timestamp::millis(outcome.latency), "delivered");
+                // Debug only: the delivery log holds it, and a line per delivery is most of what
+                // the logs would cost (the metrics line counts deliveries per invocation).
+                tracing::debug!(status = outcome.status, latency_ms = timestamp::millis(outcome.latency), "delivered");
                 // A success ends a run of failures (read with the batch: no write otherwise).
                 if webhook.consecutive_failures > 0
                     && let Err(e) = self.store.reset_failures(&webhook.tenant_id, &webhook.id).await

@@ -15,11 +15,26 @@ pub async fn take(
     tenant_id: &str,
     now: OffsetDateTime,
 ) -> DomainResult<()> {
+    take_many(store, quota, kind, tenant_id, now, 1).await
+}
+
+/// Counts `amount` `kind`s against `tenant_id` at `now`, all or none (a batch of events): a 429
+/// `rate_limited` when they do not all fit in the window's quota.
+pub async fn take_many(
+    store: &impl QuotaStore,
+    quota: Option<&RateQuota>,
+    kind: QuotaKind,
+    tenant_id: &str,
+    now: OffsetDateTime,
+    amount: usize,
+) -> DomainResult<()> {
     let Some(quota) = quota else { return Ok(()) };
-    if try_take(store, quota, kind, tenant_id, now).await? {
+    let window = quota.window_at(now);
+    let amount = u32::try_from(amount).unwrap_or(u32::MAX);
+    if store.take_quota(tenant_id, kind.as_str(), window.index, quota.limit, amount, window.ends_at).await? {
         Ok(())
     } else {
-        Err(quota.exceeded(kind, &quota.window_at(now)))
+        Err(quota.exceeded(kind, &window))
     }
 }
 
@@ -33,29 +48,15 @@ pub async fn try_take(
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let window = quota.window_at(now);
-    store.take_quota(tenant_id, kind.as_str(), window.index, quota.limit, window.ends_at).await
+    store.take_quota(tenant_id, kind.as_str(), window.index, quota.limit, 1, window.ends_at).await
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
     use std::time::Duration;
 
     use super::*;
-
-    #[derive(Default)]
-    struct Counters(Mutex<HashMap<(String, String, u64), u32>>);
-
-    impl QuotaStore for Counters {
-        async fn take_quota(&self, tenant: &str, kind: &str, window: u64, limit: u32, _: i64) -> StoreResult<bool> {
-            let mut counters = self.0.lock().expect("lock");
-            let n = counters.entry((tenant.into(), kind.into(), window)).or_default();
-            let taken = *n < limit;
-            *n += u32::from(taken);
-            Ok(taken)
-        }
-    }
+    use crate::app::test_doubles::MemoryStore;
 
     fn at(unix: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(unix).expect("time")
@@ -64,7 +65,7 @@ mod tests {
     #[tokio::test]
     async fn a_quota_allows_its_limit_a_window_per_tenant_and_then_says_when_to_retry() {
         // GIVEN 2 a minute
-        let store = Counters::default();
+        let store = MemoryStore::default();
         let quota = RateQuota { limit: 2, window: Duration::from_secs(60) };
         let t0 = 1_700_000_040; // a minute's start
         // WHEN three are taken in the first 10 s THEN the third is refused, retry in 50 s
@@ -79,6 +80,19 @@ mod tests {
         take(&store, Some(&quota), QuotaKind::TestSends, "a", at(t0 + 60)).await.expect("next window");
         // AND no quota set takes nothing
         take(&store, None, QuotaKind::Events, "a", at(t0)).await.expect("unlimited");
-        assert_eq!(store.0.lock().expect("lock").len(), 4);
+        assert_eq!(store.quota_counters.lock().expect("lock").len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_batch_takes_all_its_events_or_none() {
+        // GIVEN 10 events a second, 7 of them taken
+        let store = MemoryStore::default();
+        let quota = RateQuota { limit: 10, window: Duration::from_secs(1) };
+        take_many(&store, Some(&quota), QuotaKind::Events, "a", at(100), 7).await.expect("7 fit");
+        // WHEN a batch of 4 comes THEN it is refused whole, and takes nothing
+        take_many(&store, Some(&quota), QuotaKind::Events, "a", at(100), 4).await.expect_err("4 do not fit");
+        // AND a batch of 3 still fits exactly
+        take_many(&store, Some(&quota), QuotaKind::Events, "a", at(100), 3).await.expect("3 fit");
+        take(&store, Some(&quota), QuotaKind::Events, "a", at(100)).await.expect_err("full");
     }
 }

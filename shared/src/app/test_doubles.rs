@@ -246,6 +246,14 @@ impl EventStore for MemoryStore {
     async fn mark_event_enqueued(&self, _: &str, _: &str) -> StoreResult<()> {
         Ok(())
     }
+
+    async fn mark_ingest_enqueued(&self, _: &str, _: &str, _: i64) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn ingest_enqueued(&self, _: &str, _: &str) -> StoreResult<bool> {
+        Ok(false)
+    }
 }
 
 /// Alert recipients by address, the tokens put, one daily counter for every day and kind.
@@ -287,11 +295,21 @@ impl RecipientStore for MemoryStore {
 
 /// Counters per (tenant, kind, window), each taken only below its limit.
 impl QuotaStore for MemoryStore {
-    async fn take_quota(&self, tenant: &str, kind: &str, window: u64, limit: u32, _: i64) -> StoreResult<bool> {
+    async fn take_quota(
+        &self,
+        tenant: &str,
+        kind: &str,
+        window: u64,
+        limit: u32,
+        amount: u32,
+        _: i64,
+    ) -> StoreResult<bool> {
         let mut counters = self.quota_counters.lock().expect("lock");
         let n = counters.entry((tenant.into(), kind.into(), window)).or_default();
-        let taken = *n < limit;
-        *n += u32::from(taken);
+        let taken = *n + amount <= limit;
+        if taken {
+            *n += amount;
+        }
         Ok(taken)
     }
 }

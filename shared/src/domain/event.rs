@@ -35,6 +35,64 @@ pub struct EventRequest {
     pub data: Value,
 }
 
+/// `POST /v1/tenants/{tenant_id}/events/batch`: up to `MAX_BATCH_EVENTS` events in one request
+/// (one API request, one fan-out read, one marker write and packed queue sends for all).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatchRequest {
+    /// Each an event as `POST …/events` takes it, checked on its own: one that is not is
+    /// refused alone, in its result (an item that is not even an object refuses the batch).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100, value_type = Vec<Object>))]
+    pub events: Vec<Map<String, Value>>,
+}
+
+impl EventRequest {
+    /// One event of a batch, read on its own: what it is not says its own `invalid_request`,
+    /// with the id it was sent with if it has one.
+    pub fn from_batch_item(item: Map<String, Value>) -> Result<Self, (Option<String>, DomainError)> {
+        let id = item.get("id").and_then(Value::as_str).map(str::to_string);
+        serde_json::from_value(Value::Object(item)).map_err(|e| (id, DomainError::invalid("invalid_request", e)))
+    }
+}
+
+/// Why one event of a batch was refused: what a single POST of it would answer.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchEventError {
+    pub code: String,
+    pub message: String,
+}
+
+/// One event's outcome in a batch answer, in the request's order: `status` 202 with the
+/// event's deliveries (the first result for a repeated id), or the 400 a single POST of it
+/// would get, with its error.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchEventResult {
+    pub status: u16,
+    /// The event's id (generated when it had none); absent for a refused event without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<DeliveryRef>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<BatchEventError>,
+}
+
+/// The answer of a batch: a result per event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchResult {
+    pub results: Vec<BatchEventResult>,
+}
+
+impl BatchEventResult {
+    pub fn accepted(result: IngestResult) -> Self {
+        Self { status: 202, event_id: Some(result.event_id), deliveries: Some(result.deliveries), error: None }
+    }
+}
+
 /// The body of an event as it is delivered: kept as JSON objects, exactly as received.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,11 +126,17 @@ pub struct EventRecord {
     pub topic: String,
     pub occurred_at: String,
     pub received_at: String,
-    /// Stored as a JSON string: DynamoDB's number type would not keep every JSON number as sent.
-    #[serde(with = "json_string")]
+    /// Stored as deflated JSON text (`deflated_json`): text, because DynamoDB's number type
+    /// would not keep every JSON number as sent; deflated, so a 1 KB event fits one write unit.
+    #[serde(with = "deflated_json")]
     pub payload: EventPayload,
     pub deliveries: Vec<DeliveryRef>,
     pub state: EventState,
+    /// The ingest call that wrote the event. Its deliveries are on the queue once that call's
+    /// marker exists (one write for a whole batch), so an `accepted` event is not rewritten
+    /// only to flip its state. Events written before have none and are flipped to `enqueued`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingest_id: Option<String>,
     /// Unix seconds after which DynamoDB's TTL may remove the record.
     pub expires_at: i64,
 }
@@ -160,6 +224,74 @@ impl EventRequest {
             ));
         }
         Ok(NewEvent { event_id, topic: self.topic, occurred_at, payload })
+    }
+}
+
+/// serde adapter: a value stored as its JSON text, raw-DEFLATE compressed, as bytes (a DynamoDB
+/// Binary). Reads the plain JSON text of records written before, too.
+pub mod deflated_json {
+    use std::fmt;
+
+    use serde::de::{DeserializeOwned, Error, SeqAccess, Visitor};
+    use serde::{Deserializer, Serialize, Serializer};
+
+    use crate::domain::limits::MAX_PAYLOAD_BYTES;
+
+    /// Level 6: zlib's default, most of level 9's gain for a fraction of its time.
+    const LEVEL: u8 = 6;
+    /// A stored payload never inflates past the payload limit (with room for its escaping):
+    /// a corrupt or hostile item cannot make a reader allocate without bound.
+    const MAX_INFLATED: usize = 2 * MAX_PAYLOAD_BYTES;
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_vec(v).map_err(serde::ser::Error::custom)?;
+        s.serialize_bytes(&miniz_oxide::deflate::compress_to_vec(&text, LEVEL))
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        let stored = d.deserialize_any(Stored)?;
+        let text = match stored {
+            StoredText::Plain(text) => text.into_bytes(),
+            StoredText::Deflated(bytes) => miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes, MAX_INFLATED)
+                .map_err(|e| D::Error::custom(format!("stored payload does not inflate: {e}")))?,
+        };
+        serde_json::from_slice(&text).map_err(D::Error::custom)
+    }
+
+    enum StoredText {
+        Plain(String),
+        Deflated(Vec<u8>),
+    }
+
+    struct Stored;
+
+    impl<'de> Visitor<'de> for Stored {
+        type Value = StoredText;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("deflated JSON bytes or JSON text")
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<StoredText, E> {
+            Ok(StoredText::Plain(v.to_string()))
+        }
+
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<StoredText, E> {
+            Ok(StoredText::Deflated(v.to_vec()))
+        }
+
+        fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<StoredText, E> {
+            Ok(StoredText::Deflated(v))
+        }
+
+        /// Bytes as a generic format (serde_json) writes them: an array of numbers.
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StoredText, A::Error> {
+            let mut bytes = Vec::new();
+            while let Some(b) = seq.next_element::<u8>()? {
+                bytes.push(b);
+            }
+            Ok(StoredText::Deflated(bytes))
+        }
     }
 }
 
@@ -255,12 +387,61 @@ mod tests {
             deliveries: vec![],
             state: EventState::Accepted,
             expires_at: 1,
+            ingest_id: None,
         };
-        // WHEN it is stored (the payload as JSON text, one level around context and data) and
-        // read back; THEN it is the same
+        // WHEN it is stored (the payload as deflated bytes: no nesting for DynamoDB to refuse)
+        // and read back; THEN it is the same
         let stored = serde_json::to_value(&rec).expect("ser");
-        assert_eq!(json_depth::text_depth(stored["payload"].as_str().expect("text").as_bytes()), MAX_PAYLOAD_DEPTH + 1);
+        assert!(stored["payload"].is_array(), "bytes");
         assert_eq!(serde_json::from_value::<EventRecord>(stored).expect("de"), rec);
+    }
+
+    fn record_with(data: Value) -> EventRecord {
+        EventRecord {
+            tenant_id: "t".into(),
+            event_id: "e".into(),
+            topic: "x".into(),
+            occurred_at: NOW.into(),
+            received_at: NOW.into(),
+            payload: EventPayload { context: Map::new(), data: data.as_object().cloned().expect("obj") },
+            deliveries: vec![],
+            state: EventState::Accepted,
+            expires_at: 1,
+            ingest_id: Some("ing_1".into()),
+        }
+    }
+
+    #[test]
+    fn a_payload_is_stored_deflated_and_a_plain_text_one_still_reads() {
+        // GIVEN a record with a repetitive 2 KB payload
+        let rec = record_with(serde_json::json!({"items": vec!["BEAN-ETH-250"; 150]}));
+        // WHEN it is stored; THEN its payload is far smaller than its JSON text, and reads back
+        let stored = serde_json::to_value(&rec).expect("ser");
+        let bytes = stored["payload"].as_array().expect("bytes").len();
+        let text = serde_json::to_string(&rec.payload).expect("text").len();
+        assert!(bytes * 10 < text, "{bytes} deflated bytes of {text}");
+        assert_eq!(serde_json::from_value::<EventRecord>(stored.clone()).expect("de"), rec);
+        // GIVEN a record written before payloads were deflated (JSON text); THEN it reads too
+        let mut legacy = stored.clone();
+        legacy["payload"] = Value::String(serde_json::to_string(&rec.payload).expect("text"));
+        assert_eq!(serde_json::from_value::<EventRecord>(legacy).expect("legacy"), rec);
+        // GIVEN bytes that are not DEFLATE data; THEN reading fails with a clear error
+        let mut corrupt = stored;
+        corrupt["payload"] = serde_json::json!([1, 2, 3, 4]);
+        let e = serde_json::from_value::<EventRecord>(corrupt).expect_err("corrupt");
+        assert!(e.to_string().contains("does not inflate"), "{e}");
+    }
+
+    #[test]
+    fn a_stored_payload_that_inflates_past_the_limit_is_refused() {
+        // GIVEN deflated bytes that inflate to more than twice the payload limit
+        let huge = format!("\"{}\"", "a".repeat(2 * MAX_PAYLOAD_BYTES + 1));
+        let bytes = miniz_oxide::deflate::compress_to_vec(huge.as_bytes(), 6);
+        let mut stored = serde_json::to_value(record_with(serde_json::json!({}))).expect("ser");
+        stored["payload"] = serde_json::json!(bytes);
+        // WHEN it is read; THEN it is refused, not inflated whole
+        let e = serde_json::from_value::<EventRecord>(stored).expect_err("bomb");
+        assert!(e.to_string().contains("does not inflate"), "{e}");
     }
 
     #[test]
@@ -278,9 +459,10 @@ mod tests {
             deliveries: vec![],
             state: EventState::Accepted,
             expires_at: 1,
+            ingest_id: None,
         };
+        // Numbers past f64's precision come back exactly (the payload is JSON text inside).
         let stored = serde_json::to_value(&rec).expect("ser");
-        assert!(stored["payload"].is_string());
         assert_eq!(serde_json::from_value::<EventRecord>(stored).expect("de"), rec);
     }
 }

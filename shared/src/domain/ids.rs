@@ -8,6 +8,8 @@ use crate::domain::limits::{MAX_EVENT_ID_LEN, MAX_TENANT_ID_LEN};
 
 pub const WEBHOOK_PREFIX: &str = "wh_";
 pub const EVENT_PREFIX: &str = "evt_";
+/// An ingest call (one event or a batch): its marker says its deliveries are on the queue.
+pub const INGEST_PREFIX: &str = "ing_";
 pub const DELIVERY_PREFIX: &str = "dlv_";
 pub const API_KEY_ID_PREFIX: &str = "key_";
 

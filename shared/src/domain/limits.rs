@@ -9,6 +9,8 @@ pub const MAX_BODY_BYTES: usize = 128 * 1024;
 /// apart from the body: numbers are written back in full (`1e15` becomes
 /// `1000000000000000.0`), so a body under the limit can make a larger payload.
 pub const MAX_PAYLOAD_BYTES: usize = MAX_BODY_BYTES;
+/// Events one batch request may carry (and the body limit above holds for the batch whole).
+pub const MAX_BATCH_EVENTS: usize = 100;
 /// Webhooks one tenant may have: bounds the fan-out of one event.
 pub const MAX_WEBHOOKS_PER_TENANT: usize = 100;
 /// Topics one webhook may subscribe to.

@@ -181,7 +181,17 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Option<EventRecord>>> + Send;
     /// Writes the event unless one with its id exists (conditional write).
     fn create_event(&self, event: &EventRecord) -> impl Future<Output = StoreResult<CreateEvent>> + Send;
+    /// Flips an event written before ingest markers to `enqueued`.
     fn mark_event_enqueued(&self, tenant_id: &str, event_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Writes the marker of ingest call `ingest_id`: every delivery of its events is queued.
+    fn mark_ingest_enqueued(
+        &self,
+        tenant_id: &str,
+        ingest_id: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Whether ingest call `ingest_id`'s marker exists (read consistently).
+    fn ingest_enqueued(&self, tenant_id: &str, ingest_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Deliveries and their attempts.
@@ -269,15 +279,17 @@ pub trait AlertStore: Send + Sync + 'static {
 
 /// Per-tenant rate counters (see `domain::quota`).
 pub trait QuotaStore: Send + Sync + 'static {
-    /// Counts one against `tenant_id`'s `kind` counter of window `window`, unless it is at
-    /// `limit` already: true when counted. Atomic (one conditional write), so concurrent
-    /// takes never pass the limit; the counter expires (TTL) after `expires_at`.
+    /// Counts `amount` against `tenant_id`'s `kind` counter of window `window`, unless that
+    /// would pass `limit`: true when counted (all of it; none otherwise). Atomic (one
+    /// conditional write), so concurrent takes never pass the limit; the counter expires (TTL)
+    /// after `expires_at`.
     fn take_quota(
         &self,
         tenant_id: &str,
         kind: &str,
         window: u64,
         limit: u32,
+        amount: u32,
         expires_at: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }

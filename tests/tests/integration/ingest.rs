@@ -120,9 +120,9 @@ async fn the_same_event_id_twice_creates_one_set_of_deliveries() {
 }
 
 /// A queue that fails its first `failures` sends, as SQS would in an outage.
-struct FlakyQueue {
-    inner: SqsQueue,
-    failures: AtomicUsize,
+pub(crate) struct FlakyQueue {
+    pub(crate) inner: SqsQueue,
+    pub(crate) failures: AtomicUsize,
 }
 
 impl TaskQueue for FlakyQueue {

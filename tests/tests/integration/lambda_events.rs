@@ -149,6 +149,7 @@ async fn a_sample_event_for_every_route_is_answered() {
         deliveries: vec![DeliveryRef { id: delivery_id.into(), webhook_id: webhook.id.clone() }],
         state: EventState::Enqueued,
         expires_at: 4_000_000_000,
+        ingest_id: None,
     };
     store.create_event(&event).await.expect("event");
     let mut failed = ingest::deliveries_of(&event).remove(0);

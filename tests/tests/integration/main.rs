@@ -4,6 +4,7 @@
 mod access;
 mod alerts;
 mod bad_input;
+mod batch_ingest;
 mod console;
 mod contract;
 mod crud;

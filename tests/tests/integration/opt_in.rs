@@ -257,7 +257,7 @@ async fn daily_caps_hold_under_concurrent_requests() {
     let store = Arc::new(h.store());
     let takers = (0..20).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { store.take_quota("capped", ALERTS, DAY_20425, 5, 0).await })
+        tokio::spawn(async move { store.take_quota("capped", ALERTS, DAY_20425, 5, 1, 0).await })
     });
     let taken = futures::future::join_all(takers)
         .await
@@ -265,8 +265,8 @@ async fn daily_caps_hold_under_concurrent_requests() {
         .filter(|t| *t.as_ref().expect("task").as_ref().expect("write"))
         .count();
     assert_eq!(taken, 5);
-    assert!(!store.take_quota("capped", ALERTS, DAY_20425, 5, 0).await.expect("write"));
-    assert!(store.take_quota("capped", ALERTS, DAY_20425 + 1, 5, 0).await.expect("write"), "a new day");
+    assert!(!store.take_quota("capped", ALERTS, DAY_20425, 5, 1, 0).await.expect("write"));
+    assert!(store.take_quota("capped", ALERTS, DAY_20425 + 1, 5, 1, 0).await.expect("write"), "a new day");
 }
 
 /// An SNS event carrying one SES notification, as the configuration set's topic delivers it.

@@ -7,12 +7,14 @@ use axum::middleware::Next;
 use axum::response::Response;
 use hookline_shared::adapters::metrics;
 use hookline_shared::app::ingest;
-use hookline_shared::domain::event::{EventRequest, IngestResult};
+use hookline_shared::domain::event::{
+    BatchEventError, BatchEventResult, BatchResult, EventBatchRequest, EventRequest, IngestResult,
+};
 use hookline_shared::domain::metrics::{EVENTS_ACCEPTED, EVENTS_REFUSED, Measure};
 use hookline_shared::ports::queue::TaskQueue;
 use hookline_shared::ports::store::Store;
 
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, JsonBody, NoParams};
 use crate::state::App;
 
@@ -33,6 +35,54 @@ pub async fn ingest<S: Store, Q: TaskQueue>(
     let result = ingest::ingest_event(&app.store, &app.queue, &app.settings, &tenant_id, request).await?;
     tracing::info!(tenant_id = %tenant_id, event_id = %result.event_id, deliveries = result.deliveries.len(), "event accepted");
     Ok((StatusCode::ACCEPTED, Json(result)))
+}
+
+#[utoipa::path(post, path = "/v1/tenants/{tenant_id}/events/batch", tag = "events", operation_id = "ingest_event_batch",
+    params(crate::openapi::TenantPath), request_body = EventBatchRequest,
+    responses(
+        (status = 200, description = "A result per event, in the request's order: `status` 202 with its deliveries (all on the queue; a repeated id answers the first result), or the 400 a single POST of that event would get, with its `error`.", body = BatchResult),
+        (status = 400, description = "Error codes: `invalid_batch` (no events, or more than 100).", body = ErrorBody),
+        (status = 429, description = "Error codes: `rate_limited` (the batch's events do not all fit in the tenant's event quota: none is taken; see `Retry-After`).", body = ErrorBody),
+    ))]
+/// `POST /v1/tenants/{tenant_id}/events/batch`: up to 100 events, a result per event. The
+/// whole batch fails (retry it: accepted ids answer as before) only for an unknown tenant, the
+/// quota, or a dependency failure (503).
+pub async fn ingest_batch<S: Store, Q: TaskQueue>(
+    State(app): State<Arc<App<S, Q>>>,
+    ApiPath(tenant_id): ApiPath<String>,
+    _no_params: ApiQuery<NoParams>,
+    JsonBody(request): JsonBody<EventBatchRequest>,
+) -> ApiResult<Json<BatchResult>> {
+    let sent = request.events.len();
+    let events = request.events.into_iter().map(EventRequest::from_batch_item).collect();
+    let outcomes = match ingest::ingest_events(&app.store, &app.queue, &app.settings, &tenant_id, events).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.status.is_client_error() {
+                metrics::emit("api", &[Measure::count(EVENTS_REFUSED, sent)]);
+            }
+            return Err(e);
+        }
+    };
+    let results: Vec<BatchEventResult> = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(result) => BatchEventResult::accepted(result),
+            Err((event_id, e)) => {
+                let e = ApiError::from(e);
+                let error = BatchEventError { code: e.code.to_string(), message: e.message };
+                BatchEventResult { status: e.status.as_u16(), event_id, deliveries: None, error: Some(error) }
+            }
+        })
+        .collect();
+    let accepted = results.iter().filter(|r| r.error.is_none()).count();
+    metrics::emit(
+        "api",
+        &[Measure::count(EVENTS_ACCEPTED, accepted), Measure::count(EVENTS_REFUSED, results.len() - accepted)],
+    );
+    tracing::info!(tenant_id = %tenant_id, accepted, refused = results.len() - accepted, "event batch");
+    Ok(Json(BatchResult { results }))
 }
 
 /// Counts each event request once in the metrics line: accepted (2xx) or refused (4xx: the

@@ -2,7 +2,8 @@
 //! Lambda Runtime API) ingests N events of 1 KB, and the delivery binary (fed by the event
 //! source mapping's emulation, `Runtime`) delivers them; both call AWS through the recording
 //! proxy, which keeps their connections open as AWS's endpoints do. CPU per delivered event is
-//! both processes' user + system time (from /proc), from the moment both are ready.
+//! both processes' user + system time (from /proc), from the moment both are ready. Events go
+//! `--batch` to a request (default 100, as `make cost` sends them; 1 posts each alone).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -17,7 +18,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hookline_local::cost::run::event_body;
+use hookline_local::cost::run::{event_body, event_json};
 use hookline_local::moto::MotoServer;
 use hookline_local::{aws_proxy, sdk};
 use hookline_shared::adapters::dynamo::DynamoStore;
@@ -26,7 +27,7 @@ use hookline_shared::domain::api_key;
 use hookline_shared::domain::settings::Settings;
 use hookline_shared::domain::webhook::CreateWebhook;
 use hookline_shared::ports::store::ApiKeyStore;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::{BoxError, Fixture, Runtime, invocation_error, invocation_response, next_invocation, process_usage, serve};
@@ -75,19 +76,40 @@ async fn api_next(State(rt): State<Arc<ApiRuntime>>) -> Response {
 
 async fn api_response(State(rt): State<Arc<ApiRuntime>>, UrlPath(_id): UrlPath<String>, body: Bytes) -> StatusCode {
     let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if answer["statusCode"] == 202 {
-        rt.accepted.fetch_add(1, Ordering::SeqCst);
-    } else {
-        rt.refused.fetch_add(1, Ordering::SeqCst);
-        eprintln!("an event was refused: {answer}");
+    let inner: Value = answer["body"].as_str().and_then(|b| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
+    // A single event's 202, or a batch's 200 with a result per event.
+    let results = inner["results"].as_array().cloned().unwrap_or_else(|| vec![json!({"status": answer["statusCode"]})]);
+    for result in results {
+        if result["status"] == 202 && (answer["statusCode"] == 202 || answer["statusCode"] == 200) {
+            rt.accepted.fetch_add(1, Ordering::SeqCst);
+        } else {
+            rt.refused.fetch_add(1, Ordering::SeqCst);
+            eprintln!("an event was refused: {answer}");
+        }
     }
     StatusCode::ACCEPTED
 }
 
-/// An API Gateway HTTP API (payload 2.0) event posting `body` as tenant `TENANT`'s event.
-fn api_event(sample: &Value, key: &str, body: &[u8], i: u64) -> Vec<u8> {
+/// The API Gateway HTTP API (payload 2.0) events posting events `0..n` as tenant `TENANT`'s,
+/// `batch` to a request (1: each alone to `…/events`; more: to `…/events/batch`).
+fn api_events(sample: &Value, key: &str, n: u64, batch: u64) -> Vec<Vec<u8>> {
+    let batch = batch.max(1);
+    (0..n)
+        .step_by(batch as usize)
+        .map(|first| {
+            if batch == 1 {
+                return api_event(sample, key, "events", &event_body(first, TOPIC), first);
+            }
+            let events: Vec<Value> = (first..(first + batch).min(n)).map(|i| event_json(i, TOPIC)).collect();
+            api_event(sample, key, "events/batch", json!({"events": events}).to_string().as_bytes(), first)
+        })
+        .collect()
+}
+
+/// An API Gateway HTTP API (payload 2.0) event posting `body` to tenant `TENANT`'s `route`.
+fn api_event(sample: &Value, key: &str, route: &str, body: &[u8], i: u64) -> Vec<u8> {
     let mut event = sample.clone();
-    let path = format!("/v1/tenants/{TENANT}/events");
+    let path = format!("/v1/tenants/{TENANT}/{route}");
     event["rawPath"] = Value::String(path.clone());
     event["requestContext"]["http"]["path"] = Value::String(path.clone());
     event["requestContext"]["requestId"] = Value::String(format!("req-{i}"));
@@ -116,7 +138,13 @@ fn spawn(binary: &Path, runtime: &str, name: &str, vars: &[(&str, String)]) -> R
     Ok(command.stdout(Stdio::null()).stderr(Stdio::null()).kill_on_drop(true).spawn()?)
 }
 
-pub async fn run(moto: &MotoServer, n: u64, api_binary: &Path, delivery_binary: &Path) -> Result<(), BoxError> {
+pub async fn run(
+    moto: &MotoServer,
+    n: u64,
+    batch: u64,
+    api_binary: &Path,
+    delivery_binary: &Path,
+) -> Result<(), BoxError> {
     let direct = sdk::for_endpoint(&moto.endpoint()).await;
     let Fixture { template, table, secrets_key, queue, receiver, received } =
         Fixture::start(&direct, "bench-whole").await?;
@@ -132,7 +160,7 @@ pub async fn run(moto: &MotoServer, n: u64, api_binary: &Path, delivery_binary: 
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/api/ingest-event.json"),
     )?)?;
-    let events = (0..n).map(|i| api_event(&sample, &key, &event_body(i, TOPIC), i)).collect();
+    let events = api_events(&sample, &key, n, batch).into();
     let api_runtime = Arc::new(ApiRuntime {
         events: Mutex::new(events),
         ready_at: Mutex::new(None),
@@ -210,7 +238,7 @@ pub async fn run(moto: &MotoServer, n: u64, api_binary: &Path, delivery_binary: 
     let user = api_user.saturating_sub(api_user0) + del_user.saturating_sub(del_user0);
     let system = api_sys.saturating_sub(api_sys0) + del_sys.saturating_sub(del_sys0);
     println!(
-        "\ningest + delivery (release api and delivery binaries): {n} events of 1 KB, {} accepted, {delivered} delivered ({} reached the receiver)",
+        "\ningest + delivery (release api and delivery binaries): {n} events of 1 KB, {batch} a request, {} accepted, {delivered} delivered ({} reached the receiver)",
         api_runtime.accepted.load(Ordering::SeqCst),
         received.load(Ordering::SeqCst)
     );

@@ -17,6 +17,10 @@ use crate::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey, StoreError
 /// Tries at taking a sent summary off the pending one while failures keep being counted.
 const FINISH_ALERT_ROUNDS: u32 = 5;
 
+/// How counting a dead letter marks its delivery.
+const MARK_FAILED: &str =
+    "#status = :failed, alert_counted = :true, updated_at = :at, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk";
+
 impl AlertStore for DynamoStore {
     async fn disable_for_failures(
         &self,
@@ -66,10 +70,13 @@ impl AlertStore for DynamoStore {
         let mut mark = Update::builder()
             .table_name(&self.table)
             .set_key(Some(delivery_key))
-            .update_expression("SET #status = :failed, alert_counted = :true, updated_at = :at")
+            // A delivery that died unattempted (an unreadable message) is not in its webhook's
+            // log yet: the index keys put it there.
+            .update_expression(format!("SET {MARK_FAILED}"))
             .condition_expression(format!(
                 "attribute_exists(pk) AND attribute_not_exists(alert_counted) AND {same_round}"
             ))
+            .set_expression_attribute_values(Some(index_values(dead.tenant_id, dead.webhook_id, dead.delivery_id)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
@@ -78,9 +85,7 @@ impl AlertStore for DynamoStore {
         if dead.unreadable.is_some() {
             // An unreadable dead letter's reason becomes the delivery's last error.
             mark = mark
-                .update_expression(
-                    "SET #status = :failed, alert_counted = :true, updated_at = :at, last_error = :error",
-                )
+                .update_expression(format!("SET {MARK_FAILED}, last_error = :error"))
                 .expression_attribute_values(":error", s(&error));
         }
         let mark = mark.build().map_err(build_err("TransactWriteItems"))?;

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::DynamoStore;
 use super::items::*;
 use super::keys;
-use super::keys::{GSI1, GSI1_PK, GSI1_SK, SK};
+use super::keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
 use crate::domain::limits::FILTERED_PAGE_EXAMINES;
 use crate::domain::task::TaskIds;
@@ -15,7 +15,7 @@ use crate::ports::store::{DeliveryQuery, DeliveryStore, Page, StoreResult};
 
 impl DeliveryStore for DynamoStore {
     async fn put_deliveries(&self, deliveries: &[Delivery], only_if_absent: bool) -> StoreResult<()> {
-        let items = deliveries.iter().map(delivery_item).collect::<StoreResult<Vec<_>>>()?;
+        let items = deliveries.iter().map(pending_delivery_item).collect::<StoreResult<Vec<_>>>()?;
         if !only_if_absent {
             return self.batch_put(items).await;
         }
@@ -26,26 +26,40 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn write_deliveries(&self, writes: &[DeliveryWrite]) -> StoreResult<()> {
-        // One put per delivery state (the last wins: BatchWriteItem refuses a key twice) and
-        // one per attempt (each has its own key).
-        let mut states: Vec<Item> = Vec::new();
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        let mut attempts: Vec<Item> = Vec::new();
-        for w in writes {
-            let item = delivery_item(&w.delivery)?;
-            match seen.get(w.delivery.delivery_id.as_str()) {
-                Some(&i) => states[i] = item,
-                None => {
-                    seen.insert(&w.delivery.delivery_id, states.len());
-                    states.push(item);
+        // One state write per delivery (the last wins: BatchWriteItem refuses a key twice).
+        // The first write of a delivery's first round is a put of its record with the attempt
+        // inside (one write for the common delivery); any later write updates the record, so
+        // that first attempt stays, and puts its attempt as an item of its own.
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, w) in writes.iter().enumerate() {
+            last.insert(w.delivery.delivery_id.as_str(), i);
+        }
+        let mut puts: Vec<Item> = Vec::new();
+        let mut updates: Vec<&Delivery> = Vec::new();
+        for (i, w) in writes.iter().enumerate() {
+            let is_last = last.get(w.delivery.delivery_id.as_str()) == Some(&i);
+            if is_last && first_write(w) {
+                let mut item = delivery_item(&w.delivery)?;
+                if let Some(attempt) = &w.attempt {
+                    item.insert(FIRST_ATTEMPT.into(), attempt_value(attempt)?);
                 }
+                puts.push(item);
+                continue;
+            }
+            if is_last {
+                updates.push(&w.delivery);
             }
             if let Some(attempt) = &w.attempt {
-                attempts.push(attempt_item(&w.delivery, attempt)?);
+                puts.push(attempt_item(&w.delivery, attempt)?);
             }
         }
-        states.extend(attempts);
-        self.batch_put(states).await
+        self.batch_put(puts).await?;
+        // A batch's few retries in parallel; a bulk write (a test's) a bounded number at a time.
+        for chunk in updates.chunks(UPDATES_AT_ONCE) {
+            let done = futures::future::join_all(chunk.iter().map(|d| self.update_delivery(d))).await;
+            done.into_iter().collect::<StoreResult<Vec<()>>>()?;
+        }
+        Ok(())
     }
 
     async fn claim_requeue(&self, seen: &Delivery, claimed_at: i64, at: &str) -> StoreResult<bool> {
@@ -165,15 +179,21 @@ impl DeliveryStore for DynamoStore {
         let mut delivery = None;
         let mut attempts = Vec::new();
         // Attempt keys are time-ordered, so the partition comes back oldest attempt first.
-        for item in self.partition(keys::delivery_pk(tenant_id, delivery_id)).await? {
+        let mut first = None;
+        for mut item in self.partition(keys::delivery_pk(tenant_id, delivery_id)).await? {
             match item.get(SK) {
-                Some(AttributeValue::S(sk)) if sk == keys::DELIVERY_SK => delivery = Some(from_item(item)?),
+                Some(AttributeValue::S(sk)) if sk == keys::DELIVERY_SK => {
+                    first = item.remove(FIRST_ATTEMPT).map(attempt_from_value).transpose()?;
+                    delivery = Some(from_item(item)?);
+                }
                 Some(AttributeValue::S(sk)) if sk.starts_with(keys::ATTEMPT_SK_PREFIX) => {
                     attempts.push(from_item(item)?)
                 }
                 _ => {}
             }
         }
+        // The first attempt (in the record) is the oldest.
+        attempts.splice(0..0, first);
         Ok(delivery.map(|delivery| DeliveryLog { delivery, attempts }))
     }
 
@@ -189,8 +209,13 @@ impl DeliveryStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::delivery_pk(&ids.tenant_id, &ids.delivery_id), keys::DELIVERY_SK)))
-            .update_expression("SET #status = :failed, last_error = :reason, updated_at = :at REMOVE next_attempt_at")
+            // A delivery never attempted is not in its webhook's log yet: this puts it there.
+            .update_expression(
+                "SET #status = :failed, last_error = :reason, updated_at = :at, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk \
+                 REMOVE next_attempt_at",
+            )
             .condition_expression(format!("attribute_exists(pk) AND #status <> :delivered AND {same_round}"))
+            .set_expression_attribute_values(Some(index_values(&ids.tenant_id, &ids.webhook_id, &ids.delivery_id)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":delivered", s("delivered"))
@@ -200,5 +225,53 @@ impl DeliveryStore for DynamoStore {
             .send()
             .await;
         Ok(unless_condition_failed("UpdateItem", result)?.is_some())
+    }
+}
+
+/// Record updates sent at once by one `write_deliveries`.
+const UPDATES_AT_ONCE: usize = 10;
+
+/// Whether `w` is the first write of its delivery's first round (attempt 1, or a stop before
+/// any attempt): nothing is in the record yet that a put would lose.
+fn first_write(w: &DeliveryWrite) -> bool {
+    w.delivery.generation == 0 && w.attempt.as_ref().map_or(w.delivery.attempt_count == 0, |a| a.attempt == 1)
+}
+
+impl DynamoStore {
+    /// Writes `d`'s whole state over its record, keeping what is not state (its first attempt,
+    /// an alert's count) and dropping a requeue claim (the first write of a round drops it).
+    async fn update_delivery(&self, d: &Delivery) -> StoreResult<()> {
+        let mut item = delivery_item(d)?;
+        item.remove(PK);
+        item.remove(SK);
+        item.remove("requeue_claimed_at");
+        let key = key(keys::delivery_pk(&d.tenant_id, &d.delivery_id), keys::DELIVERY_SK);
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            sets.push(format!("#a{i} = :v{i}"));
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":v{i}"), value);
+        }
+        let removes: Vec<&str> = [
+            ("last_error", d.last_error.is_none()),
+            ("next_attempt_at", d.next_attempt_at.is_none()),
+            ("requeue_claimed_at", true),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(sdk_err("UpdateItem"))?;
+        Ok(())
     }
 }

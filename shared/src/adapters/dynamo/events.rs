@@ -1,4 +1,7 @@
-//! Events: one item each, written once (the idempotency key is its id) and marked enqueued.
+//! Events: one item each, written once (the idempotency key is its id); an ingest call's marker
+//! says its events' deliveries are queued.
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::DynamoStore;
 use super::items::*;
@@ -36,5 +39,17 @@ impl EventStore for DynamoStore {
             .await
             .map_err(sdk_err("UpdateItem"))?;
         Ok(())
+    }
+
+    async fn mark_ingest_enqueued(&self, tenant_id: &str, ingest_id: &str, expires_at: i64) -> StoreResult<()> {
+        let mut item = key(keys::ingest_pk(tenant_id, ingest_id), keys::INGEST_SK);
+        item.insert(KIND.into(), s("ingest"));
+        item.insert("expires_at".into(), AttributeValue::N(expires_at.to_string()));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_err("PutItem"))?;
+        Ok(())
+    }
+
+    async fn ingest_enqueued(&self, tenant_id: &str, ingest_id: &str) -> StoreResult<bool> {
+        Ok(self.get("GetItem", keys::ingest_pk(tenant_id, ingest_id), keys::INGEST_SK).await?.is_some())
     }
 }

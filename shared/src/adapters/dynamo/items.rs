@@ -92,11 +92,41 @@ pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
 
+/// A delivery record as ingest writes it, `pending`: outside the index (a sparse index: an
+/// item without its keys costs no index write), so a delivery joins its webhook's log at its
+/// first attempt (or when it stops or is marked failed), and ingest pays one write for it.
+pub(super) fn pending_delivery_item(d: &Delivery) -> StoreResult<Item> {
+    to_item(d, keys::delivery_pk(&d.tenant_id, &d.delivery_id), keys::DELIVERY_SK, "delivery")
+}
+
+/// A delivery record in its webhook's log (the index).
 pub(super) fn delivery_item(d: &Delivery) -> StoreResult<Item> {
-    let mut item = to_item(d, keys::delivery_pk(&d.tenant_id, &d.delivery_id), keys::DELIVERY_SK, "delivery")?;
-    item.insert(GSI1_PK.into(), s(keys::webhook_deliveries_pk(&d.tenant_id, &d.webhook_id)));
-    item.insert(GSI1_SK.into(), s(&d.delivery_id));
+    let mut item = pending_delivery_item(d)?;
+    item.extend(index_attributes(&d.tenant_id, &d.webhook_id, &d.delivery_id));
     Ok(item)
+}
+
+/// The attributes that put a delivery record in its webhook's log.
+pub(super) fn index_attributes(tenant_id: &str, webhook_id: &str, delivery_id: &str) -> [(String, AttributeValue); 2] {
+    [(GSI1_PK.into(), s(keys::webhook_deliveries_pk(tenant_id, webhook_id))), (GSI1_SK.into(), s(delivery_id))]
+}
+
+/// `:gsi1pk` and `:gsi1sk` for an update that puts a delivery in its webhook's log (a
+/// record written `pending` is outside it).
+pub(super) fn index_values(tenant_id: &str, webhook_id: &str, delivery_id: &str) -> HashMap<String, AttributeValue> {
+    index_attributes(tenant_id, webhook_id, delivery_id).into_iter().map(|(k, v)| (format!(":{k}"), v)).collect()
+}
+
+/// The first attempt of a delivery's first round rides in its record (`FIRST_ATTEMPT`): the
+/// common delivery, sent once and answered, is then one write, state and attempt together.
+pub(super) const FIRST_ATTEMPT: &str = "first_attempt";
+
+pub(super) fn attempt_value(attempt: &Attempt) -> StoreResult<AttributeValue> {
+    serde_dynamo::to_attribute_value(attempt).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn attempt_from_value(value: AttributeValue) -> StoreResult<Attempt> {
+    serde_dynamo::from_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// An attempt is its own item under its delivery's key, sorted by a time-ordered id, so

@@ -10,6 +10,7 @@ pub const TENANT_PK_PREFIX: &str = "TENANT#";
 pub const TENANT_SK: &str = "#TENANT";
 pub const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
 pub const EVENT_SK: &str = "EVENT";
+pub const INGEST_SK: &str = "INGEST";
 pub const DELIVERY_SK: &str = "DELIVERY";
 pub const API_KEY_SK: &str = "APIKEY";
 /// Every API key is also in this index partition (sorted by id), so keys can be listed.
@@ -27,6 +28,9 @@ pub fn webhook_sk(id: &str) -> String {
 }
 pub fn event_pk(tenant: &str, event: &str) -> String {
     format!("EVENT#{tenant}#{event}")
+}
+pub fn ingest_pk(tenant: &str, ingest: &str) -> String {
+    format!("INGEST#{tenant}#{ingest}")
 }
 pub fn delivery_pk(tenant: &str, delivery: &str) -> String {
     format!("DELIVERY#{tenant}#{delivery}")
