@@ -1,19 +1,14 @@
 //! Batch ingest (`POST …/events/batch`): a result per event, idempotent per event, one marker
 //! for the call, payloads stored deflated, and an interrupted batch finished by its retry.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::AtomicUsize;
+use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use hookline_api::{App, router};
-use hookline_shared::adapters::dynamo::DynamoStore;
-use hookline_shared::adapters::sqs::SqsQueue;
-use hookline_shared::domain::settings::Settings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::Harness;
-use crate::ingest::FlakyQueue;
+use crate::ingest::start_with_flaky_queue;
 
 const BATCH: &str = "/v1/tenants/shop/events/batch";
 
@@ -27,21 +22,6 @@ fn delivery_ids(results: &[Value]) -> BTreeSet<String> {
 
 fn queued_ids(messages: &[Value]) -> BTreeSet<String> {
     messages.iter().map(|m| m["delivery_id"].as_str().expect("delivery id").to_string()).collect()
-}
-
-/// Every item of `kind` in the table, as stored.
-async fn items_of_kind(h: &Harness, kind: &str) -> Vec<HashMap<String, AttributeValue>> {
-    let out = h
-        .dynamodb()
-        .scan()
-        .table_name(&h.config.table_name)
-        .filter_expression("#kind = :kind")
-        .expression_attribute_names("#kind", "kind")
-        .expression_attribute_values(":kind", AttributeValue::S(kind.into()))
-        .send()
-        .await
-        .expect("scan");
-    out.items.unwrap_or_default()
 }
 
 #[tokio::test]
@@ -86,13 +66,13 @@ async fn a_batch_answers_each_event_in_order_and_queues_each_delivery_once() {
     assert_eq!(coupon["payload"]["data"], json!({"code": "TWOOFF"}));
 
     // AND the events are stored with their payload deflated, and one marker for the call
-    let events = items_of_kind(&h, "event").await;
+    let events = h.items_of_kind("event").await;
     assert_eq!(events.len(), 2);
     for event in &events {
         assert!(matches!(event.get("payload"), Some(AttributeValue::B(_))), "deflated: {event:?}");
         assert!(event.contains_key("ingest_id"));
     }
-    assert_eq!(items_of_kind(&h, "ingest").await.len(), 1);
+    assert_eq!(h.items_of_kind("ingest").await.len(), 1);
 
     // AND the delivery reads back pending with its event
     let id = results[0]["deliveries"][0]["id"].as_str().expect("id");
@@ -146,15 +126,7 @@ async fn bad_batches_are_refused_whole_and_change_nothing() {
 #[tokio::test]
 async fn a_batch_interrupted_by_the_queue_is_finished_by_its_retry() {
     // GIVEN an API whose queue fails once
-    let h = Harness::start_with(Settings::default(), HashMap::new(), |sdk, config| {
-        let queue = FlakyQueue {
-            inner: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),
-            failures: AtomicUsize::new(1),
-        };
-        let store = DynamoStore::connect(sdk, &config.table_name, &config.secrets_key);
-        router(App::new(store, queue, config.settings.clone()))
-    })
-    .await;
+    let h = start_with_flaky_queue(1).await;
     h.create_webhook("shop", "a", &["order_create"]).await;
     let batch = json!({"events": (0..3).map(|i| json!({"id": format!("o-{i}"), "topic": "order_create", "data": {"i": i}})).collect::<Vec<_>>()});
 
@@ -162,7 +134,7 @@ async fn a_batch_interrupted_by_the_queue_is_finished_by_its_retry() {
     let failed = h.post(BATCH, batch.clone()).await;
     assert_eq!((failed.status, failed.code()), (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"));
     assert!(h.drain_queue("DeliveryQueue").await.is_empty());
-    assert!(items_of_kind(&h, "ingest").await.is_empty());
+    assert!(h.items_of_kind("ingest").await.is_empty());
 
     // WHEN the caller retries the batch
     let retried = h.post(BATCH, batch.clone()).await;
@@ -173,7 +145,7 @@ async fn a_batch_interrupted_by_the_queue_is_finished_by_its_retry() {
     let messages = h.drain_queue("DeliveryQueue").await;
     assert_eq!(messages.len(), 3);
     assert_eq!(queued_ids(&messages), delivery_ids(&results));
-    assert_eq!(items_of_kind(&h, "ingest").await.len(), 1, "the first call's marker");
+    assert_eq!(h.items_of_kind("ingest").await.len(), 1, "the first call's marker");
 
     // AND a further repeat changes nothing
     let again = h.post(BATCH, batch).await;

@@ -406,6 +406,22 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    /// Every item of one `kind` in the table, as stored (tests only: a Scan).
+    pub async fn items_of_kind(&self, kind: &str) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let out = self
+            .dynamodb()
+            .scan()
+            .table_name(&self.config.table_name)
+            .filter_expression("#kind = :kind")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":kind", AttributeValue::S(kind.into()))
+            .send()
+            .await
+            .expect("scan");
+        out.items.unwrap_or_default()
+    }
+
     /// How many items the table holds (tests only: a Scan).
     pub async fn item_count(&self) -> usize {
         let out = self.dynamodb().scan().table_name(&self.config.table_name).send().await.expect("scan");

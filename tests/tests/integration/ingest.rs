@@ -120,9 +120,9 @@ async fn the_same_event_id_twice_creates_one_set_of_deliveries() {
 }
 
 /// A queue that fails its first `failures` sends, as SQS would in an outage.
-pub(crate) struct FlakyQueue {
-    pub(crate) inner: SqsQueue,
-    pub(crate) failures: AtomicUsize,
+struct FlakyQueue {
+    inner: SqsQueue,
+    failures: AtomicUsize,
 }
 
 impl TaskQueue for FlakyQueue {
@@ -134,18 +134,23 @@ impl TaskQueue for FlakyQueue {
     }
 }
 
-#[tokio::test]
-async fn an_ingest_interrupted_after_storing_the_event_is_finished_by_the_retry() {
-    // GIVEN an API whose queue fails once
-    let h = Harness::start_with(Settings::default(), HashMap::new(), |sdk, config| {
+/// A stack whose API's queue fails its first `failures` sends.
+pub(crate) async fn start_with_flaky_queue(failures: usize) -> Harness {
+    Harness::start_with(Settings::default(), HashMap::new(), |sdk, config| {
         let queue = FlakyQueue {
             inner: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),
-            failures: AtomicUsize::new(1),
+            failures: AtomicUsize::new(failures),
         };
         let store = DynamoStore::connect(sdk, &config.table_name, &config.secrets_key);
         router(App::new(store, queue, config.settings.clone()))
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn an_ingest_interrupted_after_storing_the_event_is_finished_by_the_retry() {
+    // GIVEN an API whose queue fails once
+    let h = start_with_flaky_queue(1).await;
     h.create_webhook("shop", "a", &["order_create"]).await;
     let event = json!({"id": "order-7", "topic": "order_create", "data": {"total": 10}});
 

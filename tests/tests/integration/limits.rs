@@ -163,21 +163,6 @@ async fn a_console_registered_tenant_starts_at_zero() {
     assert_eq!(marker_count(&h, "fresh").await, Some(1));
 }
 
-/// Items of one kind in the table (tests only: a Scan).
-async fn items_of_kind(h: &Harness, kind: &str) -> Vec<HashMap<String, AttributeValue>> {
-    let out = h
-        .dynamodb()
-        .scan()
-        .table_name(&h.config.table_name)
-        .filter_expression("#kind = :kind")
-        .expression_attribute_names("#kind", "kind")
-        .expression_attribute_values(":kind", AttributeValue::S(kind.into()))
-        .send()
-        .await
-        .expect("scan");
-    out.items.unwrap_or_default()
-}
-
 #[tokio::test]
 async fn an_events_quota_of_n_accepts_n_of_3n_concurrent_events_and_refuses_the_rest_with_retry_after() {
     // GIVEN a quota of 5 events a window, and a subscribed webhook
@@ -203,9 +188,30 @@ async fn an_events_quota_of_n_accepts_n_of_3n_concurrent_events_and_refuses_the_
         assert!(seconds >= 1);
     }
     // AND only the accepted ones were stored and queued
-    assert_eq!(items_of_kind(&h, "event").await.len(), N);
-    assert_eq!(items_of_kind(&h, "delivery").await.len(), N);
+    assert_eq!(h.items_of_kind("event").await.len(), N);
+    assert_eq!(h.items_of_kind("delivery").await.len(), N);
     assert_eq!(h.drain_queue("DeliveryQueue").await.len(), N);
+}
+
+#[tokio::test]
+async fn a_batch_counts_each_event_against_the_quota_and_is_refused_whole_over_it() {
+    // GIVEN a quota of 5 events a window, and a subscribed webhook
+    let quotas = Quotas { events: Some(RateQuota { limit: 5, window: ONE_WINDOW }), ..Quotas::default() };
+    let h = start(Settings { quotas, ..Settings::default() }).await;
+    h.create_webhook("shop", "a", &["order_create"]).await;
+    let batch = |first: usize, n: usize| json!({"events": (first..first + n).map(|i| json!({"id": format!("e{i}"), "topic": "order_create", "data": {}})).collect::<Vec<_>>()});
+
+    // WHEN a batch of 3 comes, then another 3 (only 2 left), then 2
+    let first = h.post("/v1/tenants/shop/events/batch", batch(0, 3)).await;
+    let over = h.post("/v1/tenants/shop/events/batch", batch(3, 3)).await;
+    let rest = h.post("/v1/tenants/shop/events/batch", batch(6, 2)).await;
+
+    // THEN the first and last are accepted; the middle one is a 429, none of its events stored
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!((over.status, over.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(rest.status, StatusCode::OK, "{}", rest.body);
+    assert_eq!(h.items_of_kind("event").await.len(), 5);
+    assert_eq!(h.drain_queue("DeliveryQueue").await.len(), 5);
 }
 
 #[tokio::test]
@@ -228,7 +234,8 @@ async fn an_events_per_second_quota_never_admits_more_than_n_in_any_second() {
 
     // THEN every second's counter holds at most 4, and together they are the accepted events
     let accepted = count(&answers, StatusCode::ACCEPTED) as u64;
-    let counters: Vec<u64> = items_of_kind(&h, "quota")
+    let counters: Vec<u64> = h
+        .items_of_kind("quota")
         .await
         .iter()
         .map(|item| item["n"].as_n().expect("n").parse().expect("count"))
