@@ -21,6 +21,9 @@ use crate::ports::store::{
     QuotaStore, RecipientStore, StateChange, StoreError, StoreResult, WebhookStore,
 };
 
+mod gate;
+pub use gate::MemoryQueue;
+
 /// What the store was told to do.
 #[derive(Debug, Default)]
 pub struct Recorded {
@@ -52,6 +55,8 @@ pub struct MemoryStore {
     pub recipient_tokens: Mutex<Vec<RecipientToken>>,
     /// Quota counters by (tenant, kind, window).
     pub quota_counters: Mutex<HashMap<(String, String, u64), u32>>,
+    /// Rate logs and circuits (see `gate`).
+    pub gates: Mutex<gate::Gates>,
 }
 
 impl MemoryStore {

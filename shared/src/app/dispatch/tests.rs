@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::app::test_doubles::{MemoryStore, ScriptedSender, answer};
+use crate::app::test_doubles::{MemoryQueue, MemoryStore, ScriptedSender, answer};
 use crate::domain::settings::Settings;
 use crate::domain::task::TASK_VERSION;
 
@@ -36,6 +36,8 @@ async fn dispatch(
         sender: sender.clone(),
         signing: SigningSettings::from_settings(&Settings::default()),
         retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
+        queue: MemoryQueue::default(),
+        circuit: CircuitSettings::default(),
     };
     let mut out = dispatcher.dispatch_batch(vec![message(attempt)]).await.dispositions;
     assert_eq!(out.len(), 1);
@@ -109,6 +111,8 @@ async fn a_message_that_is_no_task_is_malformed() {
         sender: sender.clone(),
         signing: SigningSettings::from_settings(&Settings::default()),
         retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
+        queue: MemoryQueue::default(),
+        circuit: CircuitSettings::default(),
     };
     let mut newer = message(1);
     newer.body = newer.body.replacen(&format!("\"v\":{TASK_VERSION}"), "\"v\":99", 1);
@@ -131,12 +135,14 @@ fn message_to(message_id: &str, webhook_id: &str, delivery_id: &str, receive_cou
     ReceivedMessage { message_id: message_id.into(), body: task.to_message_body(), receive_count }
 }
 
-fn dispatcher_over(store: MemoryStore, sender: Arc<ScriptedSender>) -> Dispatcher<MemoryStore> {
+fn dispatcher_over(store: MemoryStore, sender: Arc<ScriptedSender>) -> Dispatcher<MemoryStore, MemoryQueue> {
     Dispatcher {
         store,
         sender,
         signing: SigningSettings::from_settings(&Settings::default()),
         retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
+        queue: MemoryQueue::default(),
+        circuit: CircuitSettings::default(),
     }
 }
 
