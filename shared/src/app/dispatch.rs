@@ -121,7 +121,6 @@ impl<S: WebhookStore + DeliveryStore + GateStore, Q: DeferQueue> Dispatcher<S, Q
             }
         }
         let gated = self.gate(groups, &webhooks).await;
-        results.extend(gated.held);
         let webhooks = &webhooks;
         let work = gated.groups.into_iter().map(|(group, endpoint)| async move {
             let (tenant_id, webhook_id) = (group[0].1.tenant_id.clone(), group[0].1.webhook_id.clone());
@@ -148,6 +147,7 @@ impl<S: WebhookStore + DeliveryStore + GateStore, Q: DeferQueue> Dispatcher<S, Q
             }
         }
         self.report_reach(reached, &gated.circuits).await;
+        results.extend(self.carry_on(gated.hold).await);
 
         // Every delivery's new state in one batched write for the whole batch.
         let writes: Vec<DeliveryWrite> = results.iter().filter_map(|(_, _, w)| w.clone()).collect();

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 
 /// The window a limit counts over.
 pub const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// An admission leaves the window this long after the window: the endpoint sees each request
+/// after a latency that varies a little (the store's write, the request's own way), and this
+/// margin keeps what it counts in any second within the limit too.
+pub const RATE_GUARD: Duration = Duration::from_millis(100);
 
 /// The admissions of the last window: `(unix milliseconds, requests let through)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,13 +37,20 @@ pub struct Admission {
 }
 
 fn window_ms() -> i64 {
-    i64::try_from(RATE_WINDOW.as_millis()).unwrap_or(1000)
+    i64::try_from((RATE_WINDOW + RATE_GUARD).as_millis()).unwrap_or(1000)
+}
+
+/// The delay of a held-back delivery that waits `wait` for room: SQS delays a message by
+/// whole seconds, so the nearest one, at least one. Back a little early, it is held again;
+/// back late, the room goes unused: the nearest second keeps the webhook close to its rate.
+pub fn ask_again_in(wait: Duration) -> Duration {
+    Duration::from_secs(((wait.as_millis() + 500) / 1000).max(1) as u64)
 }
 
 impl RateLog {
     /// Lets through as many of `wanted` requests at `now_ms` as the window has room for under
-    /// `limit`. An entry leaves the window exactly one window after it was admitted, so two
-    /// admissions one window apart never share a window.
+    /// `limit`. An entry leaves the window one window and the guard after it was admitted, so
+    /// two admissions a window apart never share one.
     pub fn admit(&self, now_ms: i64, wanted: u32, limit: u32) -> Admission {
         // Entries from "the future" (another instance's clock a little ahead) stay counted.
         let mut kept: Vec<(i64, u32)> = self.0.iter().copied().filter(|(at, _)| now_ms - at < window_ms()).collect();
@@ -84,22 +95,26 @@ mod tests {
         // THEN 5 go, logged, and the rest may ask again one window later
         assert_eq!(a.admitted, 5);
         assert_eq!(a.log, RateLog(vec![(10_000, 5)]));
-        assert_eq!(a.wait, Duration::from_secs(1));
+        assert_eq!(a.wait, RATE_WINDOW + RATE_GUARD);
+        assert_eq!(ask_again_in(a.wait), Duration::from_secs(1), "SQS delays by whole seconds");
+        assert_eq!(ask_again_in(Duration::from_millis(30)), Duration::from_secs(1), "at least one");
+        assert_eq!(ask_again_in(Duration::from_millis(1600)), Duration::from_secs(2));
     }
 
     #[test]
     fn room_opens_when_the_oldest_entries_leave_the_window() {
         // GIVEN 3 admitted at 0 ms and 2 at 400 ms under a limit of 5
         let log = RateLog(vec![(0, 3), (400, 2)]);
-        // WHEN asked at 600 ms: none, until the first entry leaves at 1000 ms
+        // WHEN asked at 600 ms: none, until the first entry leaves at 1100 ms (window and guard)
         let a = log.admit(600, 1, 5);
-        assert_eq!((a.admitted, a.wait), (0, Duration::from_millis(400)));
+        assert_eq!((a.admitted, a.wait), (0, Duration::from_millis(500)));
         assert_eq!(a.log, log, "nothing admitted, nothing logged");
-        // WHEN asked at exactly 1000 ms: the first entry is out, 3 fit
-        let a = log.admit(1000, 4, 5);
+        assert_eq!(log.admit(1099, 1, 5).admitted, 0, "still in the window");
+        // WHEN asked at exactly 1100 ms: the first entry is out, 3 fit
+        let a = log.admit(1100, 4, 5);
         assert_eq!(a.admitted, 3);
-        assert_eq!(a.log, RateLog(vec![(400, 2), (1000, 3)]));
-        assert_eq!(a.wait, Duration::from_millis(400), "the 400 ms entry leaves at 1400 ms");
+        assert_eq!(a.log, RateLog(vec![(400, 2), (1100, 3)]));
+        assert_eq!(a.wait, Duration::from_millis(400), "the 400 ms entry leaves at 1500 ms");
     }
 
     #[test]

@@ -17,16 +17,16 @@ pub type EndpointKey = (String, String);
 
 /// The webhook's rate log and the endpoints' circuits.
 pub trait GateStore: Send + Sync + 'static {
-    /// Lets through as many of `wanted` requests to the webhook at `now_ms` as its limit has
-    /// room for (`RateLog::admit`), kept so concurrent callers never spend the same room:
-    /// how many, and when to ask again for the others.
+    /// Lets through as many of `wanted` requests to the webhook now as its limit has room for
+    /// (`RateLog::admit`), kept so concurrent callers never spend the same room: how many, and
+    /// when to ask again for the others. "Now" is read just before the write that keeps it
+    /// (again after a lost race), so a log entry is as close to its requests as can be.
     fn take_rate(
         &self,
         tenant_id: &str,
         webhook_id: &str,
         wanted: u32,
         limit: u32,
-        now_ms: i64,
     ) -> impl Future<Output = StoreResult<(u32, Duration)>> + Send;
     /// The circuits of these endpoints; a closed one may be absent.
     fn get_circuits(

@@ -55,7 +55,6 @@ impl GateStore for DynamoStore {
         webhook_id: &str,
         wanted: u32,
         limit: u32,
-        now_ms: i64,
     ) -> StoreResult<(u32, Duration)> {
         let key = key(keys::rate_pk(tenant_id, webhook_id), keys::RATE_SK);
         for _ in 0..RATE_RACES {
@@ -74,6 +73,7 @@ impl GateStore for DynamoStore {
                 Some(text) => serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 None => RateLog::default(),
             };
+            let now_ms = now_ms();
             let admission = log.admit(now_ms, wanted, limit);
             if admission.admitted == 0 {
                 return Ok((0, admission.wait));

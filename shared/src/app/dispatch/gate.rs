@@ -5,10 +5,11 @@
 //! finished. The new message is sent first and the old one finished after, so a crash between
 //! the two leaves a duplicate (receivers dedupe on the delivery id), never a loss.
 //!
-//! A delivery is held back only within its retry schedule's span from its creation: past it
-//! (an endpoint dead for longer than the schedule), it is attempted whatever the circuit says,
-//! so it fails on through the schedule to the dead-letter queue and is alerted rather than
-//! waiting forever.
+//! The circuit holds a delivery back only within its retry schedule's span from its creation:
+//! past it (an endpoint dead for longer than the schedule), it is attempted whatever the
+//! circuit says, so it fails on through the schedule to the dead-letter queue and is alerted
+//! rather than cycling for as long as the endpoint is down. The rate limit has no such bound:
+//! a backlog drains at the limit.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use time::OffsetDateTime;
 
 use super::{Dispatcher, Disposition, Outcome, WebhookKey, WebhookRead};
 use crate::domain::circuit::{self, Circuit, Gate, Reach};
-use crate::domain::rate::RATE_WINDOW;
+use crate::domain::rate::{self, RATE_WINDOW};
 use crate::domain::task::DeliveryTask;
 use crate::domain::timestamp;
 use crate::domain::webhook::Webhook;
@@ -32,9 +33,12 @@ pub(super) type Group = Vec<(ReceivedMessage, DeliveryTask)>;
 /// counts), the held-back messages' outcomes, and the circuits as read.
 pub(super) struct Gated {
     pub groups: Vec<(Group, Option<EndpointKey>)>,
-    pub held: Vec<Outcome>,
+    pub hold: Vec<Held>,
     pub circuits: HashMap<EndpointKey, Circuit>,
 }
+
+/// A message held back, and how long.
+pub(super) type Held = (ReceivedMessage, DeliveryTask, Duration);
 
 /// The endpoint a webhook's requests go to, as its circuit knows it: the URL's origin.
 fn endpoint(webhook: &Webhook) -> Option<EndpointKey> {
@@ -52,12 +56,10 @@ pub(super) fn reach(outcome: &SendOutcome) -> Option<Reach> {
 }
 
 impl<S: GateStore, Q: DeferQueue> Dispatcher<S, Q> {
-    /// Whether the message may be held back: due for an attempt, and within its schedule's
-    /// span (see the module's note).
-    fn may_hold(&self, message: &ReceivedMessage, task: &DeliveryTask, now: OffsetDateTime) -> bool {
-        let within =
-            timestamp::parse(&task.created_at).is_some_and(|created| created + self.retry.longest_span() > now);
-        message.receive_count <= self.retry.max_attempts() && within
+    /// Whether the circuit may hold the task back: within its schedule's span (see the
+    /// module's note).
+    fn circuit_may_hold(&self, task: &DeliveryTask, now: OffsetDateTime) -> bool {
+        timestamp::parse(&task.created_at).is_some_and(|created| created + self.retry.longest_span() > now)
     }
 
     pub(super) async fn gate(&self, groups: Vec<Group>, webhooks: &HashMap<WebhookKey, WebhookRead>) -> Gated {
@@ -70,30 +72,36 @@ impl<S: GateStore, Q: DeferQueue> Dispatcher<S, Q> {
                 .and_then(|w| w.as_ref().ok()?.as_ref())
                 .filter(|w| w.enabled)
         };
-        // Messages never held back go on as groups of their own, ungated.
+        // Messages never held back (no webhook to send to, or past their last attempt: none
+        // is sent) go on ungated; those past the circuit's bound skip only the circuit.
         let mut free: Vec<(Group, Option<EndpointKey>)> = Vec::new();
-        let mut gated: Vec<(Group, &Webhook)> = Vec::new();
+        let mut gated: Vec<(Group, &Webhook, bool)> = Vec::new();
         for group in groups {
             let Some(webhook) = webhook_of(&group) else {
                 free.push((group, None));
                 continue;
             };
-            let (held, exempt): (Group, Group) = group.into_iter().partition(|(m, t)| self.may_hold(m, t, now));
-            if !exempt.is_empty() {
-                free.push((exempt, None));
+            let (due, spent): (Group, Group) =
+                group.into_iter().partition(|(m, _)| m.receive_count <= self.retry.max_attempts());
+            if !spent.is_empty() {
+                free.push((spent, None));
             }
-            if !held.is_empty() {
-                gated.push((held, webhook));
-            }
+            let (within, past): (Group, Group) = due.into_iter().partition(|(_, t)| self.circuit_may_hold(t, now));
+            gated.extend(
+                [(within, webhook, true), (past, webhook, false)].into_iter().filter(|(g, _, _)| !g.is_empty()),
+            );
         }
 
-        let mut hold: Vec<(ReceivedMessage, DeliveryTask, Duration)> = Vec::new();
+        let mut hold: Vec<Held> = Vec::new();
         let circuits = self.read_circuits(&gated).await;
         let mut passed: Vec<(Group, &Webhook, Option<EndpointKey>)> = Vec::new();
         let mut probes: HashMap<EndpointKey, bool> = HashMap::new();
-        for (group, webhook) in gated {
+        for (group, webhook, circuit_holds) in gated {
             let key = endpoint(webhook).filter(|_| self.circuit.failures_to_open > 0);
-            let gate = key.as_ref().map_or(Gate::Send, |k| circuits.get(k).copied().unwrap_or_default().gate(now_ms));
+            let gate = match &key {
+                Some(k) if circuit_holds => circuits.get(k).copied().unwrap_or_default().gate(now_ms),
+                _ => Gate::Send,
+            };
             let wait = match (gate, &key) {
                 (Gate::Send, _) | (_, None) => None,
                 (Gate::Wait(wait), _) => Some(wait),
@@ -123,7 +131,15 @@ impl<S: GateStore, Q: DeferQueue> Dispatcher<S, Q> {
             }
         }
 
-        let admitted = self.take_rates(passed, now_ms, &mut hold).await;
+        let admitted = self.take_rates(passed, &mut hold).await;
+        free.extend(admitted);
+        Gated { groups: free, hold, circuits }
+    }
+
+    /// Carries the held-back messages on (after the batch's requests, so the deferrals'
+    /// queue calls do not delay the requests let through): a new message each, then this one
+    /// is finished.
+    pub(super) async fn carry_on(&self, hold: Vec<Held>) -> Vec<Outcome> {
         let mut held = Vec::with_capacity(hold.len());
         if !hold.is_empty() {
             tracing::info!(deliveries = hold.len(), "deliveries held back (rate limit or open circuit)");
@@ -141,17 +157,16 @@ impl<S: GateStore, Q: DeferQueue> Dispatcher<S, Q> {
                 held.push((message.message_id, disposition, None));
             }
         }
-        free.extend(admitted);
-        Gated { groups: free, held, circuits }
+        held
     }
 
     /// The circuits of the gated groups' endpoints, in one read; closed if it fails (the
     /// requests go, as without a circuit).
-    async fn read_circuits(&self, gated: &[(Group, &Webhook)]) -> HashMap<EndpointKey, Circuit> {
+    async fn read_circuits(&self, gated: &[(Group, &Webhook, bool)]) -> HashMap<EndpointKey, Circuit> {
         if self.circuit.failures_to_open == 0 {
             return HashMap::new();
         }
-        let mut keys: Vec<EndpointKey> = gated.iter().filter_map(|(_, w)| endpoint(w)).collect();
+        let mut keys: Vec<EndpointKey> = gated.iter().filter_map(|(_, w, _)| endpoint(w)).collect();
         keys.sort();
         keys.dedup();
         if keys.is_empty() {
@@ -168,8 +183,7 @@ impl<S: GateStore, Q: DeferQueue> Dispatcher<S, Q> {
     async fn take_rates<'w>(
         &self,
         passed: Vec<(Group, &'w Webhook, Option<EndpointKey>)>,
-        now_ms: i64,
-        hold: &mut Vec<(ReceivedMessage, DeliveryTask, Duration)>,
+        hold: &mut Vec<Held>,
     ) -> Vec<(Group, Option<EndpointKey>)> {
         let mut wanted: HashMap<(&str, &str), u32> = HashMap::new();
         for (group, webhook, _) in &passed {
@@ -181,7 +195,7 @@ impl<S: GateStore, Q: DeferQueue> Dispatcher<S, Q> {
         for (_, webhook, _) in &passed {
             let id = (webhook.tenant_id.as_str(), webhook.id.as_str());
             let (Some(limit), false) = (webhook.max_per_second, room.contains_key(&id)) else { continue };
-            let taken = self.store.take_rate(id.0, id.1, wanted[&id], limit, now_ms).await.unwrap_or_else(|e| {
+            let taken = self.store.take_rate(id.0, id.1, wanted[&id], limit).await.unwrap_or_else(|e| {
                 // Held back rather than sent past the limit; they ask again in a moment.
                 tracing::error!(error = %e, webhook_id = id.1, "cannot take the webhook's rate; held back");
                 (0, RATE_WINDOW)
@@ -197,7 +211,8 @@ impl<S: GateStore, Q: DeferQueue> Dispatcher<S, Q> {
             let take = group.len().min(*left as usize);
             *left -= take as u32;
             let mut group = group;
-            hold.extend(group.split_off(take).into_iter().map(|(m, t)| (m, t, *wait)));
+            let wait = rate::ask_again_in(*wait);
+            hold.extend(group.split_off(take).into_iter().map(|(m, t)| (m, t, wait)));
             if !group.is_empty() {
                 out.push((group, key));
             }

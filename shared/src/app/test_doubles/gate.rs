@@ -20,14 +20,8 @@ pub struct Gates {
 }
 
 impl GateStore for MemoryStore {
-    async fn take_rate(
-        &self,
-        tenant: &str,
-        webhook: &str,
-        wanted: u32,
-        limit: u32,
-        now_ms: i64,
-    ) -> StoreResult<(u32, Duration)> {
+    async fn take_rate(&self, tenant: &str, webhook: &str, wanted: u32, limit: u32) -> StoreResult<(u32, Duration)> {
+        let now_ms = crate::domain::timestamp::unix_millis(crate::domain::timestamp::now());
         let mut gates = self.gates.lock().expect("lock");
         let log = gates.rates.entry((tenant.into(), webhook.into())).or_default();
         let admission = log.admit(now_ms, wanted, limit);
