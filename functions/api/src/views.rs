@@ -41,6 +41,7 @@ pub struct WebhookView {
     pub alert_interval_minutes: u32,
     pub disable_after_failures: u32,
     /// Requests at most in any one second; unlimited when null.
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_per_second: Option<u32>,
     pub consecutive_failures: u32,
     pub last_alert_at: Option<String>,
