@@ -143,7 +143,7 @@ impl<S: WebhookStore + DeliveryStore + GateStore, Q: DeferQueue> Dispatcher<S, Q
             results.extend(group_results);
             if let Some(sent) = sent {
                 latencies_ms.push(timestamp::millis(sent.latency));
-                reached.extend(endpoint.zip(gate::reach(&sent)));
+                reached.extend(endpoint.map(|e| (e, sent)));
             }
         }
         self.report_reach(reached, &gated.circuits).await;

@@ -47,7 +47,7 @@ fn endpoint(webhook: &Webhook) -> Option<EndpointKey> {
 }
 
 /// What a request told about its endpoint, if anything (a request never made tells nothing).
-pub(super) fn reach(outcome: &SendOutcome) -> Option<Reach> {
+fn reach(outcome: &SendOutcome) -> Option<Reach> {
     match (outcome.status, outcome.error) {
         (Some(_), _) => Some(Reach::Answered),
         (None, Some(SendFailure::Timeout | SendFailure::Connect)) => Some(Reach::Unreachable),
@@ -180,9 +180,9 @@ impl<S: GateStore, Q: DeferQueue> Dispatcher<S, Q> {
 
     /// Each rate-limited webhook's room for its messages, taken in one store call a webhook;
     /// the messages past it are added to `hold`.
-    async fn take_rates<'w>(
+    async fn take_rates(
         &self,
-        passed: Vec<(Group, &'w Webhook, Option<EndpointKey>)>,
+        passed: Vec<(Group, &Webhook, Option<EndpointKey>)>,
         hold: &mut Vec<Held>,
     ) -> Vec<(Group, Option<EndpointKey>)> {
         let mut wanted: HashMap<(&str, &str), u32> = HashMap::new();
@@ -224,9 +224,10 @@ impl<S: GateStore, Q: DeferQueue> Dispatcher<S, Q> {
     /// failures (or was probed); timeouts and failed connections count towards opening it.
     pub(super) async fn report_reach(
         &self,
-        reached: Vec<(EndpointKey, Reach)>,
+        sent: Vec<(EndpointKey, SendOutcome)>,
         circuits: &HashMap<EndpointKey, Circuit>,
     ) {
+        let reached = sent.into_iter().filter_map(|(key, outcome)| Some((key, reach(&outcome)?)));
         let mut by_endpoint: HashMap<EndpointKey, (bool, u32)> = HashMap::new();
         for (key, reach) in reached {
             let entry = by_endpoint.entry(key).or_default();
