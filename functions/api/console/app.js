@@ -994,6 +994,7 @@
     byId('wh-alert-emails').value = w ? w.alert_emails.join(', ') : '';
     byId('wh-alert-interval').value = String(w ? w.alert_interval_minutes : 60);
     byId('wh-disable-after').value = String(w ? w.disable_after_failures : 10);
+    byId('wh-max-per-second').value = w && w.max_per_second != null ? String(w.max_per_second) : '';
     byId('wh-require-ok').checked = false;
     syncFormatFields();
     syncFilterButtons();
@@ -1526,6 +1527,9 @@
         .filter(Boolean),
       alert_interval_minutes: readInt('wh-alert-interval', 'The alert interval', 1, 720),
       disable_after_failures: readInt('wh-disable-after', 'Disable after', 0, 1000),
+      max_per_second: value('wh-max-per-second').trim()
+        ? readInt('wh-max-per-second', 'Requests a second', 1, 10000)
+        : null,
     };
   }
 
