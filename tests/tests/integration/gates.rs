@@ -58,6 +58,11 @@ async fn a_burst_to_a_rate_limited_webhook_arrives_at_most_at_its_rate_each_deli
     )
     .await;
     assert_eq!(h.get(&format!("/v1/tenants/rated/webhooks/{id}")).await.body["max_per_second"], 5);
+    // (a PATCH changes it, and `null` removes it)
+    let path = format!("/v1/tenants/rated/webhooks/{id}");
+    assert_eq!(h.call("PATCH", &path, Some(json!({"max_per_second": 7}))).await.body["max_per_second"], 7);
+    assert_eq!(h.call("PATCH", &path, Some(json!({"max_per_second": null}))).await.body["max_per_second"], Value::Null);
+    assert_eq!(h.call("PATCH", &path, Some(json!({"max_per_second": 5}))).await.body["max_per_second"], 5);
     h.start_delivery(FAST);
     h.start_delivery(FAST);
 
