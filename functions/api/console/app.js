@@ -27,8 +27,9 @@
  *               egress-ips (the deployment's sending addresses, when it has fixed ones)
  *   Edit form:  webhook-dialog, wh-name, wh-destination (a URL, or an integration preset's id),
  *               wh-url, integration-settings with integration-description and integration-<setting>
- *               (one input per setting of the preset), wh-description, wh-enabled, topic-picker,
- *               topic-option (a checkbox, value = topic), wh-topics-text (without a catalog),
+ *               (one input per setting of the preset), wh-description, wh-max-per-second,
+ *               wh-enabled, topic-picker, topic-option (a checkbox, value = topic), wh-topics-text
+ *               (without a catalog),
  *               topic-sample, secret-current, rotate-secret, secret-mode-generate,
  *               secret-mode-typed, wh-secret, wh-secret-grace, add-filter, filter-list,
  *               filter-row with filter-field, filter-op, filter-kind, filter-value,
