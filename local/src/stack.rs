@@ -39,8 +39,15 @@ const NON_ATTRIBUTE_QUEUE_PROPERTIES: &[&str] = &["QueueName", "Tags"];
 /// The event source mapping properties the local pump follows. `FunctionResponseTypes` is
 /// known: the pump always honours a partial batch response, as `ReportBatchItemFailures` asks;
 /// `FunctionName` is wired by the local runner itself.
-const SQS_EVENT_PROPERTIES: &[&str] =
-    &["FunctionName", "EventSourceArn", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes"];
+/// `ScalingConfig` caps concurrent batches: the local pump runs one at a time, under any cap.
+const SQS_EVENT_PROPERTIES: &[&str] = &[
+    "FunctionName",
+    "EventSourceArn",
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "FunctionResponseTypes",
+    "ScalingConfig",
+];
 
 /// The template's path in this repository.
 pub fn template_path() -> PathBuf {

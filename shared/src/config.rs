@@ -40,6 +40,10 @@ pub const ENV_MAX_ATTEMPTS: &str = "HOOKLINE_MAX_ATTEMPTS";
 pub const ENV_RETRY_SCHEDULE: &str = "HOOKLINE_RETRY_SCHEDULE";
 pub const ENV_RETRY_JITTER: &str = "HOOKLINE_RETRY_JITTER";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "HOOKLINE_REQUEST_TIMEOUT_MS";
+/// Timeouts or connection failures in a row that open an endpoint's circuit (0 = no circuit),
+/// and how long it stays open (see `domain::circuit`).
+pub const ENV_CIRCUIT_FAILURES: &str = "HOOKLINE_CIRCUIT_FAILURES";
+pub const ENV_CIRCUIT_COOLDOWN_MS: &str = "HOOKLINE_CIRCUIT_COOLDOWN_MS";
 pub const ENV_QUEUE_RETENTION_SECONDS: &str = "HOOKLINE_QUEUE_RETENTION_SECONDS";
 
 /// SQS's longest (and the template's default) message retention: 14 days.
@@ -163,6 +167,7 @@ pub struct DeliveryConfig {
     pub allow_private_targets: bool,
     /// See `ENV_SECRETS_KEY`.
     pub secrets_key: String,
+    pub circuit: crate::domain::circuit::CircuitSettings,
 }
 
 impl DeliveryConfig {
@@ -200,9 +205,27 @@ impl DeliveryConfig {
             |ms| (1..=60_000).contains(ms),
             "1..=60000 ms",
         )?;
+        let circuit = crate::domain::circuit::CircuitSettings {
+            failures_to_open: parsed(
+                &get,
+                ENV_CIRCUIT_FAILURES,
+                crate::domain::circuit::DEFAULT_FAILURES_TO_OPEN,
+                |n| *n <= 1000,
+                "0..=1000 failures",
+            )?,
+            // SQS delays a message by at most 15 minutes: the longest a held-back delivery waits.
+            cooldown: Duration::from_millis(parsed(
+                &get,
+                ENV_CIRCUIT_COOLDOWN_MS,
+                crate::domain::timestamp::millis(crate::domain::circuit::DEFAULT_COOLDOWN),
+                |ms| (1..=900_000).contains(ms),
+                "1..=900000 ms",
+            )?),
+        };
         Ok(Self {
             table_name: required(&get, ENV_TABLE)?,
             delivery_queue_url: required(&get, ENV_DELIVERY_QUEUE_URL)?,
+            circuit,
             signing: SigningSettings::from_settings(&settings),
             retry,
             request_timeout: std::time::Duration::from_millis(timeout_ms),

@@ -27,8 +27,9 @@
  *               egress-ips (the deployment's sending addresses, when it has fixed ones)
  *   Edit form:  webhook-dialog, wh-name, wh-destination (a URL, or an integration preset's id),
  *               wh-url, integration-settings with integration-description and integration-<setting>
- *               (one input per setting of the preset), wh-description, wh-enabled, topic-picker,
- *               topic-option (a checkbox, value = topic), wh-topics-text (without a catalog),
+ *               (one input per setting of the preset), wh-description, wh-max-per-second,
+ *               wh-enabled, topic-picker, topic-option (a checkbox, value = topic), wh-topics-text
+ *               (without a catalog),
  *               topic-sample, secret-current, rotate-secret, secret-mode-generate,
  *               secret-mode-typed, wh-secret, wh-secret-grace, add-filter, filter-list,
  *               filter-row with filter-field, filter-op, filter-kind, filter-value,
@@ -994,6 +995,7 @@
     byId('wh-alert-emails').value = w ? w.alert_emails.join(', ') : '';
     byId('wh-alert-interval').value = String(w ? w.alert_interval_minutes : 60);
     byId('wh-disable-after').value = String(w ? w.disable_after_failures : 10);
+    byId('wh-max-per-second').value = w && w.max_per_second != null ? String(w.max_per_second) : '';
     byId('wh-require-ok').checked = false;
     syncFormatFields();
     syncFilterButtons();
@@ -1526,6 +1528,9 @@
         .filter(Boolean),
       alert_interval_minutes: readInt('wh-alert-interval', 'The alert interval', 1, 720),
       disable_after_failures: readInt('wh-disable-after', 'Disable after', 0, 1000),
+      max_per_second: value('wh-max-per-second').trim()
+        ? readInt('wh-max-per-second', 'Requests a second', 1, 10000)
+        : null,
     };
   }
 

@@ -40,6 +40,9 @@ pub struct WebhookView {
     pub alert_emails: Vec<String>,
     pub alert_interval_minutes: u32,
     pub disable_after_failures: u32,
+    /// Requests at most in any one second; unlimited when null.
+    #[schema(minimum = 1, maximum = 10000)]
+    pub max_per_second: Option<u32>,
     pub consecutive_failures: u32,
     pub last_alert_at: Option<String>,
     pub created_at: String,
@@ -71,6 +74,7 @@ impl From<&Webhook> for WebhookView {
             alert_emails: w.alert_emails.clone(),
             alert_interval_minutes: w.alert_interval_minutes,
             disable_after_failures: w.disable_after_failures,
+            max_per_second: w.max_per_second,
             consecutive_failures: w.consecutive_failures,
             last_alert_at: w.last_alert_at.clone(),
             created_at: w.created_at.clone(),

@@ -15,10 +15,12 @@ use hookline_shared::adapters::sqs::SqsQueue;
 use hookline_shared::adapters::sqs_batch;
 use hookline_shared::app::dispatch::{Dispatcher, Disposition};
 use hookline_shared::config::DeliveryConfig;
+use hookline_shared::ports::gate::GateStore;
 use hookline_shared::ports::store::Store;
 
 pub struct DeliveryFunction<S> {
-    pub dispatcher: Dispatcher<S>,
+    /// Its queue carries held-back deliveries on (a new message each).
+    pub dispatcher: Dispatcher<S, SqsQueue>,
     pub queue: SqsQueue,
 }
 
@@ -32,19 +34,22 @@ impl DeliveryFunction<DynamoStore> {
             allow_private_targets: config.allow_private_targets,
             ..SenderConfig::default()
         })?;
+        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url);
         Ok(Self {
             dispatcher: Dispatcher {
                 store: DynamoStore::connect(sdk, &config.table_name, &config.secrets_key),
                 sender: std::sync::Arc::new(sender),
                 signing: config.signing.clone(),
                 retry: config.retry.clone(),
+                queue: queue.clone(),
+                circuit: config.circuit,
             },
-            queue: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),
+            queue,
         })
     }
 }
 
-impl<S: Store> DeliveryFunction<S> {
+impl<S: Store + GateStore> DeliveryFunction<S> {
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let (batch, receipts) = sqs_batch::incoming(event);
         let dispatched = self.dispatcher.dispatch_batch(batch).await;
@@ -54,7 +59,7 @@ impl<S: Store> DeliveryFunction<S> {
             .into_iter()
             .map(|(message_id, disposition)| {
                 let delay = match disposition {
-                    Disposition::Done => None,
+                    Disposition::Done | Disposition::Deferred => None,
                     Disposition::RetryIn(delay) => Some(delay),
                     // No delay: the redrive policy takes it to the DLQ on the next receives
                     // (a malformed message can never succeed, so there is nothing to wait for).

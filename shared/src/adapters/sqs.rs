@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, SendMessageBatchRequestEntry};
 
 use crate::domain::task::DeliveryTask;
+use crate::ports::gate::DeferQueue;
 use crate::ports::queue::{QueueError, TaskQueue};
 
 /// SQS limits a batch to 10 entries and 256 KiB in total.
@@ -102,10 +103,29 @@ pub fn pack_batches(bodies: &[String]) -> Vec<Vec<usize>> {
     batches
 }
 
+/// SQS delays a new message by at most 15 minutes.
+const MAX_DELAY_SECONDS: i32 = 900;
+
 impl TaskQueue for SqsQueue {
     async fn enqueue(&self, tasks: &[DeliveryTask]) -> Result<(), QueueError> {
         let bodies: Vec<String> = tasks.iter().map(DeliveryTask::to_message_body).collect();
-        for batch in pack_batches(&bodies) {
+        self.send(&bodies, &vec![0; bodies.len()]).await
+    }
+}
+
+impl DeferQueue for SqsQueue {
+    async fn defer(&self, tasks: &[(DeliveryTask, Duration)]) -> Result<(), QueueError> {
+        let bodies: Vec<String> = tasks.iter().map(|(t, _)| t.to_message_body()).collect();
+        let delays: Vec<i32> =
+            tasks.iter().map(|(_, delay)| visibility_seconds(*delay).min(MAX_DELAY_SECONDS)).collect();
+        self.send(&bodies, &delays).await
+    }
+}
+
+impl SqsQueue {
+    /// Sends each body, hidden for its delay in seconds.
+    async fn send(&self, bodies: &[String], delays: &[i32]) -> Result<(), QueueError> {
+        for batch in pack_batches(bodies) {
             let mut pending = batch;
             let mut attempt = 0;
             while !pending.is_empty() {
@@ -115,6 +135,7 @@ impl TaskQueue for SqsQueue {
                         SendMessageBatchRequestEntry::builder()
                             .id(i.to_string())
                             .message_body(&bodies[i])
+                            .set_delay_seconds((delays[i] > 0).then_some(delays[i]))
                             .build()
                             .map_err(|e| QueueError::Sqs { operation: "SendMessageBatch", message: e.to_string() })
                     })

@@ -5,7 +5,8 @@
 //! holds back only its own messages), render and sign the body, send it, record the attempt
 //! (one write), and decide what the queue does with the message (`Disposition`). Retries are
 //! the queue's job: a retryable failure becomes a visibility delay, and the last one a redrive
-//! to the dead-letter queue.
+//! to the dead-letter queue. Before sending, the endpoint's circuit and the webhook's rate
+//! limit may hold a delivery back, without an attempt (see `gate`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use rand::Rng;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
+use crate::domain::circuit::CircuitSettings;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
 use crate::domain::metrics::DeliveryTally;
 use crate::domain::task::{DeliveryTask, UnreadableMessage};
@@ -24,6 +26,7 @@ use crate::outbound::render::EventView;
 use crate::outbound::request::{SigningSettings, build_request};
 use crate::outbound::retry::RetryPolicy;
 use crate::outbound::verdict::{AttemptVerdict, classify, describe_answer};
+use crate::ports::gate::{DeferQueue, GateStore};
 use crate::ports::queue::ReceivedMessage;
 use crate::ports::sender::{SendFailure, SendOutcome, Sender};
 use crate::ports::store::{DeliveryStore, WebhookStore};
@@ -41,6 +44,9 @@ pub enum Disposition {
     /// Not a delivery task (its delivery, if its ids can be read, is marked `failed`): report a
     /// failure with no delay; the redrive takes it to the dead-letter queue.
     Malformed,
+    /// Held back without a request, and carried on by a new message already sent: delete this
+    /// one (see `gate`).
+    Deferred,
 }
 
 /// A batch's outcome: each message's disposition, and the figures for the metrics line.
@@ -58,25 +64,31 @@ type WebhookKey = (String, String);
 /// A webhook as read for a batch: found or not (`Ok`), or unreadable (`Err`, logged).
 type WebhookRead = Result<Option<Webhook>, ()>;
 
-pub struct Dispatcher<S> {
+pub struct Dispatcher<S, Q> {
     pub store: S,
     pub sender: Arc<dyn Sender>,
     pub signing: SigningSettings,
     pub retry: RetryPolicy,
+    /// Carries held-back deliveries on (see `gate`).
+    pub queue: Q,
+    pub circuit: CircuitSettings,
 }
 
 fn describe(outcome: &SendOutcome) -> String {
     describe_answer(outcome.status, outcome.error.map(SendFailure::as_str))
 }
 
-impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
+impl<S: WebhookStore + DeliveryStore + GateStore, Q: DeferQueue> Dispatcher<S, Q> {
     pub async fn dispatch_batch(&self, batch: Vec<ReceivedMessage>) -> Dispatched {
         let mut results: Vec<Outcome> = Vec::new();
         let mut latencies_ms = Vec::new();
         let mut parsed: Vec<(ReceivedMessage, DeliveryTask)> = Vec::with_capacity(batch.len());
         for message in batch {
             match DeliveryTask::from_message_body(&message.body) {
-                Ok(task) => parsed.push((message, task)),
+                // From here on a message's `receive_count` is its attempt number: the attempts
+                // made before a held-back delivery was carried on count too.
+                Ok(task) => parsed
+                    .push((ReceivedMessage { receive_count: task.attempt(message.receive_count), ..message }, task)),
                 Err(unreadable) => {
                     self.mark_unreadable(&message, &unreadable).await;
                     results.push((message.message_id, Disposition::Malformed, None));
@@ -108,8 +120,9 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
                 }
             }
         }
+        let gated = self.gate(groups, &webhooks).await;
         let webhooks = &webhooks;
-        let work = groups.into_iter().map(|group| async move {
+        let work = gated.groups.into_iter().map(|(group, endpoint)| async move {
             let (tenant_id, webhook_id) = (group[0].1.tenant_id.clone(), group[0].1.webhook_id.clone());
             let webhook =
                 webhooks.get(&(tenant_id.clone(), webhook_id.clone())).and_then(|w| w.as_ref().ok()?.as_ref());
@@ -122,12 +135,19 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
                 attempt = group[0].0.receive_count,
                 batched = group.len()
             );
-            self.deliver(group, webhook).instrument(span).await
+            let (outcomes, sent) = self.deliver(group, webhook).instrument(span).await;
+            (outcomes, sent, endpoint)
         });
-        for (group_results, latency_ms) in futures::future::join_all(work).await {
+        let mut reached = Vec::new();
+        for (group_results, sent, endpoint) in futures::future::join_all(work).await {
             results.extend(group_results);
-            latencies_ms.extend(latency_ms);
+            if let Some(sent) = sent {
+                latencies_ms.push(timestamp::millis(sent.latency));
+                reached.extend(endpoint.map(|e| (e, sent)));
+            }
         }
+        self.report_reach(reached, &gated.circuits).await;
+        results.extend(self.carry_on(gated.hold).await);
 
         // Every delivery's new state in one batched write for the whole batch.
         let writes: Vec<DeliveryWrite> = results.iter().filter_map(|(_, _, w)| w.clone()).collect();
@@ -263,7 +283,7 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
         &self,
         group: Vec<(ReceivedMessage, DeliveryTask)>,
         webhook: Option<&Webhook>,
-    ) -> (Vec<Outcome>, Option<u64>) {
+    ) -> (Vec<Outcome>, Option<SendOutcome>) {
         let mut out = Vec::with_capacity(group.len());
         // A queue allowing more receives than the function's attempts (a misconfiguration)
         // must not mean more sends: the message just goes on to the dead-letter queue.
@@ -380,7 +400,7 @@ impl<S: WebhookStore + DeliveryStore> Dispatcher<S> {
             };
             out.push((message.message_id, disposition, write));
         }
-        (out, Some(timestamp::millis(outcome.latency)))
+        (out, Some(outcome))
     }
 }
 
@@ -396,11 +416,13 @@ fn tally(results: &[Outcome], latencies_ms: Vec<u64>) -> DeliveryTally {
             Disposition::RetryIn(_) => tally.retrying += 1,
             Disposition::Exhausted => tally.failed += 1,
             Disposition::Malformed => tally.malformed += 1,
+            Disposition::Deferred => tally.deferred += 1,
         }
         tally.attempts += usize::from(write.as_ref().is_some_and(|w| w.attempt.is_some()));
     }
     tally
 }
 
+mod gate;
 #[cfg(test)]
 mod tests;

@@ -9,12 +9,17 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use crate::domain::circuit::{Circuit, CircuitSettings};
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryWrite};
 use crate::domain::event::EventRecord;
 use crate::domain::limits::FILTERED_PAGE_EXAMINES;
+use crate::domain::rate::RateLog;
 use crate::domain::recipient::{AlertRecipient, RecipientToken};
+use crate::domain::task::DeliveryTask;
 use crate::domain::task::TaskIds;
 use crate::domain::webhook::{Webhook, WebhookChanges};
+use crate::ports::gate::{DeferQueue, EndpointKey, GateStore};
+use crate::ports::queue::QueueError;
 use crate::ports::sender::{SendOutcome, Sender};
 use crate::ports::store::{
     AlertStore, CreateEvent, DeadLetterCount, DeadLetterKey, DeliveryQuery, DeliveryStore, EventStore, Page,
@@ -52,6 +57,8 @@ pub struct MemoryStore {
     pub recipient_tokens: Mutex<Vec<RecipientToken>>,
     /// Quota counters by (tenant, kind, window).
     pub quota_counters: Mutex<HashMap<(String, String, u64), u32>>,
+    /// Rate logs and circuits (see `gate`).
+    pub gates: Mutex<Gates>,
 }
 
 impl MemoryStore {
@@ -356,5 +363,76 @@ impl Sender for ScriptedSender {
         let mut answers = self.answers.lock().expect("lock");
         let outcome = if answers.len() > 1 { answers.pop_front() } else { answers.front().cloned() };
         Box::pin(std::future::ready(outcome.unwrap_or_else(|| answer(200, None))))
+    }
+}
+
+/// Rate logs and circuits of `MemoryStore`.
+#[derive(Debug, Default)]
+pub struct Gates {
+    pub rates: HashMap<(String, String), RateLog>,
+    pub circuits: HashMap<EndpointKey, Circuit>,
+}
+
+impl GateStore for MemoryStore {
+    async fn take_rate(&self, tenant: &str, webhook: &str, wanted: u32, limit: u32) -> StoreResult<(u32, Duration)> {
+        let now_ms = crate::domain::timestamp::unix_millis(crate::domain::timestamp::now());
+        let mut gates = self.gates.lock().expect("lock");
+        let log = gates.rates.entry((tenant.into(), webhook.into())).or_default();
+        let admission = log.admit(now_ms, wanted, limit);
+        *log = admission.log;
+        Ok((admission.admitted, admission.wait))
+    }
+
+    async fn get_circuits(&self, endpoints: &[EndpointKey]) -> StoreResult<HashMap<EndpointKey, Circuit>> {
+        let gates = self.gates.lock().expect("lock");
+        Ok(endpoints.iter().filter_map(|e| Some((e.clone(), *gates.circuits.get(e)?))).collect())
+    }
+
+    async fn claim_probe(&self, endpoint: &EndpointKey, seen: i64, until_ms: i64) -> StoreResult<bool> {
+        let mut gates = self.gates.lock().expect("lock");
+        let circuit = gates.circuits.entry(endpoint.clone()).or_default();
+        let won = circuit.open_until_ms == Some(seen);
+        if won {
+            circuit.open_until_ms = Some(until_ms);
+        }
+        Ok(won)
+    }
+
+    async fn count_failures(
+        &self,
+        endpoint: &EndpointKey,
+        failures: u32,
+        until_ms: i64,
+        settings: &CircuitSettings,
+    ) -> StoreResult<()> {
+        let mut gates = self.gates.lock().expect("lock");
+        let circuit = gates.circuits.entry(endpoint.clone()).or_default();
+        circuit.failures += failures;
+        if circuit.open_until_ms.is_none() && Circuit::opens(circuit.failures, settings) {
+            circuit.open_until_ms = Some(until_ms);
+        }
+        Ok(())
+    }
+
+    async fn close_circuit(&self, endpoint: &EndpointKey) -> StoreResult<()> {
+        self.gates.lock().expect("lock").circuits.remove(endpoint);
+        Ok(())
+    }
+}
+
+/// Records each held-back delivery with its delay; fails every send while `failing`.
+#[derive(Debug, Default)]
+pub struct MemoryQueue {
+    pub deferred: Mutex<Vec<(DeliveryTask, Duration)>>,
+    pub failing: bool,
+}
+
+impl DeferQueue for MemoryQueue {
+    async fn defer(&self, tasks: &[(DeliveryTask, Duration)]) -> Result<(), QueueError> {
+        if self.failing {
+            return Err(QueueError::Sqs { operation: "SendMessageBatch", message: "down".into() });
+        }
+        self.deferred.lock().expect("lock").extend(tasks.iter().cloned());
+        Ok(())
     }
 }

@@ -48,6 +48,8 @@ pub const MAX_HEADER_VALUE_LEN: usize = 1024;
 pub const MAX_ALERT_EMAILS: usize = 10;
 /// An alert window is held as an SQS visibility timeout, which SQS caps at 12 hours.
 pub const MAX_ALERT_INTERVAL_MINUTES: u32 = 720;
+/// A webhook's `max_per_second` (see `domain::rate`).
+pub const MAX_PER_SECOND: u32 = 10_000;
 pub const MAX_DISABLE_AFTER_FAILURES: u32 = 1000;
 /// How long a rotated-out secret may keep signing: a week.
 pub const MAX_SECRET_GRACE_MINUTES: u32 = 7 * 24 * 60;

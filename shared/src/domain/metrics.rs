@@ -10,6 +10,9 @@ pub const DELIVERIES_RETRYING: &str = "deliveries_retrying";
 pub const DELIVERIES_FAILED: &str = "deliveries_failed";
 /// Ended without a delivery by the webhook's state: deleted, disabled, or a 410 Gone.
 pub const DELIVERIES_STOPPED: &str = "deliveries_stopped";
+/// Held back without a request (the webhook's rate limit, or its endpoint's open circuit):
+/// carried on by a new, delayed message; not an attempt.
+pub const DELIVERIES_DEFERRED: &str = "deliveries_deferred";
 /// Queue messages that are no delivery task this code reads (on to the dead-letter queue).
 pub const DELIVERIES_MALFORMED: &str = "deliveries_malformed";
 /// Delivery attempts made (a `form` webhook's batched request counts each delivery in it).
@@ -81,6 +84,7 @@ pub struct DeliveryTally {
     pub failed: usize,
     pub stopped: usize,
     pub malformed: usize,
+    pub deferred: usize,
     pub attempts: usize,
     /// Milliseconds, one a request.
     pub latencies_ms: Vec<u64>,
@@ -94,6 +98,7 @@ impl DeliveryTally {
             Measure::count(DELIVERIES_FAILED, self.failed),
             Measure::count(DELIVERIES_STOPPED, self.stopped),
             Measure::count(DELIVERIES_MALFORMED, self.malformed),
+            Measure::count(DELIVERIES_DEFERRED, self.deferred),
             Measure::count(ATTEMPTS, self.attempts),
             Measure {
                 name: ENDPOINT_LATENCY,

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod api_key;
 pub mod catalog;
+pub mod circuit;
 pub mod console;
 pub mod delivery;
 pub mod endpoint_auth;
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod name;
 pub mod net_policy;
 pub mod quota;
+pub mod rate;
 pub mod recipient;
 pub mod sealed;
 pub mod secret;

@@ -74,7 +74,16 @@ pub struct DeliveryTask {
     /// The delivery's round (see `Delivery::generation`); 0 for the first.
     #[serde(default)]
     pub generation: u32,
+    /// Attempts made before this message was sent: a delivery held back (rate limit, open
+    /// circuit) goes on as a new message, whose receive count starts again at 1. Absent in
+    /// messages sent before this field existed, and in every first message.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts_made: u32,
     pub payload: EventPayload,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl DeliveryTask {
@@ -94,6 +103,7 @@ impl DeliveryTask {
                 created_at: event.received_at.clone(),
                 expires_at: event.expires_at,
                 generation: 0,
+                attempts_made: 0,
                 payload: event.payload.clone(),
             })
             .collect()
@@ -117,6 +127,18 @@ impl DeliveryTask {
             return Err(unreadable(format!("unknown message version {} (this code reads {TASK_VERSION})", task.v)));
         }
         Ok(task)
+    }
+
+    /// The number of the attempt a receive of this message makes: the attempts made before it
+    /// was sent, and SQS's receive count of this message (which counts this one).
+    pub fn attempt(&self, receive_count: u32) -> u32 {
+        self.attempts_made.saturating_add(receive_count)
+    }
+
+    /// This task held back at `attempt` without a request: the message that carries it on.
+    /// This receive made no attempt, so it does not count.
+    pub fn deferred(&self, attempt: u32) -> Self {
+        Self { attempts_made: attempt.saturating_sub(1), ..self.clone() }
     }
 
     /// The delivery this task carries, in the given state: the one way a delivery record is
@@ -180,6 +202,7 @@ impl DeliveryTask {
             created_at: "2026-11-23T10:00:00Z".into(),
             expires_at: 0,
             generation: 0,
+            attempts_made: 0,
             payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
         }
     }
@@ -199,6 +222,23 @@ mod tests {
         let sqs_accepts = |c: char| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
         assert!(body.chars().all(sqs_accepts), "{body:?}");
         assert_eq!(DeliveryTask::from_message_body(&body).expect("parses"), task);
+    }
+
+    #[test]
+    fn a_deferred_task_carries_its_attempts_and_an_old_message_reads_as_none_made() {
+        // GIVEN a message as sent before `attempts_made` existed
+        let old = DeliveryTask::example().to_message_body();
+        assert!(!old.contains("attempts_made"), "a first message carries no count: {old}");
+        let task = DeliveryTask::from_message_body(&old).expect("reads");
+        // THEN its attempt number is SQS's receive count
+        assert_eq!(task.attempt(3), 3);
+        // WHEN it is held back on its 3rd receive THEN the new message carries 2 attempts made
+        let deferred = task.deferred(task.attempt(3));
+        assert_eq!(deferred.attempts_made, 2);
+        let read = DeliveryTask::from_message_body(&deferred.to_message_body()).expect("reads");
+        // AND its first receive is attempt 3 again: the deferral cost no attempt
+        assert_eq!(read.attempt(1), 3);
+        assert_eq!(read.deferred(read.attempt(1)).attempt(1), 3, "deferred again, still 3");
     }
 
     #[test]

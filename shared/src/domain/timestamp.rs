@@ -8,6 +8,11 @@ pub fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+/// Unix milliseconds: the clock of the rate logs and circuits.
+pub fn unix_millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 pub fn format(t: OffsetDateTime) -> String {
     // Formatting a UTC time as RFC 3339 cannot fail for years 0..=9999.
     t.format(&Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())

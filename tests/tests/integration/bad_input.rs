@@ -107,6 +107,14 @@ async fn malformed_webhook_requests_are_refused_and_store_nothing() {
             "invalid_disable_after_failures",
         ),
         (
+            json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "max_per_second": 0}),
+            "invalid_max_per_second",
+        ),
+        (
+            json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "max_per_second": 1.5}),
+            "invalid_request",
+        ),
+        (
             json!({"name": "n", "url": "https://example.com/", "topics": ["t"], "consecutive_failures": 0}),
             "invalid_request",
         ),
@@ -189,6 +197,8 @@ async fn bad_patches_change_nothing() {
         (json!({"alert_interval_minutes": 721}), "invalid_alert_interval"),
         (json!({"alert_interval_minutes": null}), "invalid_request"),
         (json!({"disable_after_failures": 1001}), "invalid_disable_after_failures"),
+        (json!({"max_per_second": 10_001}), "invalid_max_per_second"),
+        (json!({"max_per_second": "5"}), "invalid_request"),
         (json!({"last_alert_at": "2026-01-01T00:00:00Z"}), "invalid_request"),
         (json!({"filters": [{"field": "x", "op": "in", "value": []}]}), "invalid_filter"),
         (json!({"format": null}), "invalid_request"),

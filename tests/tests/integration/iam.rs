@@ -100,6 +100,23 @@ async fn every_call_of_every_function_is_allowed_by_its_template_policy() {
     let recipients = h.get(&format!("{t}/alert-recipients")).await;
     assert_eq!(recipients.body["data"][0]["state"], "confirmed", "{}", recipients.body);
     let (good_id, bad_id) = (good["id"].as_str().expect("id"), bad.body["id"].as_str().expect("id"));
+    // A rate-limited webhook sent two events at once: its rate log read and written, the one
+    // over the limit carried on as a new, delayed message.
+    let limited = h
+        .post(
+            &format!("{t}/webhooks"),
+            json!({"name": "limited", "url": ok.url, "topics": ["order_update"], "max_per_second": 1}),
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::CREATED, "{}", limited.body);
+    let mut limited_deliveries = Vec::new();
+    for n in 0..2 {
+        let sent = h.post(&format!("{t}/events"), json!({"topic": "order_update", "data": {"n": n}})).await;
+        limited_deliveries.push(sent.body["deliveries"][0]["id"].as_str().expect("delivery").to_string());
+    }
+    for id in &limited_deliveries {
+        h.delivery_with_status("iam", id, "delivered", Duration::from_secs(30)).await;
+    }
     let sent = h.post(&format!("{t}/events"), json!({"topic": "order_create", "data": {"n": 1}})).await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
     let deliveries = sent.body["deliveries"].as_array().expect("deliveries").clone();

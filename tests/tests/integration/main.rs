@@ -10,6 +10,7 @@ mod contract;
 mod crud;
 mod delivery;
 mod egress;
+mod gates;
 mod harness;
 mod iam;
 mod ingest;

@@ -100,6 +100,13 @@ impl Receiver {
         self.url.trim_end_matches("/hook").to_string()
     }
 
+    /// From now on answers `answers` in turn (the last repeats), counted from the next request.
+    pub fn answer_from_now(&self, answers: Vec<Answer>) {
+        let mut script = self.script.lock().expect("lock");
+        let before = script.received.len();
+        script.answers = std::iter::repeat_n(Answer::status(200), before).chain(answers).collect();
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.script.lock().expect("lock").received.clone()
     }

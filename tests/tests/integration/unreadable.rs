@@ -152,6 +152,7 @@ async fn pending_delivery(h: &Harness, webhook_id: &str) -> DeliveryTask {
         created_at: now,
         expires_at: time::OffsetDateTime::now_utc().unix_timestamp() + 3600,
         generation: 0,
+        attempts_made: 0,
         payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
     };
     let store = h.store();

@@ -52,6 +52,18 @@ pub fn quota_pk(tenant: &str, kind: &str, window: u64) -> String {
     format!("QUOTA#{tenant}#{kind}#{window}")
 }
 
+/// A webhook's rate log and an endpoint's circuit (see `gates`): outside the tenant's
+/// partition too.
+pub const RATE_SK: &str = "RATE";
+pub const CIRCUIT_SK: &str = "CIRCUIT";
+
+pub fn rate_pk(tenant: &str, webhook: &str) -> String {
+    format!("RATE#{tenant}#{webhook}")
+}
+pub fn circuit_pk(tenant: &str, origin: &str) -> String {
+    format!("CIRCUIT#{tenant}#{origin}")
+}
+
 /// Alert recipients: one partition per tenant, one item per address (see `recipients`).
 pub const RECIPIENT_SK_PREFIX: &str = "EMAIL#";
 pub const RECIPIENT_TOKEN_SK: &str = "RECIPIENTTOKEN";

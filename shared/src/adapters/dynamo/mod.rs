@@ -19,6 +19,7 @@ mod api_keys;
 mod console;
 mod deliveries;
 mod events;
+mod gates;
 mod items;
 mod keys;
 mod quotas;

@@ -332,6 +332,7 @@ impl DynamoStore {
             ("fields", clearable(&c.fields)),
             ("auth", clearable(&c.auth)),
             ("integration", clearable(&c.integration)),
+            ("max_per_second", clearable(&c.max_per_second)),
         ];
         let mut cleared: Vec<&str> = Vec::new();
         for (name, value) in plain {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::app::test_doubles::{MemoryStore, ScriptedSender, answer};
+use crate::app::test_doubles::{MemoryQueue, MemoryStore, ScriptedSender, answer};
 use crate::domain::settings::Settings;
 use crate::domain::task::TASK_VERSION;
 
@@ -36,6 +36,8 @@ async fn dispatch(
         sender: sender.clone(),
         signing: SigningSettings::from_settings(&Settings::default()),
         retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
+        queue: MemoryQueue::default(),
+        circuit: CircuitSettings::default(),
     };
     let mut out = dispatcher.dispatch_batch(vec![message(attempt)]).await.dispositions;
     assert_eq!(out.len(), 1);
@@ -109,6 +111,8 @@ async fn a_message_that_is_no_task_is_malformed() {
         sender: sender.clone(),
         signing: SigningSettings::from_settings(&Settings::default()),
         retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
+        queue: MemoryQueue::default(),
+        circuit: CircuitSettings::default(),
     };
     let mut newer = message(1);
     newer.body = newer.body.replacen(&format!("\"v\":{TASK_VERSION}"), "\"v\":99", 1);
@@ -131,12 +135,14 @@ fn message_to(message_id: &str, webhook_id: &str, delivery_id: &str, receive_cou
     ReceivedMessage { message_id: message_id.into(), body: task.to_message_body(), receive_count }
 }
 
-fn dispatcher_over(store: MemoryStore, sender: Arc<ScriptedSender>) -> Dispatcher<MemoryStore> {
+fn dispatcher_over(store: MemoryStore, sender: Arc<ScriptedSender>) -> Dispatcher<MemoryStore, MemoryQueue> {
     Dispatcher {
         store,
         sender,
         signing: SigningSettings::from_settings(&Settings::default()),
         retry: RetryPolicy::new(SCHEDULE, 3, 0.0).expect("schedule"),
+        queue: MemoryQueue::default(),
+        circuit: CircuitSettings::default(),
     }
 }
 
@@ -242,4 +248,87 @@ async fn an_unreadable_message_marks_its_delivery_failed_and_goes_on_to_the_dead
     assert!(reason(&real(2)).is_some_and(|r| r.contains("unknown message version 7")));
     assert!(reason(&t).is_some_and(|r| r.contains("missing field")));
     assert_eq!(marked.len(), 3);
+}
+
+/// Message `id` of a delivery created now (so within any circuit's bound), after `made` attempts.
+fn fresh(id: &str, made: u32) -> ReceivedMessage {
+    let task = DeliveryTask {
+        delivery_id: format!("dlv_{id}"),
+        created_at: timestamp::format(timestamp::now()),
+        attempts_made: made,
+        ..DeliveryTask::example()
+    };
+    ReceivedMessage { message_id: id.into(), body: task.to_message_body(), receive_count: 1 }
+}
+
+fn timeout() -> crate::ports::sender::SendOutcome {
+    crate::ports::sender::SendOutcome { status: None, error: Some(SendFailure::Timeout), ..SendOutcome::not_sent() }
+}
+
+#[tokio::test]
+async fn a_batch_over_the_webhooks_rate_sends_what_fits_and_carries_the_rest_on_without_an_attempt() {
+    // GIVEN a webhook limited to 2 a second and a batch of 4, one of them after 2 attempts
+    let limited = Webhook { max_per_second: Some(2), ..webhook(true, 0) };
+    let sender = Arc::new(ScriptedSender::answering([answer(200, None)]));
+    let dispatcher = dispatcher_over(MemoryStore::with(vec![limited]), sender.clone());
+    let batch = vec![fresh("a", 2), fresh("b", 0), fresh("c", 0), fresh("d", 1)];
+    // WHEN it is dispatched
+    let out = dispatcher.dispatch_batch(batch).await;
+    // THEN 2 are sent (the first numbered attempt 3: its attempts made and this receive)
+    assert_eq!(sender.sent().len(), 2);
+    let attempts: Vec<u32> =
+        dispatcher.store.writes().iter().filter_map(|w| w.attempt.as_ref().map(|a| a.attempt)).collect();
+    assert_eq!(attempts, [3, 1]);
+    // AND the other 2 are carried on as new messages a second later, their attempts made kept
+    // (this receive made none), and nothing written for them
+    let dispositions: HashMap<String, Disposition> = out.dispositions.into_iter().collect();
+    assert_eq!((dispositions["c"], dispositions["d"]), (Disposition::Deferred, Disposition::Deferred));
+    let deferred = dispatcher.queue.deferred.lock().expect("lock").clone();
+    let carried: Vec<(&str, u32, Duration)> =
+        deferred.iter().map(|(t, d)| (t.delivery_id.as_str(), t.attempts_made, *d)).collect();
+    assert_eq!(carried, [("dlv_c", 0, Duration::from_secs(1)), ("dlv_d", 1, Duration::from_secs(1))]);
+    assert_eq!((out.tally.deferred, out.tally.attempts), (2, 2));
+}
+
+#[tokio::test]
+async fn held_back_messages_that_cannot_be_carried_on_come_back_by_their_visibility() {
+    // GIVEN a webhook limited to 1 a second and a queue that refuses new messages
+    let limited = Webhook { max_per_second: Some(1), ..webhook(true, 0) };
+    let sender = Arc::new(ScriptedSender::answering([answer(200, None)]));
+    let mut dispatcher = dispatcher_over(MemoryStore::with(vec![limited]), sender.clone());
+    dispatcher.queue.failing = true;
+    // WHEN two messages come THEN one is sent and the other retried, not lost
+    let out = dispatcher.dispatch_batch(vec![fresh("a", 0), fresh("b", 0)]).await.dispositions;
+    assert_eq!(out[1], ("b".to_string(), Disposition::RetryIn(Duration::from_secs(1))));
+    assert_eq!(sender.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn timeouts_open_the_endpoints_circuit_which_holds_back_then_probes_and_closes() {
+    // GIVEN a circuit opening after 2 timeouts in a row, for a minute
+    let sender = Arc::new(ScriptedSender::answering([timeout(), timeout(), answer(200, None)]));
+    let mut dispatcher = dispatcher_over(MemoryStore::with(vec![webhook(true, 0)]), sender.clone());
+    dispatcher.circuit = CircuitSettings { failures_to_open: 2, cooldown: Duration::from_secs(60) };
+    let endpoint = ("acme".to_string(), "https://example.com".to_string());
+    // WHEN two deliveries time out
+    dispatcher.dispatch_batch(vec![fresh("a", 0)]).await;
+    dispatcher.dispatch_batch(vec![fresh("b", 0)]).await;
+    let circuit = dispatcher.store.gates.lock().expect("lock").circuits[&endpoint];
+    // THEN the circuit is open for the cooldown
+    assert_eq!(circuit.failures, 2);
+    assert!(circuit.open_until_ms.is_some());
+    // AND the next delivery is held back without a request, for about the cooldown
+    let out = dispatcher.dispatch_batch(vec![fresh("c", 0)]).await.dispositions;
+    assert_eq!(out, [("c".to_string(), Disposition::Deferred)]);
+    assert_eq!(sender.sent().len(), 2);
+    let (_, wait) = dispatcher.queue.deferred.lock().expect("lock")[0].clone();
+    assert!(wait > Duration::from_secs(50) && wait <= Duration::from_secs(60), "{wait:?}");
+    // WHEN the cooldown is over THEN one of two deliveries goes as the probe, the other waits
+    dispatcher.store.gates.lock().expect("lock").circuits.get_mut(&endpoint).expect("circuit").open_until_ms = Some(0);
+    let out: HashMap<String, Disposition> =
+        dispatcher.dispatch_batch(vec![fresh("d", 0), fresh("e", 0)]).await.dispositions.into_iter().collect();
+    assert_eq!((out["d"], out["e"]), (Disposition::Done, Disposition::Deferred));
+    // AND its answer closes the circuit
+    assert_eq!(sender.sent().len(), 3);
+    assert!(dispatcher.store.gates.lock().expect("lock").circuits.is_empty());
 }

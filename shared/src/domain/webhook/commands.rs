@@ -73,6 +73,10 @@ pub struct CreateWebhook {
     #[serde(default, deserialize_with = "counts::optional")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000))]
     pub disable_after_failures: Option<u32>,
+    /// At most this many requests to the webhook in any one second; unlimited when absent.
+    #[serde(default, deserialize_with = "counts::optional")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
+    pub max_per_second: Option<u32>,
 }
 
 /// `PATCH .../webhooks/{id}`: absent fields stay as they are; `description: null` clears it.
@@ -137,6 +141,10 @@ pub struct UpdateWebhook {
     #[serde(default, deserialize_with = "counts::present")]
     #[cfg_attr(feature = "openapi", schema(value_type = u32, minimum = 0, maximum = 1000))]
     pub disable_after_failures: Option<Option<u32>>,
+    /// `null` removes the limit.
+    #[serde(default, deserialize_with = "counts::present")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, minimum = 1, maximum = 10000))]
+    pub max_per_second: Option<Option<u32>>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`).
@@ -178,6 +186,8 @@ pub struct WebhookChanges {
     pub alert_emails: Option<Vec<String>>,
     pub alert_interval_minutes: Option<u32>,
     pub disable_after_failures: Option<u32>,
+    /// `Some(None)` removes the limit.
+    pub max_per_second: Option<Option<u32>>,
 }
 
 impl WebhookChanges {
@@ -276,6 +286,9 @@ impl WebhookChanges {
         if let Some(v) = c.disable_after_failures {
             w.disable_after_failures = v;
         }
+        if let Some(v) = c.max_per_second {
+            w.max_per_second = v;
+        }
         w
     }
 }
@@ -338,6 +351,7 @@ impl CreateWebhook {
                 .map(validate_disable_after)
                 .transpose()?
                 .unwrap_or(DEFAULT_DISABLE_AFTER_FAILURES),
+            max_per_second: self.max_per_second.map(validate_max_per_second).transpose()?,
             consecutive_failures: 0,
             last_alert_at: None,
             pending_count: 0,
@@ -425,6 +439,7 @@ impl UpdateWebhook {
             disable_after_failures: not_null("disable_after_failures", self.disable_after_failures)?
                 .map(validate_disable_after)
                 .transpose()?,
+            max_per_second: self.max_per_second.map(|m| m.map(validate_max_per_second).transpose()).transpose()?,
         })
     }
 }

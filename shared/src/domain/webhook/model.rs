@@ -87,6 +87,9 @@ pub struct Webhook {
     /// Consecutive exhausted deliveries after which the webhook is disabled; 0 = never.
     #[serde(default = "default_disable_after")]
     pub disable_after_failures: u32,
+    /// At most this many requests in any one second (see `domain::rate`); unlimited when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_second: Option<u32>,
     /// Failure state, written by the delivery and alert functions (never by the API).
     #[serde(default)]
     pub consecutive_failures: u32,

@@ -7,7 +7,7 @@ use crate::domain::error::DomainError;
 use crate::domain::integration::Integration;
 use crate::domain::limits::{
     MAX_ALERT_EMAILS, MAX_ALERT_INTERVAL_MINUTES, MAX_DESCRIPTION_LEN, MAX_DISABLE_AFTER_FAILURES, MAX_EMAIL_LEN,
-    MAX_EVENT_PREFIX_LEN, MAX_FIELDS, MAX_TOPIC_LEN, MAX_TOPICS_PER_WEBHOOK,
+    MAX_EVENT_PREFIX_LEN, MAX_FIELDS, MAX_PER_SECOND, MAX_TOPIC_LEN, MAX_TOPICS_PER_WEBHOOK,
 };
 use crate::domain::secret::Secret;
 use crate::domain::settings::Settings;
@@ -116,6 +116,14 @@ pub(super) fn validate_alert_interval(minutes: u32) -> Result<u32, DomainError> 
             "invalid_alert_interval",
             format!("alert_interval_minutes must be 1 to {MAX_ALERT_INTERVAL_MINUTES}"),
         ))
+    }
+}
+
+pub(super) fn validate_max_per_second(n: u32) -> Result<u32, DomainError> {
+    if (1..=MAX_PER_SECOND).contains(&n) {
+        Ok(n)
+    } else {
+        Err(DomainError::invalid("invalid_max_per_second", format!("max_per_second must be 1 to {MAX_PER_SECOND}")))
     }
 }
 

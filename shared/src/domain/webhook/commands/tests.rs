@@ -69,6 +69,8 @@ fn alert_settings_default_and_validate() {
         ("alert_interval_minutes", serde_json::json!(0), "invalid_alert_interval"),
         ("alert_interval_minutes", serde_json::json!(721), "invalid_alert_interval"),
         ("disable_after_failures", serde_json::json!(1001), "invalid_disable_after_failures"),
+        ("max_per_second", serde_json::json!(0), "invalid_max_per_second"),
+        ("max_per_second", serde_json::json!(10_001), "invalid_max_per_second"),
     ] {
         let mut body = base.clone();
         body[field] = value;
