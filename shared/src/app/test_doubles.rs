@@ -92,6 +92,9 @@ impl WebhookStore for MemoryStore {
     }
 
     async fn get_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<Option<Webhook>> {
+        if self.unreadable_webhooks.lock().expect("lock").iter().any(|w| w == webhook_id) {
+            return Err(StoreError::Corrupt(format!("webhook {webhook_id}: missing field `url`")));
+        }
         Ok(self.find(tenant_id, webhook_id))
     }
 
