@@ -325,4 +325,44 @@ mod tests {
         );
         assert_eq!(log.len(), 2);
     }
+
+    #[tokio::test]
+    async fn a_faulty_proxy_fails_calls_and_a_lost_answer_still_reaches_the_endpoint() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        // GIVEN an endpoint counting what reaches it, behind a proxy failing every call
+        let reached = Arc::new(AtomicU64::new(0));
+        let counter = reached.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let target = format!("http://{}", listener.local_addr().expect("addr"));
+        let endpoint = Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { "{}" }
+        });
+        tokio::spawn(async move { axum::serve(listener, endpoint).await });
+        let faults = Arc::new(Faults::new(3, 1000, std::time::Duration::from_millis(1)));
+        faults.enable(true);
+        let (proxy, _) = start_faulty(&target, faults.clone()).await.expect("proxy");
+        // WHEN 100 DynamoDB calls go through it
+        let client = reqwest::Client::new();
+        let mut ok = 0;
+        for _ in 0..100 {
+            let answer = client
+                .post(&proxy)
+                .header("authorization", "AWS4-HMAC-SHA256 Credential=t/20261203/us-east-1/dynamodb/aws4_request")
+                .header("x-amz-target", "DynamoDB_20120810.PutItem")
+                .body("{}")
+                .send()
+                .await;
+            if let Ok(a) = answer {
+                ok += u64::from(a.status().is_success() && a.bytes().await.is_ok());
+            }
+        }
+        // THEN none succeeds, every kind of fault was injected, and exactly the lost answers
+        // reached the endpoint (the write happened; its caller never heard)
+        let counts = faults.counts();
+        assert_eq!(ok, 0);
+        assert_eq!(counts.values().sum::<u64>(), 100);
+        assert!(Fault::ALL.iter().all(|f| counts.contains_key(f)), "{counts:?}");
+        assert_eq!(reached.load(Ordering::SeqCst), counts[&Fault::AnswerLost]);
+    }
 }

@@ -387,7 +387,11 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
             last_note = Instant::now();
         }
     };
-    eprintln!("chaos: {:.0} s, the queues are {}", started.elapsed().as_secs_f64(), if settled { "empty" } else { "not empty" });
+    eprintln!(
+        "chaos: {:.0} s, the queues are {}",
+        started.elapsed().as_secs_f64(),
+        if settled { "empty" } else { "not empty" }
+    );
     workers.stop();
     faults.enable(false);
     serving.abort();
