@@ -34,7 +34,7 @@ pub fn event(i: u64, tenants: usize) -> Sent {
     Sent {
         tenant: (i % tenants as u64) as usize,
         event_id: format!("chaos-{i:07}"),
-        topic: if i % 4 == 0 { TOPIC_COUPON } else { TOPIC_ORDER },
+        topic: if i.is_multiple_of(4) { TOPIC_COUPON } else { TOPIC_ORDER },
         total: (i * 37) % 100,
     }
 }
