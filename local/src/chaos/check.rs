@@ -131,7 +131,19 @@ pub fn judge(o: &Outcome<'_>) -> Verdict {
                         *failed_per_webhook.entry(webhook_id).or_default() += 1;
                     }
                 }
-                Some(other) => v.lose(format!("{delivery_id} of {id}: still {other:?} at the end")),
+                Some(other) => {
+                    let d = &o.deliveries[delivery_id];
+                    v.lose(format!(
+                        "{delivery_id} of {id} to {}: still {other:?} at the end (attempts {}, generation {}, \
+                         updated {}, last error {:?}; its receiver saw {} requests)",
+                        spec.path,
+                        d.attempt_count,
+                        d.generation,
+                        d.updated_at,
+                        d.last_error,
+                        seen.map_or(0, |s| s.requests)
+                    ))
+                }
                 None => v.lose(format!("{delivery_id} of {id}: no delivery record")),
             }
         }
