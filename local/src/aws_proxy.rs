@@ -5,6 +5,9 @@
 //! `make cost` prices them (with `snapshots`, a DynamoDB write also notes the items it names
 //! as they were before and after it, read straight from the endpoint, so it can be billed by
 //! size). Client connections are kept alive (HTTP/1.1), as AWS's endpoints keep them.
+//! `make chaos` makes a share of the calls fail on the way (`faults`).
+
+pub mod faults;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use self::faults::{Fault, Faults};
 use crate::cost::bill::{self, Written};
 
 /// One AWS call as the proxy saw it.
@@ -79,6 +83,7 @@ struct Proxy {
     log: CallLog,
     /// The table's key attributes, when writes are to be recorded with their items.
     snapshot_keys: Option<Vec<String>>,
+    faults: Option<Arc<Faults>>,
 }
 
 /// Writes recorded with snapshots are made one at a time across every proxy, so no other
@@ -172,6 +177,16 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         return StatusCode::BAD_REQUEST.into_response();
     };
     let operation = operation_of(&parts.headers, &body);
+    if let Some(faults) = &proxy.faults {
+        match faults.pick(&operation) {
+            Some(Fault::AnswerLost) => {
+                let _ = send(&proxy, &parts, body).await;
+                return faults::cut();
+            }
+            Some(fault) => return faults::answer(fault, &operation, faults.stall).await,
+            None => {}
+        }
+    }
     let written = match (&proxy.snapshot_keys, operation.split_once(':')) {
         (Some(keys), Some(("dynamodb", op))) if bill::DYNAMO_WRITES.contains(&op) => {
             let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -222,8 +237,31 @@ pub async fn start(target: &str) -> std::io::Result<(String, CallLog)> {
 /// Like `start`; with `snapshot_keys` (the table's key attributes) each DynamoDB write is
 /// recorded with the items it names before and after it.
 pub async fn start_with(target: &str, snapshot_keys: Option<Vec<String>>) -> std::io::Result<(String, CallLog)> {
-    let log = CallLog::default();
-    let proxy = Proxy { target: target.to_string(), client: reqwest::Client::new(), log: log.clone(), snapshot_keys };
+    serve(Proxy {
+        target: target.to_string(),
+        client: reqwest::Client::new(),
+        log: CallLog::default(),
+        snapshot_keys,
+        faults: None,
+    })
+    .await
+}
+
+/// Like `start`; calls fail as `faults` picks (see `faults`).
+pub async fn start_faulty(target: &str, faults: Arc<Faults>) -> std::io::Result<(String, CallLog)> {
+    let client = reqwest::Client::new();
+    serve(Proxy {
+        target: target.to_string(),
+        client,
+        log: CallLog::default(),
+        snapshot_keys: None,
+        faults: Some(faults),
+    })
+    .await
+}
+
+async fn serve(proxy: Proxy) -> std::io::Result<(String, CallLog)> {
+    let log = proxy.log.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}", listener.local_addr()?);
     let app = Router::new().fallback(forward).with_state(proxy);
@@ -286,5 +324,45 @@ mod tests {
             "{answers:?}"
         );
         assert_eq!(log.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_faulty_proxy_fails_calls_and_a_lost_answer_still_reaches_the_endpoint() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        // GIVEN an endpoint counting what reaches it, behind a proxy failing every call
+        let reached = Arc::new(AtomicU64::new(0));
+        let counter = reached.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let target = format!("http://{}", listener.local_addr().expect("addr"));
+        let endpoint = Router::new().fallback(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { "{}" }
+        });
+        tokio::spawn(async move { axum::serve(listener, endpoint).await });
+        let faults = Arc::new(Faults::new(3, 1000, std::time::Duration::from_millis(1)));
+        faults.enable(true);
+        let (proxy, _) = start_faulty(&target, faults.clone()).await.expect("proxy");
+        // WHEN 100 DynamoDB calls go through it
+        let client = reqwest::Client::new();
+        let mut ok = 0;
+        for _ in 0..100 {
+            let answer = client
+                .post(&proxy)
+                .header("authorization", "AWS4-HMAC-SHA256 Credential=t/20261203/us-east-1/dynamodb/aws4_request")
+                .header("x-amz-target", "DynamoDB_20120810.PutItem")
+                .body("{}")
+                .send()
+                .await;
+            if let Ok(a) = answer {
+                ok += u64::from(a.status().is_success() && a.bytes().await.is_ok());
+            }
+        }
+        // THEN none succeeds, every kind of fault was injected, and exactly the lost answers
+        // reached the endpoint (the write happened; its caller never heard)
+        let counts = faults.counts();
+        assert_eq!(ok, 0);
+        assert_eq!(counts.values().sum::<u64>(), 100);
+        assert!(Fault::ALL.iter().all(|f| counts.contains_key(f)), "{counts:?}");
+        assert_eq!(reached.load(Ordering::SeqCst), counts[&Fault::AnswerLost]);
     }
 }

@@ -3,6 +3,7 @@
 //! (`hookline-local`) and by the integration tests, so both build the stack the same way.
 
 pub mod aws_proxy;
+pub mod chaos;
 pub mod cost;
 pub mod listen;
 pub mod moto;

@@ -40,15 +40,14 @@ pub enum AlertDisposition {
     Unreadable,
 }
 
-/// How long to wait before trying again after a failed write or e-mail.
-const RETRY_AFTER_ERROR: Duration = Duration::from_secs(60);
 /// After losing the race for an alert window to a parallel invocation: look again soon.
 const RETRY_AFTER_RACE: Duration = Duration::from_secs(1);
 
 pub struct Alerter<S, M> {
     pub store: S,
     pub mailer: M,
-    /// The length of one minute of `alert_interval_minutes` (60 s; tests shorten it).
+    /// The length of one minute of `alert_interval_minutes` (60 s; tests shorten it). A
+    /// failed write or e-mail is tried again after one such minute.
     pub minute: Duration,
     /// How long a claim to send a summary stands: longer than an invocation can run, so only
     /// a claim whose invocation died is taken over.
@@ -69,7 +68,7 @@ impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore, M: Mailer> Aler
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(message_id = %message.message_id, error = %e, "alert bookkeeping failed; retrying");
-                    AlertDisposition::HoldFor(RETRY_AFTER_ERROR)
+                    AlertDisposition::HoldFor(self.minute)
                 }
             };
             tally.unreadable += usize::from(disposition == AlertDisposition::Unreadable);
@@ -165,7 +164,7 @@ impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore, M: Mailer> Aler
             Told::Failed => {
                 tracing::error!("alert e-mail failed; the summary is kept for the next try");
                 self.store.release_alert(&webhook, &at).await?;
-                Ok(AlertDisposition::HoldFor(RETRY_AFTER_ERROR))
+                Ok(AlertDisposition::HoldFor(self.minute))
             }
             Told::Nobody => {
                 self.store.release_alert(&webhook, &at).await?;
@@ -320,5 +319,21 @@ mod unreadable_tests {
         assert_eq!(alerter.handle_batch(vec![message]).await.0, [("m".to_string(), AlertDisposition::Done)]);
         let counted = alerter.store.recorded.lock().expect("lock").dead_letters.clone();
         assert_eq!(counted, [("dlv_1".to_string(), None)]);
+    }
+
+    #[tokio::test]
+    async fn a_dead_letter_whose_bookkeeping_failed_comes_back_after_one_configured_minute() {
+        // GIVEN an alert function whose minute is 250 ms, and a store that cannot read the webhook
+        let store = MemoryStore::default();
+        store.unreadable_webhooks.lock().expect("lock").push(DeliveryTask::example().webhook_id);
+        let minute = Duration::from_millis(250);
+        let alerter =
+            Alerter { store, mailer: NoMail, minute, claim_lease: Duration::ZERO, mail: AlertMail::default() };
+        let body = DeliveryTask::example().to_message_body();
+        let message = ReceivedMessage { message_id: "m".into(), body, receive_count: 1 };
+        // WHEN it handles a dead letter of that webhook
+        let (dispositions, _) = alerter.handle_batch(vec![message]).await;
+        // THEN the message is held for one of its minutes (60 s in Lambda), not a fixed minute
+        assert_eq!(dispositions, [("m".to_string(), AlertDisposition::HoldFor(minute))]);
     }
 }

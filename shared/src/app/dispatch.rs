@@ -31,6 +31,9 @@ use crate::ports::queue::ReceivedMessage;
 use crate::ports::sender::{SendFailure, SendOutcome, Sender};
 use crate::ports::store::{DeliveryStore, WebhookStore};
 
+/// How soon a message finished but unrecorded (its state write failed) comes back.
+pub const UNRECORDED_RETRY: Duration = Duration::from_secs(1);
+
 /// What the queue is to do with a message.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Disposition {
@@ -152,9 +155,16 @@ impl<S: WebhookStore + DeliveryStore + GateStore, Q: DeferQueue> Dispatcher<S, Q
         // Every delivery's new state in one batched write for the whole batch.
         let writes: Vec<DeliveryWrite> = results.iter().filter_map(|(_, _, w)| w.clone()).collect();
         if let Err(e) = self.store.write_deliveries(&writes).await {
-            // The queue still gets the right dispositions; only the states shown lag (and a
-            // retry or a dead letter records its own state later).
+            // A retry or a dead letter records its own state later; a finished message would
+            // not, and its delivery would stay `pending` or `retrying` for good (found by
+            // `make chaos`). So it comes back to be sent again and recorded: at least once,
+            // under the same delivery id.
             tracing::error!(error = %e, deliveries = writes.len(), "cannot record the deliveries' state");
+            for (_, disposition, write) in &mut results {
+                if write.is_some() && *disposition == Disposition::Done {
+                    *disposition = Disposition::RetryIn(UNRECORDED_RETRY);
+                }
+            }
         }
         let tally = tally(&results, latencies_ms);
         Dispatched { dispositions: results.into_iter().map(|(id, disposition, _)| (id, disposition)).collect(), tally }

@@ -52,6 +52,8 @@ pub struct MemoryStore {
     pub unreadable_webhooks: Mutex<Vec<String>>,
     /// How many of the next reads of several webhooks at once fail (a store error).
     pub failing_batch_reads: Mutex<u32>,
+    /// How many of the next writes of delivery states fail (a store error).
+    pub failing_delivery_writes: Mutex<u32>,
     /// Alert recipients by address, the link tokens put, e-mails counted against the daily cap.
     pub recipients: Mutex<HashMap<String, AlertRecipient>>,
     pub recipient_tokens: Mutex<Vec<RecipientToken>>,
@@ -99,6 +101,9 @@ impl WebhookStore for MemoryStore {
     }
 
     async fn get_webhook(&self, tenant_id: &str, webhook_id: &str) -> StoreResult<Option<Webhook>> {
+        if self.unreadable_webhooks.lock().expect("lock").iter().any(|w| w == webhook_id) {
+            return Err(StoreError::Corrupt(format!("webhook {webhook_id}: missing field `url`")));
+        }
         Ok(self.find(tenant_id, webhook_id))
     }
 
@@ -169,6 +174,12 @@ impl DeliveryStore for MemoryStore {
     }
 
     async fn write_deliveries(&self, writes: &[DeliveryWrite]) -> StoreResult<()> {
+        let mut failing = self.failing_delivery_writes.lock().expect("lock");
+        if *failing > 0 {
+            *failing -= 1;
+            return Err(StoreError::Dynamo { operation: "BatchWriteItem", message: "throttled".into() });
+        }
+        drop(failing);
         self.recorded.lock().expect("lock").writes.extend_from_slice(writes);
         Ok(())
     }

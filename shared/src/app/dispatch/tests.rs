@@ -332,3 +332,17 @@ async fn timeouts_open_the_endpoints_circuit_which_holds_back_then_probes_and_cl
     assert_eq!(sender.sent().len(), 3);
     assert!(dispatcher.store.gates.lock().expect("lock").circuits.is_empty());
 }
+
+#[tokio::test]
+async fn a_delivery_whose_state_cannot_be_written_comes_back_to_be_recorded() {
+    // GIVEN a receiver answering 200 and a store whose next write of delivery states fails
+    let store = MemoryStore::with(vec![webhook(true, 0)]);
+    *store.failing_delivery_writes.lock().expect("lock") = 1;
+    let dispatcher = dispatcher_over(store, Arc::new(ScriptedSender::answering(vec![answer(200, None)])));
+    // WHEN its message is dispatched
+    let out = dispatcher.dispatch_batch(vec![message(1)]).await.dispositions;
+    // THEN it is not finished (it would stay `pending` for good): it comes back soon, to be
+    // sent again and recorded
+    assert_eq!(out, [("m-1".to_string(), Disposition::RetryIn(UNRECORDED_RETRY))]);
+    assert!(dispatcher.store.writes().is_empty());
+}
