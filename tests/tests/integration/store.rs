@@ -54,6 +54,58 @@ async fn writes_for_one_delivery_in_one_batch_keep_the_last_state_and_every_atte
     assert!(store.get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d").await.expect("read").is_none());
 }
 
+#[tokio::test]
+async fn a_state_write_never_moves_a_delivery_back() {
+    // GIVEN a delivery delivered at its second attempt
+    let h = Harness::start().await;
+    let store = h.store();
+    let write = |status, count, attempt| DeliveryWrite { delivery: state(status, count), attempt };
+    store.write_deliveries(&[write(DeliveryStatus::Retrying, 1, Some(attempt(1, 500)))]).await.expect("attempt 1");
+    store.write_deliveries(&[write(DeliveryStatus::Delivered, 2, Some(attempt(2, 200)))]).await.expect("attempt 2");
+    let id = state(DeliveryStatus::Pending, 0).delivery_id;
+
+    // WHEN late writes land: attempt 1's again (another copy of the message), a failed
+    // attempt 2 of a second copy, a failed attempt 3 of it
+    for late in [
+        write(DeliveryStatus::Retrying, 1, Some(attempt(1, 503))),
+        write(DeliveryStatus::Retrying, 2, Some(attempt(2, 502))),
+        write(DeliveryStatus::Failed, 3, Some(attempt(3, 501))),
+    ] {
+        store.write_deliveries(&[late]).await.expect("a late write is no error");
+    }
+
+    // THEN the delivery is still delivered at attempt 2, and every attempt made is in its log
+    let log = store.get_delivery("acme", &id).await.expect("read").expect("exists");
+    assert_eq!((log.delivery.status, log.delivery.attempt_count), (DeliveryStatus::Delivered, 2));
+    let mut codes: Vec<u16> = log.attempts.iter().filter_map(|a| a.status_code).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [200, 500, 501, 502, 503]);
+
+    // WHEN a delivery that failed for good is then delivered by another copy THEN it says so
+    let other =
+        |status, count| Delivery { delivery_id: "dlv_0190a0a0a0a07000800000000000f00d".into(), ..state(status, count) };
+    store
+        .write_deliveries(&[DeliveryWrite { delivery: other(DeliveryStatus::Failed, 6), attempt: None }])
+        .await
+        .expect("failed");
+    store
+        .write_deliveries(&[DeliveryWrite { delivery: other(DeliveryStatus::Delivered, 3), attempt: None }])
+        .await
+        .expect("delivered");
+    let log = store.get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d").await.expect("read").expect("exists");
+    assert_eq!(log.delivery.status, DeliveryStatus::Delivered);
+
+    // AND a write of an older round never replaces a newer round's state
+    let round_1 = Delivery { generation: 1, ..other(DeliveryStatus::Retrying, 1) };
+    store.write_deliveries(&[DeliveryWrite { delivery: round_1, attempt: None }]).await.expect("round 1");
+    store
+        .write_deliveries(&[DeliveryWrite { delivery: other(DeliveryStatus::Retrying, 5), attempt: None }])
+        .await
+        .expect("round 0");
+    let log = store.get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d").await.expect("read").expect("exists");
+    assert_eq!((log.delivery.generation, log.delivery.attempt_count), (1, 1));
+}
+
 /// A fresh stack, its store, and the id of webhook "orders" of tenant "acme".
 async fn with_webhook() -> (Harness, DynamoStore, String) {
     let h = Harness::start().await;

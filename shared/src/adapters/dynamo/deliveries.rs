@@ -26,40 +26,43 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn write_deliveries(&self, writes: &[DeliveryWrite]) -> StoreResult<()> {
-        // One state write per delivery (the last wins: BatchWriteItem refuses a key twice).
-        // The first write of a delivery's first round is a put of its record with the attempt
-        // inside (one write for the common delivery); any later write updates the record, so
+        // One state write per delivery (the last of the batch), each conditional so a record
+        // never goes back: two copies of a message (SQS delivers at least once; a repeated
+        // send) or a late write cannot replace a newer round, a later attempt, or a final
+        // state, with an older one. The first write of round 0 puts the record with its
+        // attempt inside (one write for the common delivery); any later write updates it, so
         // that first attempt stays, and puts its attempt as an item of its own.
         let mut last: HashMap<&str, usize> = HashMap::new();
         for (i, w) in writes.iter().enumerate() {
             last.insert(w.delivery.delivery_id.as_str(), i);
         }
-        let mut puts: Vec<Item> = Vec::new();
-        let mut updates: Vec<&Delivery> = Vec::new();
+        let mut attempts: Vec<Item> = Vec::new();
+        let mut states: Vec<&DeliveryWrite> = Vec::new();
         for (i, w) in writes.iter().enumerate() {
-            let is_last = last.get(w.delivery.delivery_id.as_str()) == Some(&i);
-            if is_last && first_write(w) {
-                let mut item = delivery_item(&w.delivery)?;
-                if let Some(attempt) = &w.attempt {
-                    item.insert(FIRST_ATTEMPT.into(), attempt_value(attempt)?);
+            if last.get(w.delivery.delivery_id.as_str()) == Some(&i) {
+                states.push(w);
+                if first_write(w) {
+                    continue;
                 }
-                puts.push(item);
-                continue;
-            }
-            if is_last {
-                updates.push(&w.delivery);
             }
             if let Some(attempt) = &w.attempt {
-                puts.push(attempt_item(&w.delivery, attempt)?);
+                attempts.push(attempt_item(&w.delivery, attempt)?);
             }
         }
-        self.batch_put(puts).await?;
-        // A batch's few retries in parallel; a bulk write (a test's) a bounded number at a time.
-        for chunk in updates.chunks(UPDATES_AT_ONCE) {
-            let done = futures::future::join_all(chunk.iter().map(|d| self.update_delivery(d))).await;
-            done.into_iter().collect::<StoreResult<Vec<()>>>()?;
+        // A batch's deliveries in parallel; a bulk write (a test's) a bounded number at a time.
+        for chunk in states.chunks(STATE_WRITES_AT_ONCE) {
+            let done = futures::future::join_all(chunk.iter().map(|w| self.write_state(w))).await;
+            for (w, written) in chunk.iter().zip(done) {
+                // A first write refused because the record moved on keeps its attempt apart.
+                if !written?
+                    && first_write(w)
+                    && let Some(attempt) = &w.attempt
+                {
+                    attempts.push(attempt_item(&w.delivery, attempt)?);
+                }
+            }
         }
-        Ok(())
+        self.batch_put(attempts).await
     }
 
     async fn claim_requeue(&self, seen: &Delivery, claimed_at: i64, at: &str) -> StoreResult<bool> {
@@ -228,8 +231,8 @@ impl DeliveryStore for DynamoStore {
     }
 }
 
-/// Record updates sent at once by one `write_deliveries`.
-const UPDATES_AT_ONCE: usize = 10;
+/// State writes sent at once by one `write_deliveries`.
+const STATE_WRITES_AT_ONCE: usize = 10;
 
 /// Whether `w` is the first write of its delivery's first round (attempt 1, or a stop before
 /// any attempt): nothing is in the record yet that a put would lose.
@@ -237,17 +240,72 @@ fn first_write(w: &DeliveryWrite) -> bool {
     w.delivery.generation == 0 && w.attempt.as_ref().map_or(w.delivery.attempt_count == 0, |a| a.attempt == 1)
 }
 
+/// The condition under which a state write may land: the record is absent (or from before
+/// rounds), of an older round, or of this round and not past this write: never a final state
+/// replaced (but `delivered` replaces `failed`: the receiver has it), never a later attempt's
+/// state replaced by an earlier one's.
+fn moves_forward(d: &Delivery) -> (String, HashMap<String, AttributeValue>) {
+    let mut values = HashMap::from([
+        (":cond_generation".to_string(), AttributeValue::N(d.generation.to_string())),
+        (":cond_delivered".to_string(), s("delivered")),
+    ]);
+    let this_round = if d.status == DeliveryStatus::Delivered {
+        "#cond_status <> :cond_delivered".to_string()
+    } else {
+        values.insert(":cond_failed".into(), s("failed"));
+        values.insert(":cond_attempts".into(), AttributeValue::N(d.attempt_count.to_string()));
+        "#cond_status <> :cond_delivered AND #cond_status <> :cond_failed AND attempt_count <= :cond_attempts"
+            .to_string()
+    };
+    let condition = format!(
+        "attribute_not_exists(pk) OR attribute_not_exists(generation) OR generation < :cond_generation \
+         OR (generation = :cond_generation AND {this_round})"
+    );
+    (condition, values)
+}
+
 impl DynamoStore {
+    /// Writes `w`'s delivery state if it moves the record forward (`moves_forward`): a put
+    /// with its first attempt for round 0's first write, an update otherwise. `false` when
+    /// the record had moved on (nothing written).
+    async fn write_state(&self, w: &DeliveryWrite) -> StoreResult<bool> {
+        let (condition, values) = moves_forward(&w.delivery);
+        let names = HashMap::from([("#cond_status".to_string(), "status".to_string())]);
+        if !first_write(w) {
+            return self.update_delivery(&w.delivery, condition, names, values).await;
+        }
+        let mut item = delivery_item(&w.delivery)?;
+        if let Some(attempt) = &w.attempt {
+            item.insert(FIRST_ATTEMPT.into(), attempt_value(attempt)?);
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        Ok(unless_condition_failed("PutItem", result)?.is_some())
+    }
+
     /// Writes `d`'s whole state over its record, keeping what is not state (its first attempt,
-    /// an alert's count) and dropping a requeue claim (the first write of a round drops it).
-    async fn update_delivery(&self, d: &Delivery) -> StoreResult<()> {
+    /// an alert's count) and dropping a requeue claim (the first write of a round drops it),
+    /// under `condition`.
+    async fn update_delivery(
+        &self,
+        d: &Delivery,
+        condition: String,
+        mut names: HashMap<String, String>,
+        mut values: HashMap<String, AttributeValue>,
+    ) -> StoreResult<bool> {
         let mut item = delivery_item(d)?;
         item.remove(PK);
         item.remove(SK);
         item.remove("requeue_claimed_at");
         let key = key(keys::delivery_pk(&d.tenant_id, &d.delivery_id), keys::DELIVERY_SK);
-        let mut names = HashMap::new();
-        let mut values = HashMap::new();
         let mut sets = Vec::new();
         for (i, (name, value)) in item.into_iter().enumerate() {
             sets.push(format!("#a{i} = :v{i}"));
@@ -262,16 +320,17 @@ impl DynamoStore {
         .into_iter()
         .filter_map(|(name, absent)| absent.then_some(name))
         .collect();
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key))
             .update_expression(format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")))
+            .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .send()
-            .await
-            .map_err(sdk_err("UpdateItem"))?;
-        Ok(())
+            .await;
+        Ok(unless_condition_failed("UpdateItem", result)?.is_some())
     }
 }
