@@ -76,6 +76,13 @@ impl CallLog {
     }
 }
 
+impl AwsCall {
+    fn plain(operation: String, body: Bytes, status: StatusCode, response: Bytes) -> Self {
+        let (before, after, overhead) = (Vec::new(), Vec::new(), std::time::Duration::ZERO);
+        Self { operation, body, status: status.as_u16(), response, before, after, overhead }
+    }
+}
+
 #[derive(Clone)]
 struct Proxy {
     target: String,
@@ -84,6 +91,16 @@ struct Proxy {
     /// The table's key attributes, when writes are to be recorded with their items.
     snapshot_keys: Option<Vec<String>>,
     faults: Option<Arc<Faults>>,
+    /// The operations the log keeps (all when `None`): a long run keeps only what it reads.
+    recorded: Option<&'static [&'static str]>,
+}
+
+impl Proxy {
+    fn record(&self, call: AwsCall) {
+        if self.recorded.is_none_or(|kept| kept.contains(&call.operation.as_str())) {
+            self.log.push(call);
+        }
+    }
 }
 
 /// Writes recorded with snapshots are made one at a time across every proxy, so no other
@@ -180,7 +197,10 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     if let Some(faults) = &proxy.faults {
         match faults.pick(&operation) {
             Some(Fault::AnswerLost) => {
-                let _ = send(&proxy, &parts, body).await;
+                // It reached the endpoint: recorded like any call that did, its caller never hears.
+                if let Ok((status, _, answer)) = send(&proxy, &parts, body.clone()).await {
+                    proxy.record(AwsCall::plain(operation, body, status, answer));
+                }
                 return faults::cut();
             }
             Some(fault) => return faults::answer(fault, &operation, faults.stall).await,
@@ -210,15 +230,7 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     let Ok((status, headers, answer)) = sent else {
         return StatusCode::BAD_GATEWAY.into_response();
     };
-    proxy.log.push(AwsCall {
-        operation,
-        body,
-        status: status.as_u16(),
-        response: answer.clone(),
-        before,
-        after,
-        overhead,
-    });
+    proxy.record(AwsCall { before, after, overhead, ..AwsCall::plain(operation, body, status, answer.clone()) });
     let mut response = (status, answer).into_response();
     for (name, value) in &headers {
         if forwarded(name.as_str()) {
@@ -243,19 +255,25 @@ pub async fn start_with(target: &str, snapshot_keys: Option<Vec<String>>) -> std
         log: CallLog::default(),
         snapshot_keys,
         faults: None,
+        recorded: None,
     })
     .await
 }
 
-/// Like `start`; calls fail as `faults` picks (see `faults`).
-pub async fn start_faulty(target: &str, faults: Arc<Faults>) -> std::io::Result<(String, CallLog)> {
-    let client = reqwest::Client::new();
+/// Like `start`; calls fail as `faults` picks (see `faults`), and the log keeps only the
+/// `recorded` operations that reached the endpoint (a lost answer's call too).
+pub async fn start_faulty(
+    target: &str,
+    faults: Arc<Faults>,
+    recorded: &'static [&'static str],
+) -> std::io::Result<(String, CallLog)> {
     serve(Proxy {
         target: target.to_string(),
-        client,
+        client: reqwest::Client::new(),
         log: CallLog::default(),
         snapshot_keys: None,
         faults: Some(faults),
+        recorded: Some(recorded),
     })
     .await
 }
@@ -341,7 +359,7 @@ mod tests {
         tokio::spawn(async move { axum::serve(listener, endpoint).await });
         let faults = Arc::new(Faults::new(3, 1000, std::time::Duration::from_millis(1)));
         faults.enable(true);
-        let (proxy, _) = start_faulty(&target, faults.clone()).await.expect("proxy");
+        let (proxy, log) = start_faulty(&target, faults.clone(), &["dynamodb:PutItem"]).await.expect("proxy");
         // WHEN 100 DynamoDB calls go through it
         let client = reqwest::Client::new();
         let mut ok = 0;
@@ -364,5 +382,7 @@ mod tests {
         assert_eq!(counts.values().sum::<u64>(), 100);
         assert!(Fault::ALL.iter().all(|f| counts.contains_key(f)), "{counts:?}");
         assert_eq!(reached.load(Ordering::SeqCst), counts[&Fault::AnswerLost]);
+        // AND the log kept exactly those calls
+        assert_eq!(log.len() as u64, counts[&Fault::AnswerLost]);
     }
 }

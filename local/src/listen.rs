@@ -4,6 +4,9 @@
 
 use std::net::SocketAddr;
 
+use axum::Router;
+use tokio::task::JoinHandle;
+
 /// Refuses a non-loopback listen address while private targets are allowed.
 pub fn check_exposure(listening: SocketAddr, allow_private_targets: bool) -> Result<(), String> {
     if allow_private_targets && !listening.ip().is_loopback() {
@@ -14,6 +17,14 @@ pub fn check_exposure(listening: SocketAddr, allow_private_targets: bool) -> Res
         ));
     }
     Ok(())
+}
+
+/// Serves `app` on a free loopback port, in the background: the address it listens on
+/// (`127.0.0.1:port`) and the serving task. For the runs' own receivers and APIs.
+pub async fn serve_on_loopback(app: Router) -> std::io::Result<(SocketAddr, JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    Ok((addr, tokio::spawn(async move { axum::serve(listener, app).await })))
 }
 
 #[cfg(test)]

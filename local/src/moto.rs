@@ -9,27 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 
-/// Runs moto's threaded server until stdin reaches EOF. Its DynamoDB calls are served one at
-/// a time: DynamoDB makes each item write atomic and transactions serializable, and moto's
-/// threads do not (two conditional writes can both pass, and a cancelled transaction restores
-/// a copy of the whole table taken before writes that landed meanwhile), so tests of limits
-/// under concurrency would otherwise test moto.
-const WRAPPER: &str = r#"
-import sys, threading
-from moto.server import ThreadedMotoServer
-import moto.dynamodb.responses as dynamodb
-one_at_a_time = threading.Lock()
-call_action = dynamodb.DynamoHandler.call_action
-def serialised(self):
-    with one_at_a_time:
-        return call_action(self)
-dynamodb.DynamoHandler.call_action = serialised
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
-server.start()
-print("MOTO_PORT", server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-server.stop()
-"#;
+/// Runs moto's threaded server until stdin reaches EOF, its DynamoDB calls served one at a
+/// time, and four of its slow paths made fast with the same answers (the file says why).
+const WRAPPER: &str = include_str!("moto_server.py");
 
 #[derive(Debug, thiserror::Error)]
 pub enum MotoError {

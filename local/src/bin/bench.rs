@@ -33,6 +33,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hookline_local::cost::run::DEFAULT_BATCH;
+use hookline_local::listen::serve_on_loopback;
 use hookline_local::moto::MotoServer;
 use hookline_local::{aws_proxy, sdk, stack};
 use hookline_shared::adapters::dynamo::DynamoStore;
@@ -61,10 +62,7 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 }
 
 async fn serve(app: Router) -> Result<String, BoxError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(addr.to_string())
+    Ok(serve_on_loopback(app).await?.0.to_string())
 }
 
 /// Where cargo puts release binaries: `CARGO_TARGET_DIR` when set, else the workspace's target/.

@@ -1,6 +1,7 @@
 //! The careful client of a chaos run: events for several tenants, sent over HTTP to the API
-//! a few at a time, each retried with the same event id on a 503 and on a network error (as
-//! the API reference tells clients to), after a 429 when its Retry-After says. Every answer
+//! a few requests at a time, alone or in batches, each request retried whole with the same
+//! event ids on a 503 and on a network error (as the API reference tells clients to), after a
+//! 429 when its Retry-After says. Every answer
 //! that is a 5xx other than 503 is noted: the API must never answer one.
 
 use std::sync::{Arc, Mutex};
@@ -58,6 +59,9 @@ pub struct Sending {
     pub answered_429: u64,
 }
 
+/// The client reports its progress each time this many more events are accepted.
+const PROGRESS_EVERY: u64 = 500;
+
 /// Where the client sends: the API's base URL and a key per tenant.
 pub struct Target {
     pub api: String,
@@ -65,9 +69,63 @@ pub struct Target {
     pub tenant_ids: Vec<String>,
 }
 
-async fn send_one(http: &reqwest::Client, target: &Target, sent: Sent, out: &Mutex<Sending>) {
-    let url = format!("{}/v1/tenants/{}/events", target.api, target.tenant_ids[sent.tenant]);
-    let body = json!({"id": sent.event_id, "topic": sent.topic, "data": {"total": sent.total, "note": "chaos"}});
+/// Events go in blocks of this many per tenant: every other block as one batch per tenant
+/// (`POST …/events/batch`), the others one `POST …/events` each, so both ways in are sent
+/// under the faults.
+const BATCH_EVENTS: u64 = 10;
+
+/// What one request carries: one event, or a batch of one tenant's events.
+#[derive(Debug, Clone, PartialEq)]
+enum Request {
+    One(u64),
+    Batch(Vec<u64>),
+}
+
+/// The requests that send events `0..events`, in order.
+fn requests(events: u64, tenants: usize) -> Vec<Request> {
+    let tenants = tenants as u64;
+    let block = BATCH_EVENTS * tenants;
+    let mut out = Vec::new();
+    for start in (0..events).step_by(block as usize) {
+        let end = (start + block).min(events);
+        if (start / block).is_multiple_of(2) {
+            out.extend((start..end).map(Request::One));
+        } else {
+            out.extend((0..tenants).map(|t| Request::Batch((start..end).filter(|i| i % tenants == t).collect())));
+        }
+    }
+    out.retain(|r| r != &Request::Batch(Vec::new()));
+    out
+}
+
+/// The `(delivery id, webhook id)` pairs of an accepted event's answer.
+fn deliveries_of(accepted: &Value) -> Vec<(String, String)> {
+    accepted["deliveries"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .map(|d| {
+                    (
+                        d["id"].as_str().unwrap_or_default().to_string(),
+                        d["webhook_id"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sends one request until it is answered, retrying it whole with the same event ids.
+async fn send_request(http: &reqwest::Client, target: &Target, events: Vec<Sent>, batch: bool, out: &Mutex<Sending>) {
+    let Some(tenant) = events.first().map(|e| target.tenant_ids[e.tenant].clone()) else { return };
+    let body_of = |e: &Sent| json!({"id": e.event_id, "topic": e.topic, "data": {"total": e.total, "note": "chaos"}});
+    let (url, body) = if batch {
+        let items: Vec<Value> = events.iter().map(body_of).collect();
+        (format!("{}/v1/tenants/{tenant}/events/batch", target.api), json!({"events": items}))
+    } else {
+        (format!("{}/v1/tenants/{tenant}/events", target.api), body_of(&events[0]))
+    };
+    let ids = || events.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>().join(",");
     let note = |f: &dyn Fn(&mut Sending)| f(&mut out.lock().unwrap_or_else(|e| e.into_inner()));
     for attempt in 1..=MAX_TRIES {
         let pause = Duration::from_millis(20 * u64::from(attempt.min(10)));
@@ -86,20 +144,18 @@ async fn send_one(http: &reqwest::Client, target: &Target, sent: Sent, out: &Mut
         match status {
             200..=299 => {
                 let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                let deliveries = parsed["deliveries"]
-                    .as_array()
-                    .map(|d| {
-                        d.iter()
-                            .map(|d| {
-                                (
-                                    d["id"].as_str().unwrap_or_default().to_string(),
-                                    d["webhook_id"].as_str().unwrap_or_default().to_string(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                note(&|s| s.accepted.push(Accepted { sent: sent.clone(), deliveries: Clone::clone(&deliveries) }));
+                let results =
+                    if batch { parsed["results"].as_array().cloned().unwrap_or_default() } else { vec![parsed] };
+                note(&|s| {
+                    for (k, sent) in events.iter().enumerate() {
+                        match results.get(k) {
+                            Some(r) if !batch || r["status"] == 202 => {
+                                s.accepted.push(Accepted { sent: sent.clone(), deliveries: deliveries_of(r) })
+                            }
+                            r => s.given_up.push(format!("{} answered {status} with {r:?}", sent.event_id)),
+                        }
+                    }
+                });
                 return;
             }
             503 => note(&|s| s.answered_503 += 1),
@@ -109,28 +165,42 @@ async fn send_one(http: &reqwest::Client, target: &Target, sent: Sent, out: &Mut
                 continue;
             }
             // Not a promise the API makes; still retried, as a client would, to see whether
-            // the event survives it.
-            500..=599 => note(&|s| s.bad_5xx.push(format!("{} answered {status}: {text}", sent.event_id))),
+            // the events survive it.
+            500..=599 => note(&|s| s.bad_5xx.push(format!("{} answered {status}: {text}", ids()))),
             _ => {
-                note(&|s| s.given_up.push(format!("{} answered {status}: {text}", sent.event_id)));
+                note(&|s| s.given_up.push(format!("{} answered {status}: {text}", ids())));
                 return;
             }
         }
         tokio::time::sleep(pause).await;
     }
-    note(&|s| {
-        s.given_up.push(format!("{}: no answer but 5xx or network errors after {MAX_TRIES} tries", sent.event_id))
-    });
+    note(&|s| s.given_up.push(format!("{}: no answer but 5xx or network errors after {MAX_TRIES} tries", ids())));
 }
 
-/// Sends `events` events, `concurrency` at a time.
+/// Sends `events` events, `concurrency` requests at a time.
 pub async fn send_all(target: &Target, events: u64, concurrency: usize) -> Sending {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
     let out = Arc::new(Mutex::new(Sending::default()));
-    futures::stream::iter(0..events)
-        .for_each_concurrent(concurrency, |i| {
-            let (http, out) = (&http, out.clone());
-            async move { send_one(http, target, event(i, target.tenant_ids.len()), &out).await }
+    let started = std::time::Instant::now();
+    let tenants = target.tenant_ids.len();
+    let reported = std::sync::atomic::AtomicU64::new(0);
+    futures::stream::iter(requests(events, tenants))
+        .for_each_concurrent(concurrency, |request| {
+            let (http, out, reported) = (&http, out.clone(), &reported);
+            async move {
+                let (indices, batch) = match request {
+                    Request::One(i) => (vec![i], false),
+                    Request::Batch(all) => (all, true),
+                };
+                let sent = indices.into_iter().map(|i| event(i, tenants)).collect();
+                send_request(http, target, sent, batch, &out).await;
+                // How the run's pace holds up as the emulator's tables grow.
+                let accepted = out.lock().map(|s| s.accepted.len() as u64).unwrap_or_default();
+                let step = accepted / PROGRESS_EVERY;
+                if step > reported.fetch_max(step, std::sync::atomic::Ordering::Relaxed) {
+                    eprintln!("chaos: {accepted} events accepted after {:.0} s", started.elapsed().as_secs_f64());
+                }
+            }
         })
         .await;
     std::mem::take(&mut *out.lock().unwrap_or_else(|e| e.into_inner()))
@@ -151,5 +221,29 @@ mod tests {
         let big = orders.clone().filter(|e| e.total >= BIG_ORDER).count();
         assert!(big > 100 && orders.count() - big > 100, "{big}");
         assert_eq!(events.iter().map(|e| &e.event_id).collect::<std::collections::HashSet<_>>().len(), 400);
+    }
+
+    #[test]
+    fn every_event_goes_once_alternating_blocks_of_single_posts_and_one_tenant_batches() {
+        // GIVEN 75 events over 3 tenants: blocks of 30
+        let all = requests(75, 3);
+        // THEN every event is in exactly one request
+        let mut sent: Vec<u64> = all
+            .iter()
+            .flat_map(|r| match r {
+                Request::One(i) => vec![*i],
+                Request::Batch(b) => b.clone(),
+            })
+            .collect();
+        sent.sort_unstable();
+        assert_eq!(sent, (0..75).collect::<Vec<_>>());
+        // AND the first block goes alone, the second as one batch of 10 per tenant, each of one tenant
+        assert!(all[..30].iter().all(|r| matches!(r, Request::One(_))));
+        let batches: Vec<&Vec<u64>> =
+            all.iter().filter_map(|r| if let Request::Batch(b) = r { Some(b) } else { None }).collect();
+        assert_eq!(batches.len(), 3);
+        assert!(batches.iter().all(|b| b.len() == 10 && b.iter().all(|i| i % 3 == b[0] % 3)));
+        // AND the third block (15 events) goes alone
+        assert_eq!(all.len(), 30 + 3 + 15);
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
+use base64::Engine;
 use hookline_api::{AwsApp, router};
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::config::{
@@ -33,6 +34,7 @@ use self::client::{Sending, TOPIC_COUPON, TOPIC_ORDER, TOPIC_UNSENT, Target};
 use self::receivers::{Answer, Behaviour, Receivers};
 use self::workers::{Kind, Wiring, Workers};
 use crate::aws_proxy::{self, faults::Fault, faults::Faults};
+use crate::listen::serve_on_loopback;
 use crate::moto::MotoServer;
 use crate::sdk;
 use crate::stack::{self, Template};
@@ -242,27 +244,53 @@ async fn queues_empty(sqs: &aws_sdk_sqs::Client, urls: &[&str]) -> bool {
     true
 }
 
-/// The failures counted by the alert e-mails moto's SES sent, by webhook id.
-async fn alerted(http: &reqwest::Client, moto: &MotoServer) -> Result<HashMap<String, u64>, BoxError> {
-    // moto builds this dump by walking its live state, and can fail while it changes: retry.
-    let mut last = String::new();
-    for _ in 0..20 {
-        match http.get(format!("{}/moto-api/data.json", moto.endpoint())).send().await {
-            Ok(a) if a.status().is_success() => {
-                let data: Value = a.json().await?;
-                let mut out: HashMap<String, u64> = HashMap::new();
-                for m in data["ses"]["RawMessage"].as_array().into_iter().flatten() {
-                    if let Some((webhook, n)) = check::alert_count(m["raw_data"].as_str().unwrap_or_default()) {
-                        *out.entry(webhook).or_default() += n;
-                    }
-                }
-                return Ok(out);
-            }
-            other => last = format!("{other:?}"),
+/// What is still on the queues when they never emptied, for the report: each message (up to
+/// ten a queue) with how often it was received and when it was sent. Received with a zero
+/// visibility timeout, so reading it changes nothing.
+async fn left_on(sqs: &aws_sdk_sqs::Client, urls: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for url in urls {
+        let received = sqs
+            .receive_message()
+            .queue_url(*url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await;
+        let Ok(received) = received else {
+            out.push(format!("left on {url}: could not read: {received:?}"));
+            continue;
+        };
+        for m in received.messages() {
+            out.push(format!(
+                "left on {url}: {:?} (attributes {:?})",
+                m.body().unwrap_or_default(),
+                m.attributes().cloned().unwrap_or_default()
+            ));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(format!("moto's data.json: {last}").into())
+    out
+}
+
+/// The operation the alert e-mails are sent with.
+const SEND_RAW_EMAIL: &str = "ses:SendRawEmail";
+
+/// The failures counted by the alert e-mails moto's SES accepted, by webhook id: read from the
+/// sends that reached it through the faulty proxy (those whose answer was lost too, as moto
+/// sent them). Not from moto's `/moto-api/data.json`, which dumps every object moto holds
+/// and takes minutes at the volume of a full run.
+fn alerted(sends: &[aws_proxy::AwsCall]) -> HashMap<String, u64> {
+    let mut out: HashMap<String, u64> = HashMap::new();
+    for call in sends.iter().filter(|c| c.operation == SEND_RAW_EMAIL && c.status == 200) {
+        let raw = form_urlencoded::parse(&call.body)
+            .find(|(name, _)| name == "RawMessage.Data")
+            .and_then(|(_, data)| base64::engine::general_purpose::STANDARD.decode(data.as_bytes()).ok());
+        if let Some((webhook, n)) = raw.and_then(|raw| check::alert_count(&String::from_utf8_lossy(&raw))) {
+            *out.entry(webhook).or_default() += n;
+        }
+    }
+    out
 }
 
 /// Runs the chaos run of `o.events` events on a moto server of its own.
@@ -283,7 +311,8 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
             .await?;
     }
     let faults = Arc::new(Faults::new(o.seed, o.faults_per_mille, STALL));
-    let (faulty_endpoint, _) = aws_proxy::start_faulty(&moto.endpoint(), faults.clone()).await?;
+    let (faulty_endpoint, sent_mail) =
+        aws_proxy::start_faulty(&moto.endpoint(), faults.clone(), &[SEND_RAW_EMAIL]).await?;
     let faulty = sdk::for_endpoint(&faulty_endpoint)
         .await
         .into_builder()
@@ -320,10 +349,8 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
         delivery_config.signing.header_names.delivery_id.clone(),
     );
     let receiver_base = receivers.serve().await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api = format!("http://{}", listener.local_addr()?);
-    let app = router(AwsApp::from_config(&faulty, &api_config));
-    let serving = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (api_addr, serving) = serve_on_loopback(router(AwsApp::from_config(&faulty, &api_config))).await?;
+    let api = format!("http://{api_addr}");
     let target = Target { api, key, tenant_ids: (0..o.tenants).map(|t| format!("chaos-t{t}")).collect() };
     let http = reqwest::Client::new();
     let specs = set_up_webhooks(&http, &target, &receivers, &receiver_base, &store, &o).await?;
@@ -395,6 +422,7 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
     workers.stop();
     faults.enable(false);
     serving.abort();
+    let left_on_queues = if settled { Vec::new() } else { left_on(&esm_sqs, &[&queue.url, &dlq.url]).await };
 
     // Each webhook's deliveries by its index, a page at a time: far fewer calls than one
     // read per delivery (moto takes tens of ms for each).
@@ -419,11 +447,22 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
             }
         }
     }
+    // A delivery never attempted is not in its webhook's log yet (the index is sparse): read
+    // those by their ids, so the check can say what state they were left in.
+    for a in &sent.accepted {
+        for (delivery_id, _) in &a.deliveries {
+            if !deliveries.contains_key(delivery_id)
+                && let Some(log) = store.get_delivery(&target.tenant_ids[a.sent.tenant], delivery_id).await?
+            {
+                deliveries.insert(delivery_id.clone(), log.delivery);
+            }
+        }
+    }
     eprintln!("chaos: {:.0} s, {} deliveries read back", started.elapsed().as_secs_f64(), deliveries.len());
     let keys: Vec<(String, String)> =
         specs.iter().map(|s| (target.tenant_ids[s.tenant].clone(), s.id.clone())).collect();
     let webhooks = store.get_webhooks(&keys).await?.into_iter().map(|w| (w.id.clone(), w)).collect();
-    let alerted = alerted(&http, &moto).await?;
+    let alerted = alerted(&sent_mail.calls());
     eprintln!("chaos: {:.0} s, alert e-mails read back", started.elapsed().as_secs_f64());
     let seen = receivers.seen();
     let verdict = check::judge(&Outcome {
@@ -434,6 +473,8 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
         seen: &seen,
         alerted: &alerted,
     });
+    let mut verdict = verdict;
+    verdict.problems.extend(left_on_queues);
     Ok(Report {
         verdict,
         faults: faults.counts(),

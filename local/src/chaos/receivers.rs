@@ -17,6 +17,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::aws_proxy::faults::cut;
+use crate::listen::serve_on_loopback;
 
 /// How one webhook's endpoint answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,10 +171,8 @@ impl Receivers {
     /// Serves the endpoints on a loopback port; returns the base URL (`{base}/{path}`).
     pub async fn serve(&self) -> std::io::Result<String> {
         let app = Router::new().route("/{path}", post(Self::answer)).with_state(self.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(base)
+        let (addr, _) = serve_on_loopback(app).await?;
+        Ok(format!("http://{addr}"))
     }
 }
 

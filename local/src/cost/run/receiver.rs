@@ -9,6 +9,8 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 
+use crate::listen::serve_on_loopback;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
     FirstTry,
@@ -105,10 +107,8 @@ impl Receivers {
                 this.answer(fates, &id)
             }
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(base)
+        let (addr, _) = serve_on_loopback(app).await?;
+        Ok(format!("http://{addr}"))
     }
 }
 

@@ -1,0 +1,128 @@
+# Runs moto's threaded server on 127.0.0.1:<argv[1]> (0 = a free port), prints the port it got,
+# and stops when stdin reaches EOF (so it goes away with its parent, however the parent ends).
+#
+# Five changes to the moto it runs (moto 5.2.5, pinned in requirements-dev.txt):
+# - DynamoDB calls are served one at a time. DynamoDB makes each item write atomic and
+#   transactions serializable, and moto's threads do not (two conditional writes can both
+#   pass), so tests of limits under concurrency would otherwise test moto.
+# The other four only make moto faster, with the same answers: at the volume of a chaos run
+# (issue 14) moto spent its time in them, slower with every item and message it held.
+# - A Query on a table's key looks in the key's partition, not at every item of the table,
+#   sorted, on every call.
+# - A transaction backs up the items it names, not a deep copy of each table it touches:
+#   only those items can change, and a cancelled one restores them as they were.
+# - A receive reads its queue's retention period alone, not the whole attribute set, which
+#   counts every message of the queue, once per message it looks at.
+# - SQS reads the clock with time.time(), not through two datetimes a call: a send still
+#   counts its queue's messages (for one attribute), each count reading the clock.
+# Each is applied only where moto still has the code it replaces.
+import copy
+import sys
+import threading
+import time
+
+from moto.server import ThreadedMotoServer
+import moto.dynamodb.models as dynamodb_models
+import moto.dynamodb.models.table as dynamodb_table
+import moto.dynamodb.responses as dynamodb
+import moto.sqs.models as sqs_models
+
+one_at_a_time = threading.Lock()
+call_action = dynamodb.DynamoHandler.call_action
+
+
+def serialised(self):
+    with one_at_a_time:
+        return call_action(self)
+
+
+dynamodb.DynamoHandler.call_action = serialised
+
+Table = getattr(dynamodb_table, "Table", None)
+if Table is not None and hasattr(Table, "all_items") and hasattr(Table, "query"):
+    table_query = Table.query
+
+    def partition_query(self, hash_key, *args, **kwargs):
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or not self.range_key_attr:
+            return table_query(self, hash_key, *args, **kwargs)
+        # moto filters all_items() down to this partition and sorts it by range key: give it
+        # the partition. Calls are one at a time (above), so the override is this call's.
+        rows = list(self.items[hash_key].values()) if hash_key in self.items else []
+        self.all_items = lambda: rows
+        try:
+            return table_query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = partition_query
+
+Backend = getattr(dynamodb_models, "DynamoDBBackend", None)
+if (
+    Table is not None
+    and Backend is not None
+    and hasattr(Backend, "transact_write_items")
+    and hasattr(Backend, "get_keys_value")
+):
+    transact_write_items = Backend.transact_write_items
+
+    class TablesNotCopied:
+        """moto's `copy` inside its DynamoDB backend: a table is "copied" as itself (so moto's
+        own rollback restores nothing), everything else deep-copied as before."""
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def item_backed_up_transaction(self, transact_items):
+        saved = []
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            if op_type == "Put":
+                names = [n for n in (table.hash_key_attr, table.range_key_attr) if n]
+                key = {n: op["Item"][n] for n in names if n in op.get("Item", {})}
+            else:
+                key = op.get("Key", {})
+            try:
+                hash_value, range_value = self.get_keys_value(table, key)
+            except Exception:
+                continue  # moto refuses the transaction itself, before writing anything
+            saved.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+        try:
+            return transact_write_items(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, before in reversed(saved):
+                if before is None:
+                    if table.get_item(hash_value, range_value) is not None:
+                        table.delete_item(hash_value, range_value)
+                elif range_value is not None:
+                    table.items[hash_value][range_value] = before
+                else:
+                    table.items[hash_value] = before
+            raise
+
+    dynamodb_models.copy = TablesNotCopied
+    Backend.transact_write_items = item_backed_up_transaction
+
+SqsBackend = getattr(sqs_models, "SQSBackend", None)
+if SqsBackend is not None and hasattr(SqsBackend, "is_message_valid_based_on_retention_period"):
+
+    def retained(self, queue_name, message):
+        period = int(self.get_queue(queue_name).message_retention_period)
+        return period + message.sent_timestamp / 1000 > sqs_models.unix_time()
+
+    SqsBackend.is_message_valid_based_on_retention_period = retained
+
+if hasattr(sqs_models, "unix_time") and hasattr(sqs_models, "unix_time_millis"):
+    moto_unix_time, moto_unix_time_millis = sqs_models.unix_time, sqs_models.unix_time_millis
+    sqs_models.unix_time = lambda dt=None: time.time() if dt is None else moto_unix_time(dt)
+    sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else moto_unix_time_millis(dt)
+
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+server.start()
+print("MOTO_PORT", server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+server.stop()

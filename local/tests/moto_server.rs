@@ -1,0 +1,130 @@
+//! The moto server the tests run (`local/src/moto_server.py`) answers as moto does where it
+//! was made faster: a Query on a key reads exactly its partition in order, and a cancelled
+//! transaction leaves every item it named as it was.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TransactWriteItem, Update,
+};
+use hookline_local::moto::MotoServer;
+use hookline_local::sdk;
+
+const TABLE: &str = "t";
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+async fn table(client: &Client) {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attr")
+    };
+    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key");
+    client
+        .create_table()
+        .table_name(TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .expect("create table");
+}
+
+async fn put(client: &Client, pk: &str, sk: &str, v: &str) {
+    client.put_item().table_name(TABLE).item("pk", s(pk)).item("sk", s(sk)).item("v", s(v)).send().await.expect("put");
+}
+
+async fn value(client: &Client, pk: &str, sk: &str) -> Option<String> {
+    let out = client.get_item().table_name(TABLE).key("pk", s(pk)).key("sk", s(sk)).send().await.expect("get");
+    out.item.and_then(|i| i.get("v").and_then(|v| v.as_s().ok()).cloned())
+}
+
+#[tokio::test]
+async fn queries_read_their_partition_in_order_and_cancelled_transactions_restore_what_they_named() {
+    // GIVEN a table with two partitions, written out of order
+    let moto = MotoServer::start(0).expect("moto");
+    let client = Client::new(&sdk::for_endpoint(&moto.endpoint()).await);
+    table(&client).await;
+    for (pk, sk) in [("a", "3"), ("b", "1"), ("a", "1"), ("a", "2"), ("b", "0")] {
+        put(&client, pk, sk, &format!("{pk}{sk}")).await;
+    }
+
+    // WHEN partition a is queried, forwards, backwards and a page at a time
+    let query = |forward: bool, limit: i32, start: Option<&str>| {
+        let mut q = client
+            .query()
+            .table_name(TABLE)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s("a"))
+            .scan_index_forward(forward)
+            .limit(limit);
+        if let Some(sk) = start {
+            q = q.exclusive_start_key("pk", s("a")).exclusive_start_key("sk", s(sk));
+        }
+        q.send()
+    };
+    let sks = |out: aws_sdk_dynamodb::operation::query::QueryOutput| -> Vec<String> {
+        out.items().iter().map(|i| i["sk"].as_s().expect("sk").clone()).collect()
+    };
+    // THEN only its items, in order either way, and pages continue where they left off
+    assert_eq!(sks(query(true, 10, None).await.expect("query")), ["1", "2", "3"]);
+    assert_eq!(sks(query(false, 10, None).await.expect("query")), ["3", "2", "1"]);
+    let first = query(true, 2, None).await.expect("page 1");
+    assert_eq!(first.last_evaluated_key().and_then(|k| k["sk"].as_s().ok()).map(String::as_str), Some("2"));
+    assert_eq!(sks(first), ["1", "2"]);
+    assert_eq!(sks(query(true, 2, Some("2")).await.expect("page 2")), ["3"]);
+
+    // WHEN a transaction puts a new item, updates one and replaces another, then fails its check
+    let update = Update::builder()
+        .table_name(TABLE)
+        .key("pk", s("a"))
+        .key("sk", s("1"))
+        .update_expression("SET v = :v")
+        .expression_attribute_values(":v", s("changed"))
+        .build()
+        .expect("update");
+    let new = Put::builder().table_name(TABLE).item("pk", s("c")).item("sk", s("9")).item("v", s("new")).build();
+    let replace =
+        Put::builder().table_name(TABLE).item("pk", s("b")).item("sk", s("0")).item("v", s("replaced")).build();
+    let check = ConditionCheck::builder()
+        .table_name(TABLE)
+        .key("pk", s("b"))
+        .key("sk", s("1"))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .expect("check");
+    let cancelled = client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(new.expect("put")).build())
+        .transact_items(TransactWriteItem::builder().update(update.clone()).build())
+        .transact_items(TransactWriteItem::builder().put(replace.expect("put")).build())
+        .transact_items(TransactWriteItem::builder().condition_check(check).build())
+        .send()
+        .await;
+    // THEN it is cancelled and every item is as before
+    assert!(cancelled.is_err(), "{cancelled:?}");
+    assert_eq!(value(&client, "c", "9").await, None);
+    assert_eq!(value(&client, "a", "1").await.as_deref(), Some("a1"));
+    assert_eq!(value(&client, "b", "0").await.as_deref(), Some("b0"));
+    // AND items it did not name, and the partitions' queries, are untouched
+    assert_eq!(value(&client, "a", "3").await.as_deref(), Some("a3"));
+    assert_eq!(sks(query(true, 10, None).await.expect("query")), ["1", "2", "3"]);
+
+    // WHEN the same update goes alone in a transaction that holds
+    client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().update(update).build())
+        .send()
+        .await
+        .expect("transaction");
+    // THEN it lands
+    assert_eq!(value(&client, "a", "1").await.as_deref(), Some("changed"));
+}
