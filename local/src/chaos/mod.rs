@@ -81,7 +81,9 @@ pub struct Options {
     pub outage: Duration,
     /// The endpoint that goes away answers 410 after this many requests.
     pub gone_after: u64,
-    /// How long the queues may take to empty after the last event was accepted.
+    /// After the last event was accepted, how long the queues may go without getting shorter
+    /// before the run gives up waiting for them to empty (a backlog may take long to drain;
+    /// a message going round for good never drains).
     pub settle: Duration,
 }
 
@@ -96,7 +98,7 @@ impl Options {
             concurrency: 8,
             outage: Duration::from_secs(8),
             gone_after: 30,
-            settle: Duration::from_secs(600),
+            settle: Duration::from_secs(300),
         }
     }
 }
@@ -108,7 +110,7 @@ pub struct Report {
     pub sending: Sending,
     pub answers: HashMap<Answer, u64>,
     pub elapsed: Duration,
-    /// Whether the queues emptied within `settle`.
+    /// Whether the queues emptied (see `Options::settle`).
     pub settled: bool,
 }
 
@@ -224,24 +226,18 @@ async fn confirm(store: &DynamoStore, tenant_id: &str, email: &str) -> Result<()
     Err(format!("the recipient {email} never got its confirmation").into())
 }
 
-/// Whether nothing is left on the queues: no message visible, in flight or delayed.
-async fn queues_empty(sqs: &aws_sdk_sqs::Client, urls: &[&str]) -> bool {
+/// How many messages are on the queues, visible, in flight or delayed (`None`: unknown).
+async fn messages_on(sqs: &aws_sdk_sqs::Client, urls: &[&str]) -> Option<u64> {
+    let mut total = 0;
     for url in urls {
-        let Ok(out) = sqs.get_queue_attributes().queue_url(*url).attribute_names(QueueAttributeName::All).send().await
-        else {
-            return false;
-        };
-        let attributes = out.attributes.unwrap_or_default();
+        let out = sqs.get_queue_attributes().queue_url(*url).attribute_names(QueueAttributeName::All).send().await;
+        let attributes = out.ok()?.attributes.unwrap_or_default();
         let count = |name: QueueAttributeName| attributes.get(&name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        if count(QueueAttributeName::ApproximateNumberOfMessages)
+        total += count(QueueAttributeName::ApproximateNumberOfMessages)
             + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            + count(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-            > 0
-        {
-            return false;
-        }
+            + count(QueueAttributeName::ApproximateNumberOfMessagesDelayed);
     }
-    true
+    Some(total)
 }
 
 /// What is still on the queues when they never emptied, for the report: each message (up to
@@ -275,6 +271,25 @@ async fn left_on(sqs: &aws_sdk_sqs::Client, urls: &[&str]) -> Vec<String> {
 
 /// The operation the alert e-mails are sent with.
 const SEND_RAW_EMAIL: &str = "ses:SendRawEmail";
+/// The operation delivery tasks are queued with (by ingest, and when held back).
+const SEND_MESSAGE_BATCH: &str = "sqs:SendMessageBatch";
+
+/// How often each delivery's task reached the queue, by delivery id: for the report on a
+/// delivery that never finished (was it ever queued?).
+fn queued(sends: &[aws_proxy::AwsCall]) -> HashMap<String, u64> {
+    let mut out: HashMap<String, u64> = HashMap::new();
+    for call in sends.iter().filter(|c| c.operation == SEND_MESSAGE_BATCH && c.status == 200) {
+        let request: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
+        for entry in request["Entries"].as_array().into_iter().flatten() {
+            let task: Value =
+                serde_json::from_str(entry["MessageBody"].as_str().unwrap_or_default()).unwrap_or_default();
+            if let Some(id) = task["delivery_id"].as_str() {
+                *out.entry(id.to_string()).or_default() += 1;
+            }
+        }
+    }
+    out
+}
 
 /// The failures counted by the alert e-mails moto's SES accepted, by webhook id: read from the
 /// sends that reached it through the faulty proxy (those whose answer was lost too, as moto
@@ -311,8 +326,8 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
             .await?;
     }
     let faults = Arc::new(Faults::new(o.seed, o.faults_per_mille, STALL));
-    let (faulty_endpoint, sent_mail) =
-        aws_proxy::start_faulty(&moto.endpoint(), faults.clone(), &[SEND_RAW_EMAIL]).await?;
+    let (faulty_endpoint, recorded) =
+        aws_proxy::start_faulty(&moto.endpoint(), faults.clone(), &[SEND_RAW_EMAIL, SEND_MESSAGE_BATCH]).await?;
     let faulty = sdk::for_endpoint(&faulty_endpoint)
         .await
         .into_builder()
@@ -389,10 +404,10 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
         sent.accepted.len(),
         started.elapsed().as_secs_f64()
     );
-    let deadline = Instant::now() + o.settle;
+    let (mut fewest, mut shorter_at) = (u64::MAX, Instant::now());
     let (mut empty_checks, mut last_note) = (0, Instant::now());
     let settled = loop {
-        if Instant::now() > deadline {
+        if shorter_at.elapsed() > o.settle {
             break false;
         }
         if Instant::now() >= kill_at {
@@ -400,15 +415,20 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
             kill_at = Instant::now() + workers.next_kill_in(o.kill_every);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+        let on = messages_on(&esm_sqs, &[&queue.url, &dlq.url]).await;
+        if let Some(n) = on.filter(|n| *n < fewest) {
+            (fewest, shorter_at) = (n, Instant::now());
+        }
         // Three times in a row: a message between a receive and its delete may show nowhere.
-        empty_checks = if queues_empty(&esm_sqs, &[&queue.url, &dlq.url]).await { empty_checks + 1 } else { 0 };
+        empty_checks = if on == Some(0) { empty_checks + 1 } else { 0 };
         if empty_checks >= 3 {
             break true;
         }
         if last_note.elapsed() > Duration::from_secs(15) {
             eprintln!(
-                "chaos: {:.0} s, still waiting; {} instances killed so far",
+                "chaos: {:.0} s, {} messages on the queues; {} instances killed so far",
                 started.elapsed().as_secs_f64(),
+                on.map_or("?".to_string(), |n| n.to_string()),
                 workers.kills
             );
             last_note = Instant::now();
@@ -462,7 +482,7 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
     let keys: Vec<(String, String)> =
         specs.iter().map(|s| (target.tenant_ids[s.tenant].clone(), s.id.clone())).collect();
     let webhooks = store.get_webhooks(&keys).await?.into_iter().map(|w| (w.id.clone(), w)).collect();
-    let alerted = alerted(&sent_mail.calls());
+    let alerted = alerted(&recorded.calls());
     eprintln!("chaos: {:.0} s, alert e-mails read back", started.elapsed().as_secs_f64());
     let seen = receivers.seen();
     let verdict = check::judge(&Outcome {
@@ -474,6 +494,13 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
         alerted: &alerted,
     });
     let mut verdict = verdict;
+    let queued = queued(&recorded.calls());
+    for problem in &mut verdict.problems {
+        if let Some(id) = problem.split(' ').next().filter(|id| id.starts_with("dlv_")) {
+            let times = queued.get(id).copied().unwrap_or_default();
+            problem.push_str(&format!("; its task reached the queue {times} times"));
+        }
+    }
     verdict.problems.extend(left_on_queues);
     Ok(Report {
         verdict,

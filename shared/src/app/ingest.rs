@@ -11,12 +11,14 @@
 //!    `ingest_id` is written (one write for every event of the call: nothing rewrites an event
 //!    only to flip its state), and only then does the caller get its 202.
 //!    A crash (or error) after 1 leaves `accepted` events without a marker; the caller got no
-//!    202 and retries with the same event ids, which finishes 2-4 for the deliveries chosen the
-//!    first time. Messages may then be sent twice: delivery is at-least-once and receivers
-//!    dedupe on the delivery id, which is the same in both.
+//!    202 and retries with the same event ids, which finishes 2-3 for the deliveries chosen the
+//!    first time and marks each event it finished `enqueued` (the retry may carry only some of
+//!    the first call's events: only all of them may write its marker). Messages may then be
+//!    sent twice: delivery is at-least-once and receivers dedupe on the delivery id, which is
+//!    the same in both.
 //!
-//! An event posted again after its call's marker exists is answered with the first result and
-//! changes nothing.
+//! An event posted again after its call's marker exists (or once it is `enqueued`) is answered
+//! with the first result and changes nothing.
 
 use std::collections::HashMap;
 
@@ -142,6 +144,14 @@ async fn accept(
                 fresh.push(record);
                 results.insert(record.event_id.clone(), IngestResult::from(record));
             }
+            // This call's own write, whose answer was lost and whose retried put found it
+            // (found by `make chaos`): it is this call's event, queued and marked with the
+            // others. Finished as another call's, its call's marker would be written before
+            // the rest of this call's events were queued.
+            CreateEvent::Exists(first) if first.ingest_id.as_deref() == Some(ingest_id.as_str()) => {
+                fresh.push(record);
+                results.insert(record.event_id.clone(), IngestResult::from(first.as_ref()));
+            }
             // A repeated id (a retry, or a concurrent twin): answer with the first event's
             // deliveries, finishing its enqueue if it was interrupted; this fan-out is dropped.
             CreateEvent::Exists(first) => {
@@ -151,7 +161,7 @@ async fn accept(
         }
     }
     finish(store, queue, existing).await?;
-    enqueue(store, queue, &fresh, &ingest_id, expires_at, false).await?;
+    enqueue(store, queue, &fresh, &ingest_id, expires_at).await?;
     Ok(results)
 }
 
@@ -181,16 +191,13 @@ fn record_of(
     }
 }
 
-/// Steps 2-4 for `events` (all written by one call, `ingest_id`). `seen_before` marks events
-/// this call did not create: their deliveries may exist and have progressed, so they are only
-/// added if absent.
+/// Steps 2-4 for `events`, all written by this call (`ingest_id`).
 async fn enqueue(
     store: &impl IngestStore,
     queue: &impl TaskQueue,
     events: &[&EventRecord],
     ingest_id: &str,
     expires_at: i64,
-    seen_before: bool,
 ) -> DomainResult<()> {
     let tasks: Vec<DeliveryTask> = events.iter().flat_map(|e| DeliveryTask::for_event(e)).collect();
     if tasks.is_empty() {
@@ -198,42 +205,50 @@ async fn enqueue(
         return Ok(());
     }
     let deliveries: Vec<Delivery> = tasks.iter().map(DeliveryTask::pending_delivery).collect();
-    store.put_deliveries(&deliveries, seen_before).await?;
+    store.put_deliveries(&deliveries, false).await?;
     queue.enqueue(&tasks).await?;
     store.mark_ingest_enqueued(&events[0].tenant_id, ingest_id, expires_at).await?;
     Ok(())
 }
 
-/// Events already stored by earlier calls: those whose call finished (its marker exists, or,
-/// for an event written before markers, its state says so) are left as they are; the others
-/// get steps 2-4 again, a call's events together (its marker is written once, after all).
+/// Events already stored by earlier calls: those whose call finished (its marker exists, or
+/// the event's own state says so) are left as they are; the others get steps 2-3 again, their
+/// delivery records only added if absent (they may have progressed), and are then marked
+/// enqueued each on its own. Not with their call's marker: this request may carry only some
+/// of that call's events, and the marker says all of them are queued (a marker written here
+/// would strand the call's other unqueued events when their own retry came).
 async fn finish(store: &impl IngestStore, queue: &impl TaskQueue, events: Vec<EventRecord>) -> DomainResult<()> {
-    let mut by_call: HashMap<String, Vec<EventRecord>> = HashMap::new();
+    let mut calls_finished: HashMap<String, bool> = HashMap::new();
+    let mut unfinished: Vec<EventRecord> = Vec::new();
     for event in events {
         if event.state == EventState::Enqueued || event.deliveries.is_empty() {
             continue;
         }
-        tracing::info!(tenant_id = %event.tenant_id, event_id = %event.event_id, "a repeated event id: finishing its ingest if it was interrupted");
-        match event.ingest_id.clone() {
-            Some(ingest_id) => by_call.entry(ingest_id).or_default().push(event),
-            // Written before markers: finished by flipping its own state, as then.
-            None => {
-                let tasks = DeliveryTask::for_event(&event);
-                let deliveries: Vec<Delivery> = tasks.iter().map(DeliveryTask::pending_delivery).collect();
-                store.put_deliveries(&deliveries, true).await?;
-                queue.enqueue(&tasks).await?;
-                store.mark_event_enqueued(&event.tenant_id, &event.event_id).await?;
+        if let Some(ingest_id) = &event.ingest_id {
+            let finished = match calls_finished.get(ingest_id) {
+                Some(&finished) => finished,
+                None => {
+                    let finished = store.ingest_enqueued(&event.tenant_id, ingest_id).await?;
+                    calls_finished.insert(ingest_id.clone(), finished);
+                    finished
+                }
+            };
+            if finished {
+                continue;
             }
         }
+        tracing::info!(tenant_id = %event.tenant_id, event_id = %event.event_id, "a repeated event id: finishing its interrupted ingest");
+        unfinished.push(event);
     }
-    for (ingest_id, events) in by_call {
-        if store.ingest_enqueued(&events[0].tenant_id, &ingest_id).await? {
-            continue;
-        }
-        let expires_at = events.iter().map(|e| e.expires_at).max().unwrap_or_default();
-        let events: Vec<&EventRecord> = events.iter().collect();
-        enqueue(store, queue, &events, &ingest_id, expires_at, true).await?;
+    if unfinished.is_empty() {
+        return Ok(());
     }
+    let tasks: Vec<DeliveryTask> = unfinished.iter().flat_map(DeliveryTask::for_event).collect();
+    let deliveries: Vec<Delivery> = tasks.iter().map(DeliveryTask::pending_delivery).collect();
+    store.put_deliveries(&deliveries, true).await?;
+    queue.enqueue(&tasks).await?;
+    futures::future::try_join_all(unfinished.iter().map(|e| store.mark_event_enqueued(&e.tenant_id, &e.event_id)))
+        .await?;
     Ok(())
 }
 
@@ -261,5 +276,44 @@ mod tests {
         let ids: Vec<&str> = select_targets(&hooks, "coupon_create", &payload).iter().map(|w| w.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
         assert!(select_targets(&hooks, "lead_create", &payload).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_event_whose_put_answer_was_lost_is_queued_with_its_call_not_ahead_of_it() {
+        use crate::app::test_doubles::{MemoryStore, MemoryTaskQueue};
+        // GIVEN a batch of three events, the second's put answering as after a lost answer
+        // (the SDK's retry finds it written), and a queue whose second send fails
+        let mut hook = webhook("wh", &["order_create"], true);
+        hook.tenant_id = "shop".into();
+        let store = MemoryStore::with(vec![hook]);
+        store.lost_create_answers.lock().expect("lock").push("b".into());
+        let queue = MemoryTaskQueue::default();
+        queue.failing.lock().expect("lock").extend([false, true]);
+        let batch = || {
+            ["a", "b", "c"]
+                .into_iter()
+                .map(|id| {
+                    serde_json::from_value(serde_json::json!({"id": id, "topic": "order_create", "data": {}}))
+                        .map_err(|e| (None, DomainError::invalid("invalid_request", e.to_string())))
+                })
+                .collect::<Vec<_>>()
+        };
+        let settings = Settings::default();
+
+        // WHEN it is sent, and sent again after a 503, as a client would
+        let mut answer = ingest_events(&store, &queue, &settings, "shop", batch()).await;
+        if matches!(answer, Err(DomainError::Unavailable { .. })) {
+            answer = ingest_events(&store, &queue, &settings, "shop", batch()).await;
+        }
+
+        // THEN every delivery it answered with was queued
+        let answered: Vec<String> = answer
+            .expect("accepted")
+            .into_iter()
+            .flat_map(|r| r.expect("an event accepted").deliveries.into_iter().map(|d| d.id))
+            .collect();
+        let queued: Vec<String> = queue.queued.lock().expect("lock").iter().map(|t| t.delivery_id.clone()).collect();
+        assert_eq!(answered.len(), 3);
+        assert!(answered.iter().all(|id| queued.contains(id)), "answered {answered:?}, queued {queued:?}");
     }
 }

@@ -61,6 +61,12 @@ pub struct MemoryStore {
     pub quota_counters: Mutex<HashMap<(String, String, u64), u32>>,
     /// Rate logs and circuits (see `gate`).
     pub gates: Mutex<Gates>,
+    /// Events by (tenant, id), and the ingest calls marked finished.
+    pub events: Mutex<HashMap<(String, String), EventRecord>>,
+    pub ingest_markers: Mutex<Vec<String>>,
+    /// Ids of events whose next create is written but answers as the SDK's retried put
+    /// would after a lost answer: the event exists.
+    pub lost_create_answers: Mutex<Vec<String>>,
 }
 
 impl MemoryStore {
@@ -257,20 +263,37 @@ impl EventStore for MemoryStore {
         Ok(None)
     }
 
-    async fn create_event(&self, _: &EventRecord) -> StoreResult<CreateEvent> {
-        Ok(CreateEvent::Created)
+    async fn create_event(&self, event: &EventRecord) -> StoreResult<CreateEvent> {
+        let key = (event.tenant_id.clone(), event.event_id.clone());
+        let mut events = self.events.lock().expect("lock");
+        if let Some(first) = events.get(&key) {
+            return Ok(CreateEvent::Exists(Box::new(first.clone())));
+        }
+        events.insert(key, event.clone());
+        let mut lost = self.lost_create_answers.lock().expect("lock");
+        Ok(match lost.iter().position(|id| *id == event.event_id) {
+            Some(i) => {
+                lost.remove(i);
+                CreateEvent::Exists(Box::new(event.clone()))
+            }
+            None => CreateEvent::Created,
+        })
     }
 
-    async fn mark_event_enqueued(&self, _: &str, _: &str) -> StoreResult<()> {
+    async fn mark_event_enqueued(&self, tenant_id: &str, event_id: &str) -> StoreResult<()> {
+        if let Some(e) = self.events.lock().expect("lock").get_mut(&(tenant_id.to_string(), event_id.to_string())) {
+            e.state = crate::domain::event::EventState::Enqueued;
+        }
         Ok(())
     }
 
-    async fn mark_ingest_enqueued(&self, _: &str, _: &str, _: i64) -> StoreResult<()> {
+    async fn mark_ingest_enqueued(&self, _: &str, ingest_id: &str, _: i64) -> StoreResult<()> {
+        self.ingest_markers.lock().expect("lock").push(ingest_id.to_string());
         Ok(())
     }
 
-    async fn ingest_enqueued(&self, _: &str, _: &str) -> StoreResult<bool> {
-        Ok(false)
+    async fn ingest_enqueued(&self, _: &str, ingest_id: &str) -> StoreResult<bool> {
+        Ok(self.ingest_markers.lock().expect("lock").iter().any(|m| m == ingest_id))
     }
 }
 
@@ -436,6 +459,24 @@ impl GateStore for MemoryStore {
 pub struct MemoryQueue {
     pub deferred: Mutex<Vec<(DeliveryTask, Duration)>>,
     pub failing: bool,
+}
+
+/// Keeps each enqueued task; its enqueues fail as `failing` says, one entry a call (`true`:
+/// fail, nothing queued), then succeed.
+#[derive(Debug, Default)]
+pub struct MemoryTaskQueue {
+    pub queued: Mutex<Vec<DeliveryTask>>,
+    pub failing: Mutex<VecDeque<bool>>,
+}
+
+impl crate::ports::queue::TaskQueue for MemoryTaskQueue {
+    async fn enqueue(&self, tasks: &[DeliveryTask]) -> Result<(), QueueError> {
+        if self.failing.lock().expect("lock").pop_front().unwrap_or(false) {
+            return Err(QueueError::Sqs { operation: "SendMessageBatch", message: "down".into() });
+        }
+        self.queued.lock().expect("lock").extend(tasks.iter().cloned());
+        Ok(())
+    }
 }
 
 impl DeferQueue for MemoryQueue {
