@@ -128,3 +128,105 @@ async fn queries_read_their_partition_in_order_and_cancelled_transactions_restor
     // THEN it lands
     assert_eq!(value(&client, "a", "1").await.as_deref(), Some("changed"));
 }
+
+#[tokio::test]
+async fn messages_sent_while_others_are_deleted_are_all_received() {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+    // GIVEN a queue
+    let moto = MotoServer::start(0).expect("moto");
+    let sqs = aws_sdk_sqs::Client::new(&sdk::for_endpoint(&moto.endpoint()).await);
+    let url = sqs.create_queue().queue_name("q").send().await.expect("queue").queue_url.expect("url");
+    const SENDERS: usize = 4;
+    const BATCHES: usize = 40;
+    // AND a backlog of 3000 messages delayed past the test (so each delete walks a long list,
+    // as in a chaos run's backlog)
+    for b in 0..300 {
+        let entries = (0..10).map(|i| {
+            SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(format!("later-{b}-{i}"))
+                .delay_seconds(900)
+                .build()
+                .expect("entry")
+        });
+        sqs.send_message_batch().queue_url(&url).set_entries(Some(entries.collect())).send().await.expect("backlog");
+    }
+    let received: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let done_sending = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    // WHEN four senders send 1600 messages more while four consumers receive and delete them
+    let consume = |sqs: aws_sdk_sqs::Client, url: String| {
+        let (received, done_sending) = (received.clone(), done_sending.clone());
+        tokio::spawn(async move {
+            let mut empty_after_sending = 0;
+            while empty_after_sending < 3 {
+                let out =
+                    sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await.expect("receive");
+                let messages = out.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    if done_sending.load(std::sync::atomic::Ordering::SeqCst) {
+                        empty_after_sending += 1;
+                    }
+                    continue;
+                }
+                let entries: Vec<DeleteMessageBatchRequestEntry> = messages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(m.receipt_handle.clone().expect("receipt"))
+                            .build()
+                            .expect("entry")
+                    })
+                    .collect();
+                received.lock().expect("lock").extend(messages.iter().filter_map(|m| m.body.clone()));
+                sqs.delete_message_batch().queue_url(&url).set_entries(Some(entries)).send().await.expect("delete");
+            }
+        })
+    };
+    let consumers: Vec<_> = (0..4).map(|_| consume(sqs.clone(), url.clone())).collect();
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let (sqs, url) = (sqs.clone(), url.clone());
+            tokio::spawn(async move {
+                for b in 0..BATCHES {
+                    let entries = (0..10).map(|i| {
+                        SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(format!("{s}-{b}-{i}"))
+                            .build()
+                            .expect("entry")
+                    });
+                    let out =
+                        sqs.send_message_batch().queue_url(&url).set_entries(Some(entries.collect())).send().await;
+                    assert!(out.expect("send").failed().is_empty());
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.await.expect("sender");
+    }
+    done_sending.store(true, std::sync::atomic::Ordering::SeqCst);
+    for c in consumers {
+        c.await.expect("consumer");
+    }
+
+    // THEN every message sent was received
+    let received = received.lock().expect("lock");
+    let missing: Vec<String> = (0..SENDERS)
+        .flat_map(|s| (0..BATCHES).flat_map(move |b| (0..10).map(move |i| format!("{s}-{b}-{i}"))))
+        .filter(|body| !received.contains(body))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} never received: {:?}",
+        missing.len(),
+        SENDERS * BATCHES * 10,
+        &missing[..missing.len().min(10)]
+    );
+}
