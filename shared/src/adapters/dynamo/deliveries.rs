@@ -49,6 +49,10 @@ impl DeliveryStore for DynamoStore {
                 attempts.push(attempt_item(&w.delivery, attempt)?);
             }
         }
+        // The attempts first: a reader who sees a state sees the attempt that led to it, and a
+        // crash after a state write cannot leave its attempt out of the log (the message comes
+        // back, but a final state refuses the repeat's write).
+        self.batch_put(std::mem::take(&mut attempts)).await?;
         // A batch's deliveries in parallel; a bulk write (a test's) a bounded number at a time.
         for chunk in states.chunks(STATE_WRITES_AT_ONCE) {
             let done = futures::future::join_all(chunk.iter().map(|w| self.write_state(w))).await;
