@@ -1,13 +1,17 @@
 # Runs moto's threaded server on 127.0.0.1:<argv[1]> (0 = a free port), prints the port it got,
 # and stops when stdin reaches EOF (so it goes away with its parent, however the parent ends).
 #
-# Six changes to the moto it runs (moto 5.2.5, pinned in requirements-dev.txt):
+# Seven changes to the moto it runs (moto 5.2.5, pinned in requirements-dev.txt):
 # - DynamoDB calls are served one at a time. DynamoDB makes each item write atomic and
 #   transactions serializable, and moto's threads do not (two conditional writes can both
 #   pass), so tests of limits under concurrency would otherwise test moto.
-# - An SQS delete holds its queue's lock. moto rebuilds the queue's message list without it,
-#   while a send appends under it: a message sent meanwhile vanished (130 of ~40000 in a
-#   chaos run of 10000 events). SQS loses no message it accepted.
+# - An SQS delete and receive hold their queue's lock. moto rebuilds the queue's message list
+#   on a delete without it, while a send appends under it: a message sent meanwhile vanished
+#   (130 of ~40000 in a chaos run of 10000 events). A receive takes the messages it redrives
+#   to the dead-letter queue out of that list without it too: each one taken out while a
+#   delete walked the list made the delete skip the message after it (10 of ~40000 in the next
+#   run), and two receives redriving one message failed the second. SQS loses no message it
+#   accepted.
 # The other four only make moto faster, with the same answers: at the volume of a chaos run
 # (issue 14) moto spent its time in them, slower with every item and message it held.
 # - A Query on a table's key looks in the key's partition, not at every item of the table,
@@ -19,6 +23,10 @@
 # - SQS reads the clock with time.time(), not through two datetimes a call: a send still
 #   counts its queue's messages (for one attribute), each count reading the clock.
 # Each is applied only where moto still has the code it replaces.
+#
+# With HOOKLINE_MOTO_SQS_TRACE=<file> it also appends a line per SQS message event (added,
+# received, visibility changed, deleted: time, queue, message id, receive count, delivery id)
+# to that file: how a chaos run's lost message was followed (decision 42).
 import copy
 import sys
 import threading
@@ -124,6 +132,19 @@ if SqsQueue is not None and hasattr(SqsQueue, "delete_message"):
     SqsQueue.delete_message = locked_delete_message
 
 SqsBackend = getattr(sqs_models, "SQSBackend", None)
+if SqsBackend is not None and hasattr(SqsBackend, "receive_message"):
+    backend_receive_message = SqsBackend.receive_message
+
+    def locked_receive_message(self, queue_name, *args, **kwargs):
+        lock = getattr(self.get_queue(queue_name), "_messages_lock", None)
+        if lock is None:
+            return backend_receive_message(self, queue_name, *args, **kwargs)
+        # The lock is a Condition over an RLock: the long poll's wait inside releases it.
+        with lock:
+            return backend_receive_message(self, queue_name, *args, **kwargs)
+
+    SqsBackend.receive_message = locked_receive_message
+
 if SqsBackend is not None and hasattr(SqsBackend, "is_message_valid_based_on_retention_period"):
 
     def retained(self, queue_name, message):
@@ -136,6 +157,61 @@ if hasattr(sqs_models, "unix_time") and hasattr(sqs_models, "unix_time_millis"):
     moto_unix_time, moto_unix_time_millis = sqs_models.unix_time, sqs_models.unix_time_millis
     sqs_models.unix_time = lambda dt=None: time.time() if dt is None else moto_unix_time(dt)
     sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else moto_unix_time_millis(dt)
+
+import os
+
+trace_path = os.environ.get("HOOKLINE_MOTO_SQS_TRACE")
+if trace_path and SqsBackend is not None and SqsQueue is not None:
+    trace_file = open(trace_path, "a", buffering=1)
+    trace_lock = threading.Lock()
+
+    def trace(*fields):
+        with trace_lock:
+            trace_file.write(" ".join(str(f) for f in fields) + " " + threading.current_thread().name + "\n")
+
+    traced_add = SqsQueue.add_message
+
+    def add_traced(self, message):
+        before = len(self._messages)
+        traced_add(self, message)
+        body = message.body or ""
+        at = body.find("dlv_")
+        trace(round(time.time(), 3), "add", self.name, message.id, message.approximate_receive_count,
+              body[at:at + 30] if at >= 0 else "-", before, len(self._messages))
+
+    SqsQueue.add_message = add_traced
+    traced_delete = SqsQueue.delete_message
+
+    def delete_traced(self, receipt_handle):
+        ids = [m.id for m in self._messages if m.had_receipt_handle(receipt_handle)]
+        current = [m.receipt_handle == receipt_handle for m in self._messages if m.id in ids]
+        before = len(self._messages)
+        try:
+            return traced_delete(self, receipt_handle)
+        finally:
+            trace(round(time.time(), 3), "delete", self.name, ",".join(ids) or "-", current, before, len(self._messages))
+
+    SqsQueue.delete_message = delete_traced
+    traced_receive = SqsBackend.receive_message
+
+    def receive_traced(self, queue_name, count, *args, **kwargs):
+        got = traced_receive(self, queue_name, count, *args, **kwargs)
+        for m in got:
+            trace(round(time.time(), 3), "receive", queue_name, m.id, m.approximate_receive_count, "-", "-", "-")
+        return got
+
+    SqsBackend.receive_message = receive_traced
+    traced_visibility = SqsBackend.change_message_visibility
+
+    def visibility_traced(self, queue_name, receipt_handle, visibility_timeout):
+        queue = self.get_queue(queue_name)
+        ids = [m.id for m in queue._messages if m.had_receipt_handle(receipt_handle)]
+        try:
+            return traced_visibility(self, queue_name, receipt_handle, visibility_timeout)
+        finally:
+            trace(round(time.time(), 3), "visibility", queue_name, ",".join(ids) or "-", visibility_timeout, "-", "-", "-")
+
+    SqsBackend.change_message_visibility = visibility_traced
 
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
 server.start()

@@ -1,6 +1,7 @@
 //! The moto server the tests run (`local/src/moto_server.py`) answers as moto does where it
 //! was made faster: a Query on a key reads exactly its partition in order, and a cancelled
-//! transaction leaves every item it named as it was.
+//! transaction leaves every item it named as it was; and where it was made to hold a lock, SQS
+//! keeps every message it accepted while sends, receives, redrives and deletes run at once.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -229,4 +230,134 @@ async fn messages_sent_while_others_are_deleted_are_all_received() {
         SENDERS * BATCHES * 10,
         &missing[..missing.len().min(10)]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_redriven_while_others_are_deleted_are_all_kept() {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+    const LIVE: usize = 1000;
+    const BACKLOG: usize = 6000;
+    // GIVEN a queue whose messages go to a dead-letter queue on their second receive
+    let moto = MotoServer::start(0).expect("moto");
+    let sqs = aws_sdk_sqs::Client::new(&sdk::for_endpoint(&moto.endpoint()).await);
+    let dlq = sqs.create_queue().queue_name("dlq").send().await.expect("dlq").queue_url.expect("url");
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("arn")
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("arn");
+    let url = sqs
+        .create_queue()
+        .queue_name("q")
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"1"}}"#),
+        )
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("url");
+    let send = |sqs: aws_sdk_sqs::Client, url: String, prefix: &'static str, batches: usize, delay: i32| async move {
+        for b in 0..batches {
+            let entries = (0..10).map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!("{prefix}-{b}-{i}"))
+                    .delay_seconds(delay)
+                    .build()
+                    .expect("entry")
+            });
+            let out = sqs.send_message_batch().queue_url(&url).set_entries(Some(entries.collect())).send().await;
+            assert!(out.expect("send").failed().is_empty());
+        }
+    };
+    // AND 1000 messages at the head of its list, then a backlog of 3000 delayed past the test
+    // (so each delete walks a long list while messages ahead of it are redriven)
+    send(sqs.clone(), url.clone(), "live", LIVE / 10, 0).await;
+    send(sqs.clone(), url.clone(), "later", BACKLOG / 10, 900).await;
+
+    // WHEN four consumers receive them without hiding them and never delete (so a second
+    // receive redrives them), while four others hide what they receive and delete it, one
+    // message a call (each delete walks the whole list)
+    let deleted: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let empty = Arc::new(AtomicUsize::new(0));
+    let consumers: Vec<_> = (0..8)
+        .map(|c| {
+            let (sqs, url, deleted, empty) = (sqs.clone(), url.clone(), deleted.clone(), empty.clone());
+            let deletes = c % 4 != 0;
+            tokio::spawn(async move {
+                while empty.load(Ordering::SeqCst) < 16 {
+                    let out = sqs
+                        .receive_message()
+                        .queue_url(&url)
+                        .max_number_of_messages(10)
+                        .visibility_timeout(if deletes { 60 } else { 0 })
+                        .send()
+                        .await
+                        .expect("receive");
+                    let messages = out.messages.unwrap_or_default();
+                    if messages.is_empty() {
+                        empty.fetch_add(1, Ordering::SeqCst);
+                        continue;
+                    }
+                    for m in messages.iter().filter(|_| deletes) {
+                        let receipt = m.receipt_handle.clone().expect("receipt");
+                        let out = sqs.delete_message().queue_url(&url).receipt_handle(receipt).send().await;
+                        // A message redriven meanwhile is on the dead-letter queue instead.
+                        if out.is_ok() {
+                            deleted.lock().expect("lock").extend(m.body.clone());
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in consumers {
+        c.await.expect("consumer");
+    }
+
+    // THEN each of the 1000 was deleted or is on the dead-letter queue
+    let mut accounted = deleted.lock().expect("lock").clone();
+    loop {
+        let out = sqs.receive_message().queue_url(&dlq).max_number_of_messages(10).send().await.expect("dlq");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in &messages {
+            accounted.extend(m.body.clone());
+            sqs.delete_message()
+                .queue_url(&dlq)
+                .receipt_handle(m.receipt_handle.clone().expect("r"))
+                .send()
+                .await
+                .expect("d");
+        }
+    }
+    let missing: Vec<String> = (0..LIVE / 10)
+        .flat_map(|b| (0..10).map(move |i| format!("live-{b}-{i}")))
+        .filter(|body| !accounted.contains(body))
+        .collect();
+    assert!(missing.is_empty(), "{} of {LIVE} lost: {:?}", missing.len(), &missing[..missing.len().min(10)]);
+    // AND the backlog is whole
+    let delayed = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessagesDelayed).cloned());
+    assert_eq!(delayed.as_deref(), Some(BACKLOG.to_string().as_str()), "the delayed backlog lost messages");
 }

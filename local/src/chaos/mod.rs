@@ -482,7 +482,9 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
     let keys: Vec<(String, String)> =
         specs.iter().map(|s| (target.tenant_ids[s.tenant].clone(), s.id.clone())).collect();
     let webhooks = store.get_webhooks(&keys).await?.into_iter().map(|w| (w.id.clone(), w)).collect();
-    let alerted = alerted(&recorded.calls());
+    // The SES and SQS sends moto accepted, read once for both checks.
+    let calls = recorded.calls();
+    let alerted = alerted(&calls);
     eprintln!("chaos: {:.0} s, alert e-mails read back", started.elapsed().as_secs_f64());
     let seen = receivers.seen();
     let verdict = check::judge(&Outcome {
@@ -494,7 +496,7 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
         alerted: &alerted,
     });
     let mut verdict = verdict;
-    let queued = queued(&recorded.calls());
+    let queued = queued(&calls);
     for problem in &mut verdict.problems {
         if let Some(id) = problem.split(' ').next().filter(|id| id.starts_with("dlv_")) {
             let times = queued.get(id).copied().unwrap_or_default();
