@@ -28,6 +28,7 @@
 # received, visibility changed, deleted: time, queue, message id, receive count, delivery id)
 # to that file: how a chaos run's lost message was followed (decision 42).
 import copy
+import os
 import sys
 import threading
 import time
@@ -158,8 +159,6 @@ if hasattr(sqs_models, "unix_time") and hasattr(sqs_models, "unix_time_millis"):
     sqs_models.unix_time = lambda dt=None: time.time() if dt is None else moto_unix_time(dt)
     sqs_models.unix_time_millis = lambda dt=None: time.time() * 1000.0 if dt is None else moto_unix_time_millis(dt)
 
-import os
-
 trace_path = os.environ.get("HOOKLINE_MOTO_SQS_TRACE")
 if trace_path and SqsBackend is not None and SqsQueue is not None:
     trace_file = open(trace_path, "a", buffering=1)
@@ -174,10 +173,12 @@ if trace_path and SqsBackend is not None and SqsQueue is not None:
     def add_traced(self, message):
         before = len(self._messages)
         traced_add(self, message)
+        # The task's delivery id, read as text: no JSON parse on every send.
         body = message.body or ""
         at = body.find("dlv_")
+        delivery_id = body[at:].split('"', 1)[0] if at >= 0 else "-"
         trace(round(time.time(), 3), "add", self.name, message.id, message.approximate_receive_count,
-              body[at:at + 30] if at >= 0 else "-", before, len(self._messages))
+              delivery_id, before, len(self._messages))
 
     SqsQueue.add_message = add_traced
     traced_delete = SqsQueue.delete_message
