@@ -17,6 +17,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::app::alert_mail::{self, AlertMail, Told};
+use crate::app::manage_deliveries;
 use crate::domain::metrics::AlertTally;
 use crate::domain::task::{DeliveryTask, UnreadableMessage};
 use crate::domain::timestamp;
@@ -24,7 +25,8 @@ use crate::domain::webhook::Webhook;
 use crate::ports::mailer::Mailer;
 use crate::ports::queue::ReceivedMessage;
 use crate::ports::store::{
-    AlertStore, DeadLetterCount, DeadLetterKey, QuotaStore, RecipientStore, StoreError, WebhookStore,
+    AlertStore, DeadLetterCount, DeadLetterKey, DeliveryStore, EventStore, QuotaStore, RecipientStore, StoreError,
+    WebhookStore,
 };
 
 /// What the DLQ is to do with a message.
@@ -56,7 +58,7 @@ pub struct Alerter<S, M> {
     pub mail: AlertMail,
 }
 
-impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore, M: Mailer> Alerter<S, M> {
+impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore + DeliveryStore + EventStore, M: Mailer> Alerter<S, M> {
     /// Messages are handled one after another: they often concern the same webhook, and its
     /// alert state is best updated in order.
     /// Each message's disposition, and the batch's figures for the metrics line.
@@ -97,13 +99,30 @@ impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore, M: Mailer> Aler
         let now = timestamp::now();
         let at = timestamp::format(now);
 
-        let webhook = match self.store.count_dead_letter(&dead, &at).await? {
+        let mut count = self.store.count_dead_letter(&dead, &at).await?;
+        if count == DeadLetterCount::NoRecord {
+            // Ingest writes no delivery record (decision 44), so a delivery whose every state
+            // write failed dies without one: it is written as queued, then counted.
+            let queued = match &read {
+                Ok(task) => Some(task.pending_delivery()),
+                Err(_) => {
+                    manage_deliveries::unattempted_delivery(&self.store, dead.tenant_id, dead.delivery_id).await?
+                }
+            };
+            if let Some(queued) = queued {
+                self.store.put_deliveries(&[queued], true).await?;
+                count = self.store.count_dead_letter(&dead, &at).await?;
+            }
+        }
+        let webhook = match count {
             DeadLetterCount::Counted { delivery, webhook } => {
                 tally.dead_letters += 1;
                 tracing::warn!(error = delivery.last_error.as_deref().unwrap_or_default(), "delivery failed for good");
                 Some(*webhook)
             }
-            DeadLetterCount::NotCounted => self.store.get_webhook(dead.tenant_id, dead.webhook_id).await?,
+            DeadLetterCount::NotCounted | DeadLetterCount::NoRecord => {
+                self.store.get_webhook(dead.tenant_id, dead.webhook_id).await?
+            }
             DeadLetterCount::WebhookGone => {
                 tally.dead_letters += 1;
                 None

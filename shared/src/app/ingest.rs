@@ -1,18 +1,21 @@
 //! Event ingest: fan each event out to the tenant's subscribed webhooks and queue one delivery
 //! per webhook. One call takes one event (`POST …/events`) or a batch (`POST …/events/batch`):
-//! a batch shares the quota take, the fan-out read, the delivery-record writes, packed queue
-//! sends and the marker, so its cost per event is mostly the event's own write.
+//! a batch shares the quota take, the fan-out read, packed queue sends and the marker, so its
+//! cost per event is the event's own write (decision 44: no delivery record is written here;
+//! a delivery's first state write makes it, and until then it is read from its call's marker
+//! and its event: `manage_deliveries::unattempted_delivery`).
 //!
 //! Crash safety, step by step (each line that talks to AWS):
 //! 1. each event is written with its chosen deliveries, state `accepted` and the call's
 //!    `ingest_id` (conditional on its id being new). A crash before this stores nothing; the
 //!    caller got no 202 and retries.
-//! 2. the delivery records are written. 3. the delivery messages are sent. 4. the call's marker
-//!    `ingest_id` is written (one write for every event of the call: nothing rewrites an event
-//!    only to flip its state), and only then does the caller get its 202.
+//! 2. the delivery messages are sent. 3. the call's marker `ingest_id` is written, listing the
+//!    call's events (one write for every event of the call: nothing rewrites an event only to
+//!    flip its state), and only then does the caller get its 202.
 //!    A crash (or error) after 1 leaves `accepted` events without a marker; the caller got no
-//!    202 and retries with the same event ids, which finishes 2-3 for the deliveries chosen the
-//!    first time and marks each event it finished `enqueued` (the retry may carry only some of
+//!    202 and retries with the same event ids, which writes the delivery records chosen the
+//!    first time (if absent: with no marker, a delivery id cannot lead to its event), sends
+//!    them again and marks each event it finished `enqueued` (the retry may carry only some of
 //!    the first call's events: only all of them may write its marker). Messages may then be
 //!    sent twice: delivery is at-least-once and receivers dedupe on the delivery id, which is
 //!    the same in both.
@@ -29,8 +32,8 @@ use crate::app::quota;
 use crate::domain::delivery::Delivery;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::event::{DeliveryRef, EventPayload, EventRecord, EventRequest, EventState, IngestResult, NewEvent};
-use crate::domain::ids::{self, DELIVERY_PREFIX, INGEST_PREFIX};
-use crate::domain::limits::MAX_BATCH_EVENTS;
+use crate::domain::ids;
+use crate::domain::limits::{MAX_BATCH_EVENTS, MAX_WEBHOOKS_PER_TENANT};
 use crate::domain::quota::QuotaKind;
 use crate::domain::settings::Settings;
 use crate::domain::task::DeliveryTask;
@@ -43,6 +46,9 @@ use crate::ports::store::{CreateEvent, DeliveryStore, EventStore, QuotaStore, We
 /// What ingest needs of the store.
 pub trait IngestStore: WebhookStore + EventStore + DeliveryStore + QuotaStore {}
 impl<T: WebhookStore + EventStore + DeliveryStore + QuotaStore> IngestStore for T {}
+
+// A call's delivery ids number its events and their deliveries in a byte each.
+const _: () = assert!(MAX_BATCH_EVENTS <= 256 && MAX_WEBHOOKS_PER_TENANT <= 256);
 
 /// One event's outcome: accepted, or refused with the id it was sent with (if any).
 pub type EventOutcome = Result<IngestResult, (Option<String>, DomainError)>;
@@ -123,14 +129,15 @@ async fn accept(
     quota::take_many(store, settings.quotas.events.as_ref(), QuotaKind::Events, tenant_id, now, events.len()).await?;
     let webhooks = store.tenant_webhooks(tenant_id).await?.ok_or_else(|| tenant_not_found(tenant_id))?;
 
-    let ingest_id = ids::new_id(INGEST_PREFIX);
+    let ingest_id = ids::new_ingest_id();
     let expires_at = (now + Duration::days(i64::from(settings.retention_days))).unix_timestamp();
     let received_at = timestamp::format(now);
     // Each distinct id once: a repeat inside the batch answers like a repeat.
     let mut records: Vec<EventRecord> = Vec::with_capacity(events.len());
     for event in events {
         if !records.iter().any(|r| r.event_id == event.event_id) {
-            records.push(record_of(tenant_id, event, &webhooks, &received_at, expires_at, &ingest_id));
+            let at = Call { ingest_id: &ingest_id, index: records.len() };
+            records.push(record_of(tenant_id, event, &webhooks, &received_at, expires_at, at));
         }
     }
 
@@ -161,8 +168,18 @@ async fn accept(
         }
     }
     finish(store, queue, existing).await?;
-    enqueue(store, queue, &fresh, &ingest_id, expires_at).await?;
+    // The marker lists every event of the call in its order (a repeat's place too: its
+    // deliveries are its first call's, so no id of this call leads to it).
+    let event_ids: Vec<String> = records.iter().map(|r| r.event_id.clone()).collect();
+    enqueue(store, queue, &fresh, &ingest_id, &event_ids, expires_at).await?;
     Ok(results)
+}
+
+/// An event's place in its ingest call.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    ingest_id: &'a str,
+    index: usize,
 }
 
 fn record_of(
@@ -171,11 +188,12 @@ fn record_of(
     webhooks: &[Webhook],
     received_at: &str,
     expires_at: i64,
-    ingest_id: &str,
+    at: Call<'_>,
 ) -> EventRecord {
     let deliveries = select_targets(webhooks, &event.topic, &event.payload)
         .into_iter()
-        .map(|w| DeliveryRef { id: ids::new_id(DELIVERY_PREFIX), webhook_id: w.id.clone() })
+        .enumerate()
+        .map(|(i, w)| DeliveryRef { id: ids::call_delivery_id(at.ingest_id, at.index, i), webhook_id: w.id.clone() })
         .collect();
     EventRecord {
         tenant_id: tenant_id.to_string(),
@@ -187,16 +205,18 @@ fn record_of(
         deliveries,
         state: EventState::Accepted,
         expires_at,
-        ingest_id: Some(ingest_id.to_string()),
+        ingest_id: Some(at.ingest_id.to_string()),
     }
 }
 
-/// Steps 2-4 for `events`, all written by this call (`ingest_id`).
+/// Steps 2-3 for `events`, all written by this call (`ingest_id`, whose events are
+/// `event_ids`).
 async fn enqueue(
     store: &impl IngestStore,
     queue: &impl TaskQueue,
     events: &[&EventRecord],
     ingest_id: &str,
+    event_ids: &[String],
     expires_at: i64,
 ) -> DomainResult<()> {
     let tasks: Vec<DeliveryTask> = events.iter().flat_map(|e| DeliveryTask::for_event(e)).collect();
@@ -204,16 +224,15 @@ async fn enqueue(
         // Nothing to queue: an event without deliveries is done as written.
         return Ok(());
     }
-    let deliveries: Vec<Delivery> = tasks.iter().map(DeliveryTask::pending_delivery).collect();
-    store.put_deliveries(&deliveries, false).await?;
     queue.enqueue(&tasks).await?;
-    store.mark_ingest_enqueued(&events[0].tenant_id, ingest_id, expires_at).await?;
+    store.mark_ingest_enqueued(&events[0].tenant_id, ingest_id, event_ids, expires_at).await?;
     Ok(())
 }
 
 /// Events already stored by earlier calls: those whose call finished (its marker exists, or
-/// the event's own state says so) are left as they are; the others get steps 2-3 again, their
-/// delivery records only added if absent (they may have progressed), and are then marked
+/// the event's own state says so) are left as they are; the others get their delivery
+/// records (only if absent: they may have progressed; without their call's marker nothing
+/// else leads from a delivery id to its event) and step 2 again, and are then marked
 /// enqueued each on its own. Not with their call's marker: this request may carry only some
 /// of that call's events, and the marker says all of them are queued (a marker written here
 /// would strand the call's other unqueued events when their own retry came).
@@ -228,7 +247,7 @@ async fn finish(store: &impl IngestStore, queue: &impl TaskQueue, events: Vec<Ev
             let finished = match calls_finished.get(ingest_id) {
                 Some(&finished) => finished,
                 None => {
-                    let finished = store.ingest_enqueued(&event.tenant_id, ingest_id).await?;
+                    let finished = store.ingest_marker(&event.tenant_id, ingest_id).await?.is_some();
                     calls_finished.insert(ingest_id.clone(), finished);
                     finished
                 }
@@ -278,6 +297,56 @@ mod tests {
         assert!(select_targets(&hooks, "lead_create", &payload).is_empty());
     }
 
+    fn order_events(ids: &[&str]) -> Vec<Result<EventRequest, (Option<String>, DomainError)>> {
+        ids.iter()
+            .map(|id| {
+                serde_json::from_value(serde_json::json!({"id": id, "topic": "order_create", "data": {}}))
+                    .map_err(|e| (None, DomainError::invalid("invalid_request", e.to_string())))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_writes_no_delivery_record_and_each_delivery_reads_back_pending_through_its_call() {
+        use crate::app::manage_deliveries::get_delivery;
+        use crate::app::test_doubles::{MemoryStore, MemoryTaskQueue};
+        use crate::domain::delivery::DeliveryStatus;
+        // GIVEN two webhooks of tenant shop for order_create
+        let hooks =
+            ["wh1", "wh2"].map(|id| Webhook { tenant_id: "shop".into(), ..webhook(id, &["order_create"], true) });
+        let store = MemoryStore::with(hooks.to_vec());
+        let queue = MemoryTaskQueue::default();
+        // WHEN a batch of three events (one repeated) is ingested
+        let answer = ingest_events(&store, &queue, &Settings::default(), "shop", order_events(&["a", "b", "a", "c"]))
+            .await
+            .expect("accepted");
+        // THEN six deliveries were queued and no delivery record written
+        let queued = queue.queued.lock().expect("lock").clone();
+        assert_eq!(queued.len(), 6);
+        assert!(store.recorded.lock().expect("lock").writes.is_empty(), "ingest wrote delivery records");
+        // AND each delivery answered reads back pending, with its event and webhook
+        for result in answer.iter().map(|r| r.as_ref().expect("an event accepted")) {
+            for d in &result.deliveries {
+                let log = get_delivery(&store, "shop", &d.id).await.expect("found through the marker");
+                assert_eq!(log.delivery.status, DeliveryStatus::Pending);
+                assert_eq!(
+                    (log.delivery.event_id.as_str(), log.delivery.webhook_id.as_str()),
+                    (result.event_id.as_str(), d.webhook_id.as_str())
+                );
+                assert!(log.attempts.is_empty());
+            }
+        }
+        // AND an id of the same call that names no delivery of it is not found
+        let first = &answer[0].as_ref().expect("accepted").deliveries[0].id;
+        let (call, _) = ids::ingest_of_delivery(first).expect("a call's id");
+        for stranger in [ids::call_delivery_id(&call, 0, 2), ids::call_delivery_id(&call, 3, 0)] {
+            assert!(
+                matches!(get_delivery(&store, "shop", &stranger).await, Err(DomainError::NotFound { .. })),
+                "{stranger}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn an_event_whose_put_answer_was_lost_is_queued_with_its_call_not_ahead_of_it() {
         use crate::app::test_doubles::{MemoryStore, MemoryTaskQueue};
@@ -289,15 +358,7 @@ mod tests {
         store.lost_create_answers.lock().expect("lock").push("b".into());
         let queue = MemoryTaskQueue::default();
         queue.failing.lock().expect("lock").extend([false, true]);
-        let batch = || {
-            ["a", "b", "c"]
-                .into_iter()
-                .map(|id| {
-                    serde_json::from_value(serde_json::json!({"id": id, "topic": "order_create", "data": {}}))
-                        .map_err(|e| (None, DomainError::invalid("invalid_request", e.to_string())))
-                })
-                .collect::<Vec<_>>()
-        };
+        let batch = || order_events(&["a", "b", "c"]);
         let settings = Settings::default();
 
         // WHEN it is sent, and sent again after a 503, as a client would

@@ -16,7 +16,7 @@ const REQUEUE_IN_FLIGHT: usize = 16;
 use crate::domain::task::DeliveryTask;
 use crate::domain::timestamp;
 use crate::ports::queue::TaskQueue;
-use crate::ports::store::{DeliveryQuery, DeliveryStore, EventStore, Page, WebhookStore};
+use crate::ports::store::{DeliveryQuery, DeliveryStore, EventStore, Page, StoreResult, WebhookStore};
 
 fn not_found(delivery_id: &str) -> DomainError {
     DomainError::not_found("delivery_not_found", format!("no delivery {delivery_id:?} for this tenant"))
@@ -31,7 +31,36 @@ pub async fn get_delivery(
     if !ids::is_generated_id(delivery_id, DELIVERY_PREFIX) {
         return Err(not_found(delivery_id));
     }
-    store.get_delivery(tenant_id, delivery_id).await?.ok_or_else(|| not_found(delivery_id))
+    if let Some(log) = store.get_delivery(tenant_id, delivery_id).await? {
+        return Ok(log);
+    }
+    let pending = unattempted_delivery(store, tenant_id, delivery_id).await?.ok_or_else(|| not_found(delivery_id))?;
+    Ok(DeliveryLog { delivery: pending, attempts: Vec::new() })
+}
+
+/// A delivery queued by ingest that no state write has recorded yet (ingest writes no record:
+/// decision 44), `pending`: its id names its ingest call and its event's place in it, the
+/// call's marker the event, and the event its deliveries. `None` for any other id, or before
+/// the call's marker is written.
+pub async fn unattempted_delivery(
+    store: &impl EventStore,
+    tenant_id: &str,
+    delivery_id: &str,
+) -> StoreResult<Option<Delivery>> {
+    let Some((ingest_id, index)) = ids::ingest_of_delivery(delivery_id) else {
+        return Ok(None);
+    };
+    let Some(event_id) = store.ingest_marker(tenant_id, &ingest_id).await?.and_then(|ids| ids.into_iter().nth(index))
+    else {
+        return Ok(None);
+    };
+    let Some(event) = store.get_event(tenant_id, &event_id).await? else {
+        return Ok(None);
+    };
+    Ok(DeliveryTask::for_event(&event)
+        .iter()
+        .find(|t| t.delivery_id == delivery_id)
+        .map(DeliveryTask::pending_delivery))
 }
 
 /// `GET .../webhooks/{id}/deliveries?status=&limit=&cursor=`.

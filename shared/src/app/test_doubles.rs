@@ -63,7 +63,8 @@ pub struct MemoryStore {
     pub gates: Mutex<Gates>,
     /// Events by (tenant, id), and the ingest calls marked finished.
     pub events: Mutex<HashMap<(String, String), EventRecord>>,
-    pub ingest_markers: Mutex<Vec<String>>,
+    /// (ingest id, its event ids) of each marker written.
+    pub ingest_markers: Mutex<Vec<(String, Vec<String>)>>,
     /// Ids of events whose next create is written but answers as the SDK's retried put
     /// would after a lost answer: the event exists.
     pub lost_create_answers: Mutex<Vec<String>>,
@@ -259,8 +260,8 @@ impl AlertStore for MemoryStore {
 
 /// No events: the use-cases tested with this store read none.
 impl EventStore for MemoryStore {
-    async fn get_event(&self, _: &str, _: &str) -> StoreResult<Option<EventRecord>> {
-        Ok(None)
+    async fn get_event(&self, tenant_id: &str, event_id: &str) -> StoreResult<Option<EventRecord>> {
+        Ok(self.events.lock().expect("lock").get(&(tenant_id.to_string(), event_id.to_string())).cloned())
     }
 
     async fn create_event(&self, event: &EventRecord) -> StoreResult<CreateEvent> {
@@ -287,13 +288,13 @@ impl EventStore for MemoryStore {
         Ok(())
     }
 
-    async fn mark_ingest_enqueued(&self, _: &str, ingest_id: &str, _: i64) -> StoreResult<()> {
-        self.ingest_markers.lock().expect("lock").push(ingest_id.to_string());
+    async fn mark_ingest_enqueued(&self, _: &str, ingest_id: &str, event_ids: &[String], _: i64) -> StoreResult<()> {
+        self.ingest_markers.lock().expect("lock").push((ingest_id.to_string(), event_ids.to_vec()));
         Ok(())
     }
 
-    async fn ingest_enqueued(&self, _: &str, ingest_id: &str) -> StoreResult<bool> {
-        Ok(self.ingest_markers.lock().expect("lock").iter().any(|m| m == ingest_id))
+    async fn ingest_marker(&self, _: &str, ingest_id: &str) -> StoreResult<Option<Vec<String>>> {
+        Ok(self.ingest_markers.lock().expect("lock").iter().find(|(m, _)| m == ingest_id).map(|(_, ids)| ids.clone()))
     }
 }
 

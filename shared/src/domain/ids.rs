@@ -17,6 +17,38 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::now_v7().simple())
 }
 
+/// Hex digits of a call's delivery ids that number its deliveries (the rest are the call's).
+const CALL_DELIVERY_DIGITS: usize = 4;
+const ID_HEX: usize = 32;
+
+/// A new ingest call's id: a UUIDv7 whose last 16 bits are zero, free to number the call's
+/// deliveries (`call_delivery_id`), so a delivery id leads back to its call (decision 44).
+pub fn new_ingest_id() -> String {
+    let id = new_id(INGEST_PREFIX);
+    format!("{}{}", &id[..id.len() - CALL_DELIVERY_DIGITS], "0".repeat(CALL_DELIVERY_DIGITS))
+}
+
+/// The id of the `delivery`-th delivery of the `event`-th event of ingest call `ingest_id`:
+/// the call's id with those two numbers (each below 256) in its last 16 bits. Unique per call,
+/// time-ordered like any UUIDv7, and `ingest_of_delivery` reads the call back from it.
+pub fn call_delivery_id(ingest_id: &str, event: usize, delivery: usize) -> String {
+    let hex = ingest_id.strip_prefix(INGEST_PREFIX).unwrap_or(ingest_id);
+    let call = &hex[..hex.len().saturating_sub(CALL_DELIVERY_DIGITS)];
+    format!("{DELIVERY_PREFIX}{call}{:02x}{:02x}", event % 256, delivery % 256)
+}
+
+/// The ingest call a delivery id names, and its event's place in that call (for ids made by
+/// `call_delivery_id`; any other id names a call that does not exist).
+pub fn ingest_of_delivery(delivery_id: &str) -> Option<(String, usize)> {
+    if !is_generated_id(delivery_id, DELIVERY_PREFIX) {
+        return None;
+    }
+    let hex = &delivery_id[DELIVERY_PREFIX.len()..];
+    let (call, numbers) = hex.split_at(ID_HEX - CALL_DELIVERY_DIGITS);
+    let event = usize::from_str_radix(&numbers[..2], 16).ok()?;
+    Some((format!("{INGEST_PREFIX}{call}{}", "0".repeat(CALL_DELIVERY_DIGITS)), event))
+}
+
 /// The alphabet of caller-chosen names (ids, topics, prefixes): safe in keys, URLs and headers.
 pub fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')
@@ -65,6 +97,20 @@ mod tests {
         assert!(is_generated_id(&a, DELIVERY_PREFIX));
         assert!(a < b, "{a} should sort before {b}");
         assert!(!is_generated_id(&a, WEBHOOK_PREFIX));
+    }
+
+    #[test]
+    fn a_calls_delivery_ids_lead_back_to_it_and_to_their_event() {
+        let call = new_ingest_id();
+        assert!(is_generated_id(&call, INGEST_PREFIX) && call.ends_with("0000"), "{call}");
+        let ids: Vec<String> =
+            [(0, 0), (0, 1), (1, 0), (99, 99)].iter().map(|&(e, d)| call_delivery_id(&call, e, d)).collect();
+        assert!(ids.iter().all(|id| is_generated_id(id, DELIVERY_PREFIX)), "{ids:?}");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in the call's order: {ids:?}");
+        assert_eq!(ingest_of_delivery(&ids[2]), Some((call.clone(), 1)));
+        assert_eq!(ingest_of_delivery(&ids[3]), Some((call.clone(), 99)));
+        assert_ne!(call_delivery_id(&new_ingest_id(), 0, 0), ids[0], "another call, other ids");
+        assert_eq!(ingest_of_delivery("dlv_nothex"), None);
     }
 
     #[test]

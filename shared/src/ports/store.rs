@@ -63,8 +63,11 @@ pub struct DeadLetterKey<'a> {
 pub enum DeadLetterCount {
     /// Counted now: the delivery (with its last error) and its webhook after the count.
     Counted { delivery: Box<Delivery>, webhook: Box<Webhook> },
-    /// Counted before (a redelivered message), or of an earlier round, or the delivery is gone.
+    /// Counted before (a redelivered message), or of an earlier round.
     NotCounted,
+    /// No record of the delivery: never written (ingest writes none; its state writes all
+    /// failed) or past its retention. Nothing changed.
+    NoRecord,
     /// The delivery is marked `failed`, but its webhook is gone: there is nobody to alert.
     WebhookGone,
 }
@@ -184,14 +187,22 @@ pub trait EventStore: Send + Sync + 'static {
     /// Flips an event written before ingest markers to `enqueued`.
     fn mark_event_enqueued(&self, tenant_id: &str, event_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Writes the marker of ingest call `ingest_id`: every delivery of its events is queued.
+    /// It lists the call's events in the order its delivery ids number them
+    /// (`ids::call_delivery_id`), so a delivery not yet attempted is found from its id.
     fn mark_ingest_enqueued(
         &self,
         tenant_id: &str,
         ingest_id: &str,
+        event_ids: &[String],
         expires_at: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Whether ingest call `ingest_id`'s marker exists (read consistently).
-    fn ingest_enqueued(&self, tenant_id: &str, ingest_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Ingest call `ingest_id`'s events if its marker exists (read consistently); a marker
+    /// from before the list has none.
+    fn ingest_marker(
+        &self,
+        tenant_id: &str,
+        ingest_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Vec<String>>>> + Send;
 }
 
 /// Deliveries and their attempts.

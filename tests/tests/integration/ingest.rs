@@ -9,6 +9,7 @@ use hookline_shared::adapters::sqs::SqsQueue;
 use hookline_shared::domain::settings::Settings;
 use hookline_shared::domain::task::DeliveryTask;
 use hookline_shared::ports::queue::{QueueError, TaskQueue};
+use hookline_shared::ports::store::DeliveryStore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -66,8 +67,11 @@ async fn an_event_fans_out_to_exactly_the_enabled_subscribers() {
         assert_eq!(m["payload"]["context"], json!({"business_name": "Shop"}));
     }
 
-    // AND each delivery reads back as pending
+    // AND each delivery reads back as pending, through its call's marker and its event: ingest
+    // wrote no delivery record (decision 44)
     for d in &deliveries {
+        let id = d["id"].as_str().expect("id");
+        assert!(h.store().get_delivery("shop", id).await.expect("read").is_none(), "a record of {id}");
         let got = h.get(&format!("/v1/tenants/shop/deliveries/{}", d["id"].as_str().expect("id"))).await;
         assert_eq!(got.status, StatusCode::OK, "{}", got.body);
         assert_eq!(got.body["status"], "pending");

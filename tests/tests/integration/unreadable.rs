@@ -137,11 +137,19 @@ async fn alerting_stack(url: &str, run_delivery: bool) -> (Harness, String, Stri
     (h, webhook_id, ops)
 }
 
-/// A pending delivery of a new event to `webhook_id`, stored as ingest stores it (no message
-/// queued): the test queues its own.
+/// A pending delivery of a new event to `webhook_id`, its record stored as a retry that
+/// finishes an interrupted ingest stores it (no message queued): the test queues its own.
 async fn pending_delivery(h: &Harness, webhook_id: &str) -> DeliveryTask {
+    let task = queued_task(webhook_id);
+    let store = h.store();
+    store.put_deliveries(&[task.pending_delivery()], false).await.expect("store the delivery");
+    task
+}
+
+/// The queue message of a delivery of a new event to `webhook_id`, nothing stored.
+fn queued_task(webhook_id: &str) -> DeliveryTask {
     let now = timestamp::format(timestamp::now());
-    let task = DeliveryTask {
+    DeliveryTask {
         v: TASK_VERSION,
         tenant_id: "shop".into(),
         delivery_id: ids::new_id(DELIVERY_PREFIX),
@@ -154,10 +162,7 @@ async fn pending_delivery(h: &Harness, webhook_id: &str) -> DeliveryTask {
         generation: 0,
         attempts_made: 0,
         payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
-    };
-    let store = h.store();
-    store.put_deliveries(&[task.pending_delivery()], false).await.expect("store the delivery");
-    task
+    }
 }
 
 /// Hand-made unreadable messages for three pending deliveries to `webhook_id` (too deep, of
@@ -253,6 +258,33 @@ async fn unreadable_messages_on_the_dead_letter_queue_are_failed_counted_and_ale
     send_messages(&h, "DeliveryDeadLetterQueue", bodies).await;
     // THEN the deliveries are failed with the reasons, counted and alerted, and the queue empties
     assert_failed_counted_and_alerted(&h, &webhook_id, &ops, &expected).await;
+}
+
+#[tokio::test]
+async fn a_dead_letter_whose_delivery_was_never_recorded_is_recorded_failed_counted_and_alerted() {
+    // GIVEN the alert function only, a webhook with a stakeholder, and a delivery queued with no
+    // record (ingest writes none; here every state write of its attempts failed)
+    let (h, webhook_id, ops) = alerting_stack("https://orders.example.com/hook", false).await;
+    let task = queued_task(&webhook_id);
+    assert!(h.store().get_delivery("shop", &task.delivery_id).await.expect("read").is_none());
+    // WHEN its message reaches the dead-letter queue
+    send_messages(&h, "DeliveryDeadLetterQueue", vec![task.to_message_body()]).await;
+    // THEN the delivery is recorded failed, counted once against its webhook, and e-mailed
+    let d = h.delivery_with_status("shop", &task.delivery_id, "failed", Duration::from_secs(30)).await;
+    assert_eq!(d["event_id"], task.event_id.as_str(), "{d}");
+    let webhook_path = format!("/v1/tenants/shop/webhooks/{webhook_id}");
+    h.eventually("1 counted failure", Duration::from_secs(30), || async {
+        (h.get(&webhook_path).await.body["consecutive_failures"] == 1).then_some(())
+    })
+    .await;
+    h.eventually("the alert to tell it", Duration::from_secs(30), || async {
+        h.emails_to(&ops).await.iter().any(|(_, body)| body.contains(&task.delivery_id)).then_some(())
+    })
+    .await;
+    wait_empty(&h, "DeliveryDeadLetterQueue").await;
+    // AND it is in its webhook's log
+    let log = h.get(&format!("{webhook_path}/deliveries")).await.body;
+    assert_eq!(log["data"][0]["id"], task.delivery_id.as_str(), "{log}");
 }
 
 #[tokio::test]

@@ -50,7 +50,7 @@ impl AlertStore for DynamoStore {
         let Some(item) =
             self.get("GetItem", keys::delivery_pk(dead.tenant_id, dead.delivery_id), keys::DELIVERY_SK).await?
         else {
-            return Ok(DeadLetterCount::NotCounted);
+            return Ok(DeadLetterCount::NoRecord);
         };
         let counted_before = item.contains_key("alert_counted");
         let delivery: Delivery = from_item(item)?;

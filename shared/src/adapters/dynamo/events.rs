@@ -9,6 +9,9 @@ use super::keys;
 use crate::domain::event::EventRecord;
 use crate::ports::store::{CreateEvent, EventStore, StoreError, StoreResult};
 
+/// The marker's list of its call's event ids.
+const EVENT_IDS: &str = "event_ids";
+
 impl EventStore for DynamoStore {
     async fn get_event(&self, tenant_id: &str, event_id: &str) -> StoreResult<Option<EventRecord>> {
         self.get("GetItem", keys::event_pk(tenant_id, event_id), keys::EVENT_SK).await?.map(from_item).transpose()
@@ -41,15 +44,36 @@ impl EventStore for DynamoStore {
         Ok(())
     }
 
-    async fn mark_ingest_enqueued(&self, tenant_id: &str, ingest_id: &str, expires_at: i64) -> StoreResult<()> {
+    async fn mark_ingest_enqueued(
+        &self,
+        tenant_id: &str,
+        ingest_id: &str,
+        event_ids: &[String],
+        expires_at: i64,
+    ) -> StoreResult<()> {
         let mut item = key(keys::ingest_pk(tenant_id, ingest_id), keys::INGEST_SK);
         item.insert(KIND.into(), s("ingest"));
+        item.insert(EVENT_IDS.into(), AttributeValue::L(event_ids.iter().map(s).collect()));
         item.insert("expires_at".into(), AttributeValue::N(expires_at.to_string()));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_err("PutItem"))?;
         Ok(())
     }
 
-    async fn ingest_enqueued(&self, tenant_id: &str, ingest_id: &str) -> StoreResult<bool> {
-        Ok(self.get("GetItem", keys::ingest_pk(tenant_id, ingest_id), keys::INGEST_SK).await?.is_some())
+    async fn ingest_marker(&self, tenant_id: &str, ingest_id: &str) -> StoreResult<Option<Vec<String>>> {
+        let Some(mut item) = self.get("GetItem", keys::ingest_pk(tenant_id, ingest_id), keys::INGEST_SK).await? else {
+            return Ok(None);
+        };
+        let ids = match item.remove(EVENT_IDS) {
+            Some(AttributeValue::L(ids)) => ids
+                .into_iter()
+                .map(|id| match id {
+                    AttributeValue::S(id) => Ok(id),
+                    other => Err(StoreError::Corrupt(format!("ingest marker {ingest_id}: an event id {other:?}"))),
+                })
+                .collect::<StoreResult<Vec<String>>>()?,
+            // Markers written before the list.
+            _ => Vec::new(),
+        };
+        Ok(Some(ids))
     }
 }
