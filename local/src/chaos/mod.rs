@@ -467,12 +467,14 @@ pub async fn run(o: Options) -> Result<Report, BoxError> {
             }
         }
     }
-    // A delivery never attempted is not in its webhook's log yet (the index is sparse): read
-    // those by their ids, so the check can say what state they were left in.
+    // A delivery never attempted is not in its webhook's log: one a retry finished an
+    // interrupted call for has a `pending` record of its own; read those by their ids, so the
+    // check can say what state they were left in (one with no record at all is lost).
     for a in &sent.accepted {
-        for (delivery_id, _) in &a.deliveries {
+        for (delivery_id, webhook_id) in &a.deliveries {
+            let tenant = &target.tenant_ids[a.sent.tenant];
             if !deliveries.contains_key(delivery_id)
-                && let Some(log) = store.get_delivery(&target.tenant_ids[a.sent.tenant], delivery_id).await?
+                && let Some(log) = store.get_delivery(tenant, delivery_id, Some(webhook_id)).await?
             {
                 deliveries.insert(delivery_id.clone(), log.delivery);
             }

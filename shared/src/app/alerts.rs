@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use crate::app::alert_mail::{self, AlertMail, Told};
 use crate::app::manage_deliveries;
+use crate::domain::delivery::DeliveryWrite;
 use crate::domain::metrics::AlertTally;
 use crate::domain::task::{DeliveryTask, UnreadableMessage};
 use crate::domain::timestamp;
@@ -102,15 +103,16 @@ impl<S: WebhookStore + AlertStore + RecipientStore + QuotaStore + DeliveryStore 
         let mut count = self.store.count_dead_letter(&dead, &at).await?;
         if count == DeadLetterCount::NoRecord {
             // Ingest writes no delivery record (decision 44), so a delivery whose every state
-            // write failed dies without one: it is written as queued, then counted.
+            // write failed dies without one in its webhook's log: it is written there as
+            // queued (as found by id, for a message that cannot be read), then counted.
             let queued = match &read {
                 Ok(task) => Some(task.pending_delivery()),
-                Err(_) => {
-                    manage_deliveries::unattempted_delivery(&self.store, dead.tenant_id, dead.delivery_id).await?
-                }
+                Err(_) => manage_deliveries::find_delivery(&self.store, dead.tenant_id, dead.delivery_id)
+                    .await?
+                    .map(|log| log.delivery),
             };
             if let Some(queued) = queued {
-                self.store.put_deliveries(&[queued], true).await?;
+                self.store.write_deliveries(&[DeliveryWrite { delivery: queued, attempt: None }]).await?;
                 count = self.store.count_dead_letter(&dead, &at).await?;
             }
         }

@@ -1,21 +1,22 @@
 //! Event ingest: fan each event out to the tenant's subscribed webhooks and queue one delivery
 //! per webhook. One call takes one event (`POST …/events`) or a batch (`POST …/events/batch`):
-//! a batch shares the quota take, the fan-out read, packed queue sends and the marker, so its
-//! cost per event is the event's own write (decision 44: no delivery record is written here;
-//! a delivery's first state write makes it, and until then it is read from its call's marker
-//! and its event: `manage_deliveries::unattempted_delivery`).
+//! a batch shares the quota take, the fan-out read, the list of its events, packed queue sends
+//! and the marker, so its cost per event is the event's own write (decision 44: no delivery
+//! record is written here; a delivery's first state write makes it, and until then it is read
+//! through its call's list and its event: `manage_deliveries::unattempted_delivery`).
 //!
 //! Crash safety, step by step (each line that talks to AWS):
 //! 1. each event is written with its chosen deliveries, state `accepted` and the call's
-//!    `ingest_id` (conditional on its id being new). A crash before this stores nothing; the
-//!    caller got no 202 and retries.
-//! 2. the delivery messages are sent. 3. the call's marker `ingest_id` is written, listing the
-//!    call's events (one write for every event of the call: nothing rewrites an event only to
-//!    flip its state), and only then does the caller get its 202.
+//!    `ingest_id` (conditional on its id being new), and beside them the call's list of its
+//!    events (what leads a delivery id to its event). A crash before this stores nothing (or a
+//!    list nothing refers to); the caller got no 202 and retries.
+//! 2. the delivery messages are sent. 3. the call's marker `ingest_id` is written (one write
+//!    for every event of the call: nothing rewrites an event only to flip its state), and only
+//!    then does the caller get its 202.
 //!    A crash (or error) after 1 leaves `accepted` events without a marker; the caller got no
 //!    202 and retries with the same event ids, which writes the delivery records chosen the
-//!    first time (if absent: with no marker, a delivery id cannot lead to its event), sends
-//!    them again and marks each event it finished `enqueued` (the retry may carry only some of
+//!    first time (if absent: the first call's list may not have been written), sends them
+//!    again and marks each event it finished `enqueued` (the retry may carry only some of
 //!    the first call's events: only all of them may write its marker). Messages may then be
 //!    sent twice: delivery is at-least-once and receivers dedupe on the delivery id, which is
 //!    the same in both.
@@ -41,7 +42,7 @@ use crate::domain::webhook::Webhook;
 use crate::domain::{filter, timestamp};
 use crate::outbound::render;
 use crate::ports::queue::TaskQueue;
-use crate::ports::store::{CreateEvent, DeliveryStore, EventStore, QuotaStore, WebhookStore};
+use crate::ports::store::{CreateEvent, DeliveryStore, EventStore, QuotaStore, StoreError, WebhookStore};
 
 /// What ingest needs of the store.
 pub trait IngestStore: WebhookStore + EventStore + DeliveryStore + QuotaStore {}
@@ -141,7 +142,19 @@ async fn accept(
         }
     }
 
-    let created = futures::future::join_all(records.iter().map(|r| store.create_event(r))).await;
+    // The call's events in its order (a repeat's place too: its deliveries are its first
+    // call's, so no id of this call leads to it), beside the events themselves: a delivery id
+    // finds its event through it from the start (decision 44).
+    let event_ids: Vec<String> = records.iter().map(|r| r.event_id.clone()).collect();
+    let listed = async {
+        if records.iter().any(|r| !r.deliveries.is_empty()) {
+            store.put_call_events(tenant_id, &ingest_id, &event_ids, expires_at).await?;
+        }
+        Ok::<(), StoreError>(())
+    };
+    let (listed, created) =
+        futures::future::join(listed, futures::future::join_all(records.iter().map(|r| store.create_event(r)))).await;
+    listed?;
     let mut results = HashMap::with_capacity(records.len());
     let mut fresh: Vec<&EventRecord> = Vec::new();
     let mut existing: Vec<EventRecord> = Vec::new();
@@ -168,10 +181,7 @@ async fn accept(
         }
     }
     finish(store, queue, existing).await?;
-    // The marker lists every event of the call in its order (a repeat's place too: its
-    // deliveries are its first call's, so no id of this call leads to it).
-    let event_ids: Vec<String> = records.iter().map(|r| r.event_id.clone()).collect();
-    enqueue(store, queue, &fresh, &ingest_id, &event_ids, expires_at).await?;
+    enqueue(store, queue, &fresh, &ingest_id, expires_at).await?;
     Ok(results)
 }
 
@@ -209,14 +219,12 @@ fn record_of(
     }
 }
 
-/// Steps 2-3 for `events`, all written by this call (`ingest_id`, whose events are
-/// `event_ids`).
+/// Steps 2-3 for `events`, all written by this call (`ingest_id`).
 async fn enqueue(
     store: &impl IngestStore,
     queue: &impl TaskQueue,
     events: &[&EventRecord],
     ingest_id: &str,
-    event_ids: &[String],
     expires_at: i64,
 ) -> DomainResult<()> {
     let tasks: Vec<DeliveryTask> = events.iter().flat_map(|e| DeliveryTask::for_event(e)).collect();
@@ -225,14 +233,14 @@ async fn enqueue(
         return Ok(());
     }
     queue.enqueue(&tasks).await?;
-    store.mark_ingest_enqueued(&events[0].tenant_id, ingest_id, event_ids, expires_at).await?;
+    store.mark_ingest_enqueued(&events[0].tenant_id, ingest_id, expires_at).await?;
     Ok(())
 }
 
 /// Events already stored by earlier calls: those whose call finished (its marker exists, or
 /// the event's own state says so) are left as they are; the others get their delivery
-/// records (only if absent: they may have progressed; without their call's marker nothing
-/// else leads from a delivery id to its event) and step 2 again, and are then marked
+/// records (only if absent: they may have progressed; their call's list of events, which
+/// leads a delivery id to its event, may be missing) and step 2 again, and are then marked
 /// enqueued each on its own. Not with their call's marker: this request may carry only some
 /// of that call's events, and the marker says all of them are queued (a marker written here
 /// would strand the call's other unqueued events when their own retry came).
@@ -247,7 +255,7 @@ async fn finish(store: &impl IngestStore, queue: &impl TaskQueue, events: Vec<Ev
             let finished = match calls_finished.get(ingest_id) {
                 Some(&finished) => finished,
                 None => {
-                    let finished = store.ingest_marker(&event.tenant_id, ingest_id).await?.is_some();
+                    let finished = store.ingest_enqueued(&event.tenant_id, ingest_id).await?;
                     calls_finished.insert(ingest_id.clone(), finished);
                     finished
                 }

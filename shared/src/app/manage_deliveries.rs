@@ -31,17 +31,28 @@ pub async fn get_delivery(
     if !ids::is_generated_id(delivery_id, DELIVERY_PREFIX) {
         return Err(not_found(delivery_id));
     }
-    if let Some(log) = store.get_delivery(tenant_id, delivery_id).await? {
-        return Ok(log);
-    }
-    let pending = unattempted_delivery(store, tenant_id, delivery_id).await?.ok_or_else(|| not_found(delivery_id))?;
-    Ok(DeliveryLog { delivery: pending, attempts: Vec::new() })
+    find_delivery(store, tenant_id, delivery_id).await?.ok_or_else(|| not_found(delivery_id))
 }
 
-/// A delivery queued by ingest that no state write has recorded yet (ingest writes no record:
+/// A delivery by id wherever it is: a delivery its ingest call chose is found through the call
+/// (which names its webhook, whose log holds its record once attempted; `pending` until
+/// then), any other through its own partition.
+pub async fn find_delivery(
+    store: &(impl EventStore + DeliveryStore),
+    tenant_id: &str,
+    delivery_id: &str,
+) -> StoreResult<Option<DeliveryLog>> {
+    let queued = unattempted_delivery(store, tenant_id, delivery_id).await?;
+    let webhook_id = queued.as_ref().map(|d| d.webhook_id.as_str());
+    if let Some(log) = store.get_delivery(tenant_id, delivery_id, webhook_id).await? {
+        return Ok(Some(log));
+    }
+    Ok(queued.map(|delivery| DeliveryLog { delivery, attempts: Vec::new() }))
+}
+
+/// A delivery chosen by ingest that no state write has recorded yet (ingest writes no record:
 /// decision 44), `pending`: its id names its ingest call and its event's place in it, the
-/// call's marker the event, and the event its deliveries. `None` for any other id, or before
-/// the call's marker is written.
+/// call's list of events the event, and the event its deliveries. `None` for any other id.
 pub async fn unattempted_delivery(
     store: &impl EventStore,
     tenant_id: &str,
@@ -50,7 +61,7 @@ pub async fn unattempted_delivery(
     let Some((ingest_id, index)) = ids::ingest_of_delivery(delivery_id) else {
         return Ok(None);
     };
-    let Some(event_id) = store.ingest_marker(tenant_id, &ingest_id).await?.and_then(|ids| ids.into_iter().nth(index))
+    let Some(event_id) = store.call_events(tenant_id, &ingest_id).await?.and_then(|ids| ids.into_iter().nth(index))
     else {
         return Ok(None);
     };
@@ -114,9 +125,11 @@ pub async fn list_webhook_deliveries(
         |d: &Delivery| d.delivery_id.clone(),
     )
     .await?;
-    // Attempts live under each delivery: read them side by side (one Query each).
-    let logs =
-        futures::future::join_all(page.items.iter().map(|d| store.get_delivery(tenant_id, &d.delivery_id))).await;
+    // Attempts after the first live under each delivery: read them side by side.
+    let logs = futures::future::join_all(
+        page.items.iter().map(|d| store.get_delivery(tenant_id, &d.delivery_id, Some(&d.webhook_id))),
+    )
+    .await;
     let mut items = Vec::with_capacity(page.items.len());
     for (delivery, log) in page.items.into_iter().zip(logs) {
         items.push(log?.unwrap_or(DeliveryLog { delivery, attempts: Vec::new() }));
@@ -216,7 +229,9 @@ async fn still_requeueable(
 ) -> DomainResult<Vec<Delivery>> {
     let mut current = Vec::with_capacity(listed.len());
     for chunk in listed.chunks(REQUEUE_IN_FLIGHT) {
-        let reads = futures::future::join_all(chunk.iter().map(|d| store.get_delivery(&d.tenant_id, &d.delivery_id)));
+        let reads = futures::future::join_all(
+            chunk.iter().map(|d| store.get_delivery(&d.tenant_id, &d.delivery_id, Some(&d.webhook_id))),
+        );
         for (seen, now_read) in chunk.iter().zip(reads.await) {
             if let Some(log) = now_read?
                 && log.delivery.requeueable(now)

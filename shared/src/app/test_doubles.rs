@@ -61,10 +61,10 @@ pub struct MemoryStore {
     pub quota_counters: Mutex<HashMap<(String, String, u64), u32>>,
     /// Rate logs and circuits (see `gate`).
     pub gates: Mutex<Gates>,
-    /// Events by (tenant, id), and the ingest calls marked finished.
+    /// Events by (tenant, id), the ingest calls marked finished, and each call's events.
     pub events: Mutex<HashMap<(String, String), EventRecord>>,
-    /// (ingest id, its event ids) of each marker written.
-    pub ingest_markers: Mutex<Vec<(String, Vec<String>)>>,
+    pub ingest_markers: Mutex<Vec<String>>,
+    pub call_events: Mutex<HashMap<String, Vec<String>>>,
     /// Ids of events whose next create is written but answers as the SDK's retried put
     /// would after a lost answer: the event exists.
     pub lost_create_answers: Mutex<Vec<String>>,
@@ -223,7 +223,7 @@ impl DeliveryStore for MemoryStore {
         Ok(Page { items, next })
     }
 
-    async fn get_delivery(&self, _: &str, _: &str) -> StoreResult<Option<DeliveryLog>> {
+    async fn get_delivery(&self, _: &str, _: &str, _: Option<&str>) -> StoreResult<Option<DeliveryLog>> {
         Ok(None)
     }
 
@@ -288,13 +288,22 @@ impl EventStore for MemoryStore {
         Ok(())
     }
 
-    async fn mark_ingest_enqueued(&self, _: &str, ingest_id: &str, event_ids: &[String], _: i64) -> StoreResult<()> {
-        self.ingest_markers.lock().expect("lock").push((ingest_id.to_string(), event_ids.to_vec()));
+    async fn put_call_events(&self, _: &str, ingest_id: &str, event_ids: &[String], _: i64) -> StoreResult<()> {
+        self.call_events.lock().expect("lock").insert(ingest_id.to_string(), event_ids.to_vec());
         Ok(())
     }
 
-    async fn ingest_marker(&self, _: &str, ingest_id: &str) -> StoreResult<Option<Vec<String>>> {
-        Ok(self.ingest_markers.lock().expect("lock").iter().find(|(m, _)| m == ingest_id).map(|(_, ids)| ids.clone()))
+    async fn call_events(&self, _: &str, ingest_id: &str) -> StoreResult<Option<Vec<String>>> {
+        Ok(self.call_events.lock().expect("lock").get(ingest_id).cloned())
+    }
+
+    async fn mark_ingest_enqueued(&self, _: &str, ingest_id: &str, _: i64) -> StoreResult<()> {
+        self.ingest_markers.lock().expect("lock").push(ingest_id.to_string());
+        Ok(())
+    }
+
+    async fn ingest_enqueued(&self, _: &str, ingest_id: &str) -> StoreResult<bool> {
+        Ok(self.ingest_markers.lock().expect("lock").iter().any(|m| m == ingest_id))
     }
 }
 

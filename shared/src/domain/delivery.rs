@@ -63,6 +63,25 @@ impl Delivery {
             _ => false,
         }
     }
+
+    /// How far the delivery has come: its round, then within a round `delivered` past `failed`
+    /// past the non-final states, and these by attempts made. A state write only moves this
+    /// forward (decision 41), so of two records of one delivery the further one is the newer
+    /// (decision 45: a record from before the log moved into its webhook's partition, and the
+    /// one there).
+    fn progress(&self) -> (u32, u8, u32) {
+        let stage = match self.status {
+            DeliveryStatus::Pending | DeliveryStatus::Retrying => 0,
+            DeliveryStatus::Failed => 1,
+            DeliveryStatus::Delivered => 2,
+        };
+        (self.generation, stage, self.attempt_count)
+    }
+
+    /// The newer of two records of one delivery (see `progress`); `self` on a tie.
+    pub fn newer(self, other: Delivery) -> Delivery {
+        if other.progress() > self.progress() { other } else { self }
+    }
 }
 
 /// One try at sending a delivery.
@@ -96,4 +115,46 @@ pub struct DeliveryWrite {
 pub struct DeliveryLog {
     pub delivery: Delivery,
     pub attempts: Vec<Attempt>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(generation: u32, status: DeliveryStatus, attempt_count: u32) -> Delivery {
+        Delivery {
+            tenant_id: "t".into(),
+            delivery_id: "dlv_1".into(),
+            event_id: "e".into(),
+            webhook_id: "wh".into(),
+            topic: "order_create".into(),
+            status,
+            attempt_count,
+            generation,
+            last_error: None,
+            next_attempt_at: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            expires_at: 0,
+            requeue_claimed_at: None,
+        }
+    }
+
+    #[test]
+    fn of_two_records_the_newer_is_the_one_further_on() {
+        use DeliveryStatus::*;
+        // Each pair: (older, newer).
+        let pairs = [
+            (at(0, Pending, 0), at(0, Retrying, 1)),
+            (at(0, Retrying, 1), at(0, Retrying, 2)),
+            (at(0, Retrying, 3), at(0, Failed, 2)),
+            (at(0, Failed, 3), at(0, Delivered, 1)),
+            (at(0, Delivered, 1), at(1, Pending, 0)),
+            (at(1, Failed, 3), at(2, Retrying, 1)),
+        ];
+        for (older, newer) in pairs {
+            assert_eq!(older.clone().newer(newer.clone()), newer, "{older:?} vs {newer:?}");
+            assert_eq!(newer.clone().newer(older.clone()), newer, "{newer:?} vs {older:?}");
+        }
+    }
 }

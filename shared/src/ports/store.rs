@@ -91,6 +91,33 @@ impl<T> Page<T> {
         };
         Page { items, next }
     }
+
+    /// One page from two pages of one listing read side by side from the same start (both in
+    /// `ascending` order of `id`, or both descending): the items of both, in order, one per id
+    /// (`merge` keeps one of two that share an id), but none past the nearer of the two places
+    /// where a reading stopped, since the other reading has not looked that far yet; `next`
+    /// is that place (`None` when both were read to their ends).
+    pub fn merge(a: Page<T>, b: Page<T>, ascending: bool, id: impl Fn(&T) -> &str, merge: impl Fn(T, T) -> T) -> Self {
+        let before = |x: &str, y: &str| if ascending { x < y } else { x > y };
+        let next = match (a.next, b.next) {
+            (Some(x), Some(y)) => Some(if before(&x, &y) { x } else { y }),
+            (x, y) => x.or(y),
+        };
+        let mut items: Vec<T> = a.items.into_iter().chain(b.items).collect();
+        items.sort_by(|x, y| if ascending { id(x).cmp(id(y)) } else { id(y).cmp(id(x)) });
+        let mut out: Vec<T> = Vec::with_capacity(items.len());
+        for item in items {
+            if next.as_deref().is_some_and(|stop| before(stop, id(&item))) {
+                break;
+            }
+            match out.pop() {
+                Some(last) if id(&last) == id(&item) => out.push(merge(last, item)),
+                Some(last) => out.extend([last, item]),
+                None => out.push(item),
+            }
+        }
+        Page { items: out, next }
+    }
 }
 
 /// Which of a webhook's deliveries to list.
@@ -186,29 +213,37 @@ pub trait EventStore: Send + Sync + 'static {
     fn create_event(&self, event: &EventRecord) -> impl Future<Output = StoreResult<CreateEvent>> + Send;
     /// Flips an event written before ingest markers to `enqueued`.
     fn mark_event_enqueued(&self, tenant_id: &str, event_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Writes the marker of ingest call `ingest_id`: every delivery of its events is queued.
-    /// It lists the call's events in the order its delivery ids number them
-    /// (`ids::call_delivery_id`), so a delivery not yet attempted is found from its id.
-    fn mark_ingest_enqueued(
+    /// Writes ingest call `ingest_id`'s events, in the order its delivery ids number them
+    /// (`ids::call_delivery_id`), so a delivery is found from its id before any attempt.
+    fn put_call_events(
         &self,
         tenant_id: &str,
         ingest_id: &str,
         event_ids: &[String],
         expires_at: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Ingest call `ingest_id`'s events if its marker exists (read consistently); a marker
-    /// from before the list has none.
-    fn ingest_marker(
+    /// Ingest call `ingest_id`'s events, if written.
+    fn call_events(
         &self,
         tenant_id: &str,
         ingest_id: &str,
     ) -> impl Future<Output = StoreResult<Option<Vec<String>>>> + Send;
+    /// Writes the marker of ingest call `ingest_id`: every delivery of its events is queued.
+    fn mark_ingest_enqueued(
+        &self,
+        tenant_id: &str,
+        ingest_id: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Whether ingest call `ingest_id`'s marker exists (read consistently).
+    fn ingest_enqueued(&self, tenant_id: &str, ingest_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Deliveries and their attempts.
 pub trait DeliveryStore: Send + Sync + 'static {
-    /// Writes new deliveries. With `only_if_absent`, a delivery that already exists is left as
-    /// it is (it may have progressed): used when finishing an interrupted ingest.
+    /// Writes new `pending` deliveries where their ids find them without a marker (each in its
+    /// own partition). With `only_if_absent`, a delivery that already exists is left as it is
+    /// (it may have progressed): used when finishing an interrupted ingest.
     fn put_deliveries(
         &self,
         deliveries: &[Delivery],
@@ -248,11 +283,15 @@ pub trait DeliveryStore: Send + Sync + 'static {
     /// Marks the delivery of a queue message no code can read `failed` with `reason`, unless
     /// it was delivered or is in another round than `ids.generation`; false then (or gone).
     fn mark_unreadable(&self, ids: &TaskIds, reason: &str, at: &str) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// A delivery and its attempts: one Query.
+    /// A delivery and its attempts: the record in its webhook's log (when `webhook_id` is
+    /// given, or a record in the delivery's own partition names it) and that partition (its
+    /// attempts; a record there from before decision 45, or of a finished interrupted call),
+    /// the newer record of the two.
     fn get_delivery(
         &self,
         tenant_id: &str,
         delivery_id: &str,
+        webhook_id: Option<&str>,
     ) -> impl Future<Output = StoreResult<Option<DeliveryLog>>> + Send;
 }
 
@@ -388,6 +427,29 @@ mod tests {
     fn an_overfetched_item_makes_a_next_cursor_and_is_dropped() {
         let page = Page::from_overfetch(vec![1, 2, 3], 2, |n| format!("after-{n}"));
         assert_eq!(page, Page { items: vec![1, 2], next: Some("after-2".into()) });
+    }
+
+    #[test]
+    fn two_readings_merge_in_order_one_per_id_and_stop_where_the_nearer_stopped() {
+        let page = |ids: &[&str], next: Option<&str>| Page {
+            items: ids.iter().map(|i| (i.to_string(), 1)).collect::<Vec<(String, u32)>>(),
+            next: next.map(str::to_string),
+        };
+        let merge = |a: Page<(String, u32)>, b: Page<(String, u32)>, ascending: bool| {
+            Page::merge(a, b, ascending, |x| x.0.as_str(), |x, y| (x.0, x.1 + y.1))
+        };
+        // Newest first: one reading stopped at 7, the other at 4; 3 (read by the second) waits.
+        let m = merge(page(&["9", "8", "7"], Some("7")), page(&["8", "5", "4", "3"], Some("3")), false);
+        let ids: Vec<(&str, u32)> = m.items.iter().map(|(i, n)| (i.as_str(), *n)).collect();
+        assert_eq!(ids, [("9", 1), ("8", 2), ("7", 1)]);
+        assert_eq!(m.next.as_deref(), Some("7"));
+        // Oldest first, one read to its end: the other's stop is the next start.
+        let m = merge(page(&["1", "4"], None), page(&["2", "3"], Some("3")), true);
+        assert_eq!(m.items.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), ["1", "2", "3"]);
+        assert_eq!(m.next.as_deref(), Some("3"));
+        // Both to their ends: everything, no next.
+        let m = merge(page(&["2"], None), page(&["3", "1"], None), false);
+        assert_eq!((m.items.len(), m.next), (3, None));
     }
 
     #[test]

@@ -187,9 +187,9 @@ async fn an_events_quota_of_n_accepts_n_of_3n_concurrent_events_and_refuses_the_
         let seconds: u64 = retry_after.as_deref().expect("Retry-After").parse().expect("whole seconds");
         assert!(seconds >= 1);
     }
-    // AND only the accepted ones were stored and queued
+    // AND only the accepted ones were stored (each its call's marker) and queued
     assert_eq!(h.items_of_kind("event").await.len(), N);
-    assert_eq!(h.items_of_kind("delivery").await.len(), N);
+    assert_eq!(h.items_of_kind("ingest").await.len(), N);
     assert_eq!(h.drain_queue("DeliveryQueue").await.len(), N);
 }
 

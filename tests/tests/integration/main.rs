@@ -9,6 +9,7 @@ mod console;
 mod contract;
 mod crud;
 mod delivery;
+mod delivery_log;
 mod egress;
 mod gates;
 mod harness;

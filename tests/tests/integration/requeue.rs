@@ -180,7 +180,7 @@ async fn a_claim_lost_before_its_enqueue_is_retried_once_stale_and_not_before() 
     let store = h.store();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     for (id, claimed_at) in [(&fresh, now - 5), (&stale, now - REQUEUE_CLAIM_STALE_SECONDS - 1)] {
-        let seen = store.get_delivery("shop", id).await.expect("read").expect("exists").delivery;
+        let seen = store.get_delivery("shop", id, Some(&webhook_id)).await.expect("read").expect("exists").delivery;
         assert!(store.claim_requeue(&seen, claimed_at, "2026-01-01T00:00:00Z").await.expect("claim"));
     }
 
@@ -193,13 +193,13 @@ async fn a_claim_lost_before_its_enqueue_is_retried_once_stale_and_not_before() 
     h.delivery_with_status("shop", &stale, "delivered", Duration::from_secs(20)).await;
 
     // WHEN the fresh claim is stale too, recover finds it
-    let seen = store.get_delivery("shop", &fresh).await.expect("read").expect("exists").delivery;
+    let seen = store.get_delivery("shop", &fresh, Some(&webhook_id)).await.expect("read").expect("exists").delivery;
     assert_eq!(seen.status, hookline_shared::domain::delivery::DeliveryStatus::Pending);
     h.dynamodb()
         .update_item()
         .table_name(&h.config.table_name)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("DELIVERY#shop#{fresh}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("DELIVERY".into()))
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("WEBHOOK#shop#{webhook_id}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(fresh.clone()))
         .update_expression("SET requeue_claimed_at = :old")
         .expression_attribute_values(
             ":old",

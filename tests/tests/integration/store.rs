@@ -7,12 +7,15 @@ use hookline_shared::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey, 
 
 use crate::harness::Harness;
 
+/// The webhook of `state`'s delivery.
+const WEBHOOK: &str = "wh_0190a0a0a0a07000800000000000cafe";
+
 fn state(status: DeliveryStatus, attempt_count: u32) -> Delivery {
     Delivery {
         tenant_id: "acme".into(),
         delivery_id: "dlv_0190a0a0a0a07000800000000000beef".into(),
         event_id: "e-1".into(),
-        webhook_id: "wh_0190a0a0a0a07000800000000000cafe".into(),
+        webhook_id: WEBHOOK.into(),
         topic: "order_create".into(),
         status,
         attempt_count,
@@ -46,12 +49,22 @@ async fn writes_for_one_delivery_in_one_batch_keep_the_last_state_and_every_atte
         DeliveryWrite { delivery: state(DeliveryStatus::Delivered, 2), attempt: Some(attempt(2, 200)) },
     ];
     store.write_deliveries(&writes).await.expect("one batch, the same key twice");
-    let log = store.get_delivery("acme", &writes[0].delivery.delivery_id).await.expect("read").expect("exists");
+    let log = store
+        .get_delivery("acme", &writes[0].delivery.delivery_id, Some(WEBHOOK))
+        .await
+        .expect("read")
+        .expect("exists");
     assert_eq!(log.delivery.status, DeliveryStatus::Delivered);
     assert_eq!(log.delivery.attempt_count, 2);
     let codes: Vec<Option<u16>> = log.attempts.iter().map(|a| a.status_code).collect();
     assert_eq!(codes, [Some(500), Some(200)], "every attempt, oldest first");
-    assert!(store.get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d").await.expect("read").is_none());
+    assert!(
+        store
+            .get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d", Some(WEBHOOK))
+            .await
+            .expect("read")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -75,7 +88,7 @@ async fn a_state_write_never_moves_a_delivery_back() {
     }
 
     // THEN the delivery is still delivered at attempt 2, and every attempt made is in its log
-    let log = store.get_delivery("acme", &id).await.expect("read").expect("exists");
+    let log = store.get_delivery("acme", &id, Some(WEBHOOK)).await.expect("read").expect("exists");
     assert_eq!((log.delivery.status, log.delivery.attempt_count), (DeliveryStatus::Delivered, 2));
     let mut codes: Vec<u16> = log.attempts.iter().filter_map(|a| a.status_code).collect();
     codes.sort_unstable();
@@ -92,7 +105,11 @@ async fn a_state_write_never_moves_a_delivery_back() {
         .write_deliveries(&[DeliveryWrite { delivery: other(DeliveryStatus::Delivered, 3), attempt: None }])
         .await
         .expect("delivered");
-    let log = store.get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d").await.expect("read").expect("exists");
+    let log = store
+        .get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d", Some(WEBHOOK))
+        .await
+        .expect("read")
+        .expect("exists");
     assert_eq!(log.delivery.status, DeliveryStatus::Delivered);
 
     // AND a write of an older round never replaces a newer round's state
@@ -102,7 +119,11 @@ async fn a_state_write_never_moves_a_delivery_back() {
         .write_deliveries(&[DeliveryWrite { delivery: other(DeliveryStatus::Retrying, 5), attempt: None }])
         .await
         .expect("round 0");
-    let log = store.get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d").await.expect("read").expect("exists");
+    let log = store
+        .get_delivery("acme", "dlv_0190a0a0a0a07000800000000000f00d", Some(WEBHOOK))
+        .await
+        .expect("read")
+        .expect("exists");
     assert_eq!((log.delivery.generation, log.delivery.attempt_count), (1, 1));
 }
 
@@ -151,7 +172,8 @@ async fn a_dead_letter_counts_once_per_round_and_never_against_a_requeued_round(
 
     // THEN it counts nothing and the requeued delivery stays pending in round 1
     assert_eq!(stale, DeadLetterCount::NotCounted);
-    let log = store.get_delivery("acme", &failed.delivery_id).await.expect("read").expect("exists");
+    let log =
+        store.get_delivery("acme", &failed.delivery_id, Some(&failed.webhook_id)).await.expect("read").expect("exists");
     assert_eq!(
         (log.delivery.status, log.delivery.generation, log.delivery.attempt_count),
         (DeliveryStatus::Pending, 1, 0)
@@ -181,7 +203,7 @@ async fn a_dead_letter_whose_webhook_is_gone_still_marks_the_delivery_failed() {
         store.count_dead_letter(&dead(&pending.webhook_id, &pending, 0), "2026-11-23T10:00:00Z").await.expect("count");
 
     assert_eq!(result, DeadLetterCount::WebhookGone);
-    let log = store.get_delivery("acme", &pending.delivery_id).await.expect("read").expect("exists");
+    let log = store.get_delivery("acme", &pending.delivery_id, Some(WEBHOOK)).await.expect("read").expect("exists");
     assert_eq!(log.delivery.status, DeliveryStatus::Failed);
 }
 

@@ -262,29 +262,34 @@ async fn unreadable_messages_on_the_dead_letter_queue_are_failed_counted_and_ale
 
 #[tokio::test]
 async fn a_dead_letter_whose_delivery_was_never_recorded_is_recorded_failed_counted_and_alerted() {
-    // GIVEN the alert function only, a webhook with a stakeholder, and a delivery queued with no
-    // record (ingest writes none; here every state write of its attempts failed)
+    // GIVEN the alert function only, a webhook with a stakeholder, and an event ingested for it,
+    // its delivery queued with no record (ingest writes none; here every state write of its
+    // attempts failed, so its message reaches the dead-letter queue as it was queued)
     let (h, webhook_id, ops) = alerting_stack("https://orders.example.com/hook", false).await;
-    let task = queued_task(&webhook_id);
-    assert!(h.store().get_delivery("shop", &task.delivery_id).await.expect("read").is_none());
+    let reply = h.post("/v1/tenants/shop/events", json!({"topic": "order_create", "data": {}})).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let delivery_id = reply.body["deliveries"][0]["id"].as_str().expect("a delivery").to_string();
+    assert!(h.store().get_delivery("shop", &delivery_id, Some(&webhook_id)).await.expect("read").is_none());
+    let queued = h.drain_queue_raw("DeliveryQueue").await;
+    assert_eq!(queued.len(), 1);
     // WHEN its message reaches the dead-letter queue
-    send_messages(&h, "DeliveryDeadLetterQueue", vec![task.to_message_body()]).await;
+    send_messages(&h, "DeliveryDeadLetterQueue", queued).await;
     // THEN the delivery is recorded failed, counted once against its webhook, and e-mailed
-    let d = h.delivery_with_status("shop", &task.delivery_id, "failed", Duration::from_secs(30)).await;
-    assert_eq!(d["event_id"], task.event_id.as_str(), "{d}");
+    let d = h.delivery_with_status("shop", &delivery_id, "failed", Duration::from_secs(30)).await;
+    assert_eq!(d["webhook_id"], webhook_id.as_str(), "{d}");
     let webhook_path = format!("/v1/tenants/shop/webhooks/{webhook_id}");
     h.eventually("1 counted failure", Duration::from_secs(30), || async {
         (h.get(&webhook_path).await.body["consecutive_failures"] == 1).then_some(())
     })
     .await;
     h.eventually("the alert to tell it", Duration::from_secs(30), || async {
-        h.emails_to(&ops).await.iter().any(|(_, body)| body.contains(&task.delivery_id)).then_some(())
+        h.emails_to(&ops).await.iter().any(|(_, body)| body.contains(&delivery_id)).then_some(())
     })
     .await;
     wait_empty(&h, "DeliveryDeadLetterQueue").await;
     // AND it is in its webhook's log
     let log = h.get(&format!("{webhook_path}/deliveries")).await.body;
-    assert_eq!(log["data"][0]["id"], task.delivery_id.as_str(), "{log}");
+    assert_eq!(log["data"][0]["id"], delivery_id.as_str(), "{log}");
 }
 
 #[tokio::test]
@@ -343,7 +348,9 @@ async fn the_store_marks_an_unreadable_messages_delivery_only_in_its_round_and_n
         delivery: DeliveryTask { generation, ..task.clone() }.delivery(status, 1, None, None, now.clone()),
         attempt: None,
     };
-    let writes = [write(&delivered, DeliveryStatus::Delivered, 0), write(&later, DeliveryStatus::Retrying, 1)];
+    // (the pending one in its webhook's log too, as the alert function writes one it counts)
+    let in_log = DeliveryWrite { delivery: pending.pending_delivery(), attempt: None };
+    let writes = [in_log, write(&delivered, DeliveryStatus::Delivered, 0), write(&later, DeliveryStatus::Retrying, 1)];
     store.write_deliveries(&writes).await.expect("write");
     let ids = |task: &DeliveryTask| TaskIds {
         tenant_id: "shop".into(),
@@ -352,7 +359,8 @@ async fn the_store_marks_an_unreadable_messages_delivery_only_in_its_round_and_n
         generation: 0,
     };
     let status = async |task: &DeliveryTask| {
-        let log = store.get_delivery("shop", &task.delivery_id).await.expect("read").expect("exists");
+        let log =
+            store.get_delivery("shop", &task.delivery_id, Some(&webhook_id)).await.expect("read").expect("exists");
         (log.delivery.status, log.delivery.last_error)
     };
 
@@ -369,7 +377,7 @@ async fn the_store_marks_an_unreadable_messages_delivery_only_in_its_round_and_n
     assert_eq!(status(&pending).await, (DeliveryStatus::Failed, Some("bad message".into())));
     assert_eq!(status(&delivered).await, (DeliveryStatus::Delivered, None));
     assert_eq!(status(&later).await.0, DeliveryStatus::Retrying);
-    let gone_log = store.get_delivery("shop", &gone.delivery_id).await.expect("read");
+    let gone_log = store.get_delivery("shop", &gone.delivery_id, Some(&webhook_id)).await.expect("read");
     assert!(gone_log.is_none());
 
     // WHEN the dead letter of the unreadable message is counted with its reason

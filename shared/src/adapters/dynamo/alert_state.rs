@@ -18,8 +18,7 @@ use crate::ports::store::{AlertStore, DeadLetterCount, DeadLetterKey, StoreError
 const FINISH_ALERT_ROUNDS: u32 = 5;
 
 /// How counting a dead letter marks its delivery.
-const MARK_FAILED: &str =
-    "#status = :failed, alert_counted = :true, updated_at = :at, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk";
+const MARK_FAILED: &str = "#status = :failed, alert_counted = :true, updated_at = :at";
 
 impl AlertStore for DynamoStore {
     async fn disable_for_failures(
@@ -45,10 +44,10 @@ impl AlertStore for DynamoStore {
     }
 
     async fn count_dead_letter(&self, dead: &DeadLetterKey<'_>, at: &str) -> StoreResult<DeadLetterCount> {
-        let delivery_key = key(keys::delivery_pk(dead.tenant_id, dead.delivery_id), keys::DELIVERY_SK);
+        let delivery_key = log_key(dead.tenant_id, dead.webhook_id, dead.delivery_id);
         let webhook_key = key(keys::tenant_pk(dead.tenant_id), &keys::webhook_sk(dead.webhook_id));
         let Some(item) =
-            self.get("GetItem", keys::delivery_pk(dead.tenant_id, dead.delivery_id), keys::DELIVERY_SK).await?
+            self.get("GetItem", keys::webhook_deliveries_pk(dead.tenant_id, dead.webhook_id), dead.delivery_id).await?
         else {
             return Ok(DeadLetterCount::NoRecord);
         };
@@ -70,13 +69,10 @@ impl AlertStore for DynamoStore {
         let mut mark = Update::builder()
             .table_name(&self.table)
             .set_key(Some(delivery_key))
-            // A delivery that died unattempted (an unreadable message) is not in its webhook's
-            // log yet: the index keys put it there.
             .update_expression(format!("SET {MARK_FAILED}"))
             .condition_expression(format!(
                 "attribute_exists(pk) AND attribute_not_exists(alert_counted) AND {same_round}"
             ))
-            .set_expression_attribute_values(Some(index_values(dead.tenant_id, dead.webhook_id, dead.delivery_id)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":true", AttributeValue::Bool(true))

@@ -1,4 +1,6 @@
-//! Deliveries and their attempts: a partition per delivery, listed per webhook by the index.
+//! Deliveries and their attempts: each record in its webhook's log partition, keyed by delivery
+//! id (so listing needs no index: decision 45), the attempts after the first in a partition of
+//! the delivery's own. Records written there before (listed by the index `gsi1`) still read.
 
 use std::collections::HashMap;
 
@@ -8,14 +10,14 @@ use super::DynamoStore;
 use super::items::*;
 use super::keys;
 use super::keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
-use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
 use crate::domain::limits::FILTERED_PAGE_EXAMINES;
 use crate::domain::task::TaskIds;
 use crate::ports::store::{DeliveryQuery, DeliveryStore, Page, StoreResult};
 
 impl DeliveryStore for DynamoStore {
     async fn put_deliveries(&self, deliveries: &[Delivery], only_if_absent: bool) -> StoreResult<()> {
-        let items = deliveries.iter().map(pending_delivery_item).collect::<StoreResult<Vec<_>>>()?;
+        let items = deliveries.iter().map(own_pending_item).collect::<StoreResult<Vec<_>>>()?;
         if !only_if_absent {
             return self.batch_put(items).await;
         }
@@ -87,7 +89,7 @@ impl DeliveryStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::delivery_pk(&seen.tenant_id, &seen.delivery_id), keys::DELIVERY_SK)))
+            .set_key(Some(log_key(&seen.tenant_id, &seen.webhook_id, &seen.delivery_id)))
             .update_expression(
                 "SET #status = :pending, attempt_count = :zero, generation = :next, updated_at = :at, \
                  requeue_claimed_at = :claimed REMOVE last_error, next_attempt_at, alert_counted",
@@ -106,7 +108,22 @@ impl DeliveryStore for DynamoStore {
             // Neither failed nor claimed: nothing to claim.
             _ => return Ok(false),
         };
-        Ok(unless_condition_failed("UpdateItem", update.send().await)?.is_some())
+        if unless_condition_failed("UpdateItem", update.send().await)?.is_some() {
+            return Ok(true);
+        }
+        // Seen in a record from before the log (its webhook's log has none yet): the claim
+        // starts the log's record, its next round. Of concurrent claims one put wins.
+        let claimed = Delivery {
+            status: DeliveryStatus::Pending,
+            attempt_count: 0,
+            generation: seen.generation + 1,
+            last_error: None,
+            next_attempt_at: None,
+            updated_at: at.to_string(),
+            requeue_claimed_at: Some(claimed_at),
+            ..seen.clone()
+        };
+        self.put_if_absent(delivery_item(&claimed)?).await
     }
 
     async fn release_requeue(&self, seen: &Delivery, claimed_at: i64, reason: &str, at: &str) -> StoreResult<()> {
@@ -115,7 +132,7 @@ impl DeliveryStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::delivery_pk(&seen.tenant_id, &seen.delivery_id), keys::DELIVERY_SK)))
+            .set_key(Some(log_key(&seen.tenant_id, &seen.webhook_id, &seen.delivery_id)))
             .update_expression(
                 "SET #status = :failed, last_error = :reason, updated_at = :at REMOVE requeue_claimed_at",
             )
@@ -133,75 +150,55 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn list_webhook_deliveries(&self, q: &DeliveryQuery<'_>) -> StoreResult<Page<Delivery>> {
-        let gsi_pk = keys::webhook_deliveries_pk(q.tenant_id, q.webhook_id);
-        let start = q.start_after.map(|id| {
-            let mut k = key(keys::delivery_pk(q.tenant_id, id), keys::DELIVERY_SK);
-            k.insert(GSI1_PK.into(), s(gsi_pk.clone()));
-            k.insert(GSI1_SK.into(), s(id));
-            k
-        });
-        // One more than asked, to know whether a next page exists; a filtered read examines
-        // more (DynamoDB's Limit counts items before the filter), but a bounded number.
-        let want = q.limit + 1;
-        let examine = if q.status.is_some() { want.max(FILTERED_PAGE_EXAMINES) } else { want };
-        let mut req = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .expression_attribute_values(":pk", s(gsi_pk.clone()))
-            .scan_index_forward(q.since_id.is_some())
-            .limit(i32::try_from(examine).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(start);
-        req = match q.since_id {
-            Some(since) => req
-                .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :since")
-                .expression_attribute_values(":since", s(since)),
-            None => req.key_condition_expression("gsi1pk = :pk"),
-        };
-        if let Some(status) = q.status {
-            let av = |v: &dyn erased::Ser| v.to_av();
-            req = req
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":status", av(&status)?);
-            req = match q.stale_claims_before {
-                Some(before) => req
-                    .filter_expression("#status = :status OR (#status = :pending AND requeue_claimed_at <= :stale)")
-                    .expression_attribute_values(":pending", s("pending"))
-                    .expression_attribute_values(":stale", AttributeValue::N(before.to_string())),
-                None => req.filter_expression("#status = :status"),
-            };
-        }
-        let out = req.send().await.map_err(sdk_err("Query"))?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<StoreResult<Vec<Delivery>>>()?;
-        // Where the read stopped: the last item it examined, matched or not.
-        let stopped = out.last_evaluated_key.and_then(|k| match k.get(GSI1_SK) {
-            Some(AttributeValue::S(id)) => Some(id.clone()),
-            _ => None,
-        });
-        Ok(Page { items, next: stopped })
+        // The log, and the index for records from before it (decision 45), read side by side.
+        let (log, indexed) = futures::future::try_join(self.read_log(q, false), self.read_log(q, true)).await?;
+        Ok(Page::merge(log, indexed, q.since_id.is_some(), |d: &Delivery| d.delivery_id.as_str(), Delivery::newer))
     }
 
-    async fn get_delivery(&self, tenant_id: &str, delivery_id: &str) -> StoreResult<Option<DeliveryLog>> {
-        let mut delivery = None;
+    async fn get_delivery(
+        &self,
+        tenant_id: &str,
+        delivery_id: &str,
+        webhook_id: Option<&str>,
+    ) -> StoreResult<Option<DeliveryLog>> {
+        let own = self.partition(keys::delivery_pk(tenant_id, delivery_id));
+        let (own, mut logged) = match webhook_id {
+            Some(webhook_id) => {
+                let logged = self.get("GetItem", keys::webhook_deliveries_pk(tenant_id, webhook_id), delivery_id);
+                futures::future::try_join(own, logged).await?
+            }
+            None => (own.await?, None),
+        };
+        let mut record: Option<(Delivery, Option<Attempt>)> = None;
         let mut attempts = Vec::new();
         // Attempt keys are time-ordered, so the partition comes back oldest attempt first.
-        let mut first = None;
-        for mut item in self.partition(keys::delivery_pk(tenant_id, delivery_id)).await? {
+        for item in own {
             match item.get(SK) {
-                Some(AttributeValue::S(sk)) if sk == keys::DELIVERY_SK => {
-                    first = item.remove(FIRST_ATTEMPT).map(attempt_from_value).transpose()?;
-                    delivery = Some(from_item(item)?);
-                }
+                Some(AttributeValue::S(sk)) if sk == keys::DELIVERY_SK => record = Some(record_of(item)?),
                 Some(AttributeValue::S(sk)) if sk.starts_with(keys::ATTEMPT_SK_PREFIX) => {
                     attempts.push(from_item(item)?)
                 }
                 _ => {}
             }
         }
-        // The first attempt (in the record) is the oldest.
-        attempts.splice(0..0, first);
-        Ok(delivery.map(|delivery| DeliveryLog { delivery, attempts }))
+        if webhook_id.is_none()
+            && let Some((own, _)) = &record
+        {
+            logged = self.get("GetItem", keys::webhook_deliveries_pk(tenant_id, &own.webhook_id), delivery_id).await?;
+        }
+        let logged = logged.map(record_of).transpose()?;
+        // Either record may hold the first attempt (the log's, or one from before it).
+        let mut firsts: Vec<Attempt> = Vec::new();
+        let mut newest: Option<Delivery> = None;
+        for (delivery, first) in record.into_iter().chain(logged) {
+            firsts.extend(first.filter(|f| !firsts.contains(f)));
+            newest = Some(match newest {
+                Some(n) => n.newer(delivery),
+                None => delivery,
+            });
+        }
+        attempts.splice(0..0, firsts);
+        Ok(newest.map(|delivery| DeliveryLog { delivery, attempts }))
     }
 
     async fn mark_unreadable(&self, ids: &TaskIds, reason: &str, at: &str) -> StoreResult<bool> {
@@ -215,14 +212,9 @@ impl DeliveryStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::delivery_pk(&ids.tenant_id, &ids.delivery_id), keys::DELIVERY_SK)))
-            // A delivery never attempted is not in its webhook's log yet: this puts it there.
-            .update_expression(
-                "SET #status = :failed, last_error = :reason, updated_at = :at, gsi1pk = :gsi1pk, gsi1sk = :gsi1sk \
-                 REMOVE next_attempt_at",
-            )
+            .set_key(Some(log_key(&ids.tenant_id, &ids.webhook_id, &ids.delivery_id)))
+            .update_expression("SET #status = :failed, last_error = :reason, updated_at = :at REMOVE next_attempt_at")
             .condition_expression(format!("attribute_exists(pk) AND #status <> :delivered AND {same_round}"))
-            .set_expression_attribute_values(Some(index_values(&ids.tenant_id, &ids.webhook_id, &ids.delivery_id)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":delivered", s("delivered"))
@@ -268,7 +260,73 @@ fn moves_forward(d: &Delivery) -> (String, HashMap<String, AttributeValue>) {
     (condition, values)
 }
 
+/// A record item's delivery and the first attempt inside it.
+fn record_of(mut item: Item) -> StoreResult<(Delivery, Option<Attempt>)> {
+    let first = item.remove(FIRST_ATTEMPT).map(attempt_from_value).transpose()?;
+    Ok((from_item(item)?, first))
+}
+
 impl DynamoStore {
+    /// One Query of a webhook's log (`indexed`: of the index, for records from before the log)
+    /// as `list_webhook_deliveries` describes it.
+    async fn read_log(&self, q: &DeliveryQuery<'_>, indexed: bool) -> StoreResult<Page<Delivery>> {
+        let log_pk = keys::webhook_deliveries_pk(q.tenant_id, q.webhook_id);
+        let (pk_name, sk_name) = if indexed { (GSI1_PK, GSI1_SK) } else { (PK, SK) };
+        let start = q.start_after.map(|id| {
+            if indexed {
+                let mut k = key(keys::delivery_pk(q.tenant_id, id), keys::DELIVERY_SK);
+                k.insert(GSI1_PK.into(), s(log_pk.clone()));
+                k.insert(GSI1_SK.into(), s(id));
+                k
+            } else {
+                key(log_pk.clone(), id)
+            }
+        });
+        // One more than asked, to know whether a next page exists; a filtered read examines
+        // more (DynamoDB's Limit counts items before the filter), but a bounded number.
+        let want = q.limit + 1;
+        let examine = if q.status.is_some() { want.max(FILTERED_PAGE_EXAMINES) } else { want };
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(indexed.then(|| GSI1.to_string()))
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(log_pk.clone()))
+            .scan_index_forward(q.since_id.is_some())
+            .limit(i32::try_from(examine).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start);
+        req = match q.since_id {
+            Some(since) => req
+                .key_condition_expression("#pk = :pk AND #sk >= :since")
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":since", s(since)),
+            // A log partition holds only delivery records.
+            None => req.key_condition_expression("#pk = :pk"),
+        };
+        if let Some(status) = q.status {
+            let av = |v: &dyn erased::Ser| v.to_av();
+            req = req
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", av(&status)?);
+            req = match q.stale_claims_before {
+                Some(before) => req
+                    .filter_expression("#status = :status OR (#status = :pending AND requeue_claimed_at <= :stale)")
+                    .expression_attribute_values(":pending", s("pending"))
+                    .expression_attribute_values(":stale", AttributeValue::N(before.to_string())),
+                None => req.filter_expression("#status = :status"),
+            };
+        }
+        let out = req.send().await.map_err(sdk_err("Query"))?;
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<StoreResult<Vec<Delivery>>>()?;
+        // Where the read stopped: the last item it examined, matched or not.
+        let stopped = out.last_evaluated_key.and_then(|k| match k.get(sk_name) {
+            Some(AttributeValue::S(id)) => Some(id.clone()),
+            _ => None,
+        });
+        Ok(Page { items, next: stopped })
+    }
+
     /// Writes `w`'s delivery state if it moves the record forward (`moves_forward`): a put
     /// with its first attempt for round 0's first write, an update otherwise. `false` when
     /// the record had moved on (nothing written).
@@ -309,7 +367,7 @@ impl DynamoStore {
         item.remove(PK);
         item.remove(SK);
         item.remove("requeue_claimed_at");
-        let key = key(keys::delivery_pk(&d.tenant_id, &d.delivery_id), keys::DELIVERY_SK);
+        let key = log_key(&d.tenant_id, &d.webhook_id, &d.delivery_id);
         let mut sets = Vec::new();
         for (i, (name, value)) in item.into_iter().enumerate() {
             sets.push(format!("#a{i} = :v{i}"));

@@ -1,5 +1,6 @@
-//! Events: one item each, written once (the idempotency key is its id); an ingest call's marker
-//! says its events' deliveries are queued.
+//! Events: one item each, written once (the idempotency key is its id); an ingest call's list
+//! of its events (so a delivery id leads to its event), and its marker, which says its events'
+//! deliveries are queued.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -9,7 +10,7 @@ use super::keys;
 use crate::domain::event::EventRecord;
 use crate::ports::store::{CreateEvent, EventStore, StoreError, StoreResult};
 
-/// The marker's list of its call's event ids.
+/// The call's event ids, in its order.
 const EVENT_IDS: &str = "event_ids";
 
 impl EventStore for DynamoStore {
@@ -44,36 +45,48 @@ impl EventStore for DynamoStore {
         Ok(())
     }
 
-    async fn mark_ingest_enqueued(
+    async fn put_call_events(
         &self,
         tenant_id: &str,
         ingest_id: &str,
         event_ids: &[String],
         expires_at: i64,
     ) -> StoreResult<()> {
-        let mut item = key(keys::ingest_pk(tenant_id, ingest_id), keys::INGEST_SK);
-        item.insert(KIND.into(), s("ingest"));
+        let mut item = key(keys::ingest_pk(tenant_id, ingest_id), keys::CALL_EVENTS_SK);
+        item.insert(KIND.into(), s("call_events"));
         item.insert(EVENT_IDS.into(), AttributeValue::L(event_ids.iter().map(s).collect()));
         item.insert("expires_at".into(), AttributeValue::N(expires_at.to_string()));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_err("PutItem"))?;
         Ok(())
     }
 
-    async fn ingest_marker(&self, tenant_id: &str, ingest_id: &str) -> StoreResult<Option<Vec<String>>> {
-        let Some(mut item) = self.get("GetItem", keys::ingest_pk(tenant_id, ingest_id), keys::INGEST_SK).await? else {
+    async fn call_events(&self, tenant_id: &str, ingest_id: &str) -> StoreResult<Option<Vec<String>>> {
+        let Some(mut item) = self.get("GetItem", keys::ingest_pk(tenant_id, ingest_id), keys::CALL_EVENTS_SK).await?
+        else {
             return Ok(None);
         };
-        let ids = match item.remove(EVENT_IDS) {
-            Some(AttributeValue::L(ids)) => ids
-                .into_iter()
-                .map(|id| match id {
-                    AttributeValue::S(id) => Ok(id),
-                    other => Err(StoreError::Corrupt(format!("ingest marker {ingest_id}: an event id {other:?}"))),
-                })
-                .collect::<StoreResult<Vec<String>>>()?,
-            // Markers written before the list.
-            _ => Vec::new(),
+        let Some(AttributeValue::L(ids)) = item.remove(EVENT_IDS) else {
+            return Err(StoreError::Corrupt(format!("ingest call {ingest_id}: no event ids")));
         };
+        let ids = ids
+            .into_iter()
+            .map(|id| match id {
+                AttributeValue::S(id) => Ok(id),
+                other => Err(StoreError::Corrupt(format!("ingest call {ingest_id}: an event id {other:?}"))),
+            })
+            .collect::<StoreResult<Vec<String>>>()?;
         Ok(Some(ids))
+    }
+
+    async fn mark_ingest_enqueued(&self, tenant_id: &str, ingest_id: &str, expires_at: i64) -> StoreResult<()> {
+        let mut item = key(keys::ingest_pk(tenant_id, ingest_id), keys::INGEST_SK);
+        item.insert(KIND.into(), s("ingest"));
+        item.insert("expires_at".into(), AttributeValue::N(expires_at.to_string()));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(sdk_err("PutItem"))?;
+        Ok(())
+    }
+
+    async fn ingest_enqueued(&self, tenant_id: &str, ingest_id: &str) -> StoreResult<bool> {
+        Ok(self.get("GetItem", keys::ingest_pk(tenant_id, ingest_id), keys::INGEST_SK).await?.is_some())
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::DynamoStore;
-use super::keys::{self, GSI1_PK, GSI1_SK, PK, SK};
+use super::keys::{self, PK, SK};
 use crate::domain::delivery::{Attempt, Delivery};
 use crate::ports::store::{StoreError, StoreResult};
 
@@ -92,29 +92,22 @@ pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
 
-/// A delivery record as ingest writes it, `pending`: outside the index (a sparse index: an
-/// item without its keys costs no index write), so a delivery joins its webhook's log at its
-/// first attempt (or when it stops or is marked failed), and ingest pays one write for it.
-pub(super) fn pending_delivery_item(d: &Delivery) -> StoreResult<Item> {
+/// A delivery's `pending` record in its own partition, where its id finds it: written only by
+/// a retry finishing an interrupted ingest call, whose deliveries no marker leads to (decision
+/// 44). Its state is then written in its webhook's log (`delivery_item`).
+pub(super) fn own_pending_item(d: &Delivery) -> StoreResult<Item> {
     to_item(d, keys::delivery_pk(&d.tenant_id, &d.delivery_id), keys::DELIVERY_SK, "delivery")
 }
 
-/// A delivery record in its webhook's log (the index).
+/// A delivery's record in its webhook's log: the partition lists the webhook's deliveries by
+/// id, so no index write (decision 45).
 pub(super) fn delivery_item(d: &Delivery) -> StoreResult<Item> {
-    let mut item = pending_delivery_item(d)?;
-    item.extend(index_attributes(&d.tenant_id, &d.webhook_id, &d.delivery_id));
-    Ok(item)
+    to_item(d, keys::webhook_deliveries_pk(&d.tenant_id, &d.webhook_id), &d.delivery_id, "delivery")
 }
 
-/// The attributes that put a delivery record in its webhook's log.
-pub(super) fn index_attributes(tenant_id: &str, webhook_id: &str, delivery_id: &str) -> [(String, AttributeValue); 2] {
-    [(GSI1_PK.into(), s(keys::webhook_deliveries_pk(tenant_id, webhook_id))), (GSI1_SK.into(), s(delivery_id))]
-}
-
-/// `:gsi1pk` and `:gsi1sk` for an update that puts a delivery in its webhook's log (a
-/// record written `pending` is outside it).
-pub(super) fn index_values(tenant_id: &str, webhook_id: &str, delivery_id: &str) -> HashMap<String, AttributeValue> {
-    index_attributes(tenant_id, webhook_id, delivery_id).into_iter().map(|(k, v)| (format!(":{k}"), v)).collect()
+/// The key of a delivery's record in its webhook's log.
+pub(super) fn log_key(tenant_id: &str, webhook_id: &str, delivery_id: &str) -> Item {
+    key(keys::webhook_deliveries_pk(tenant_id, webhook_id), delivery_id)
 }
 
 /// The first attempt of a delivery's first round rides in its record (`FIRST_ATTEMPT`): the

@@ -11,6 +11,8 @@ pub const TENANT_SK: &str = "#TENANT";
 pub const WEBHOOK_SK_PREFIX: &str = "WEBHOOK#";
 pub const EVENT_SK: &str = "EVENT";
 pub const INGEST_SK: &str = "INGEST";
+/// An ingest call's list of its events, beside its marker.
+pub const CALL_EVENTS_SK: &str = "EVENTS";
 pub const DELIVERY_SK: &str = "DELIVERY";
 pub const API_KEY_SK: &str = "APIKEY";
 /// Every API key is also in this index partition (sorted by id), so keys can be listed.
@@ -32,9 +34,13 @@ pub fn event_pk(tenant: &str, event: &str) -> String {
 pub fn ingest_pk(tenant: &str, ingest: &str) -> String {
     format!("INGEST#{tenant}#{ingest}")
 }
+/// A delivery's own partition: its attempts after the first, and a record only where nothing
+/// else leads its id to its webhook (see `items::own_pending_item`) or from before decision 45.
 pub fn delivery_pk(tenant: &str, delivery: &str) -> String {
     format!("DELIVERY#{tenant}#{delivery}")
 }
+/// A webhook's delivery log: its deliveries' records, keyed by delivery id (decision 45); the
+/// same value is the index partition that listed records from before.
 pub fn webhook_deliveries_pk(tenant: &str, webhook: &str) -> String {
     format!("WEBHOOK#{tenant}#{webhook}")
 }

@@ -6,13 +6,15 @@
 //! | quota    | `QUOTA#{tenant}#{kind}#{window}` | `QUOTA`      |                                  |
 //! | webhook  | `TENANT#{tenant}`            | `WEBHOOK#{id}`   |                                  |
 //! | event    | `EVENT#{tenant}#{event}`     | `EVENT`          |                                  |
-//! | delivery | `DELIVERY#{tenant}#{id}`     | `DELIVERY`       | `WEBHOOK#{tenant}#{webhook}` / id |
+//! | call's events | `INGEST#{tenant}#{ingest}` | `EVENTS`  |                                  |
+//! | delivery | `WEBHOOK#{tenant}#{webhook}` | `{id}`           |                                  |
 //! | attempt  | `DELIVERY#{tenant}#{id}`     | `ATTEMPT#{uuidv7}` |                                |
 //! | api key  | `APIKEY#{sha256}`            | `APIKEY`         |                                  |
 //!
 //! A tenant's partition holds only its marker and its webhooks, so fan-out is one Query.
 //! Webhooks' secrets are sealed for their item with a KMS data key (`sealing`).
-//! Events and deliveries get a partition each: they are written at event rate and read by key.
+//! Events get a partition each; a webhook's delivery records share its log partition, keyed
+//! by delivery id (listed without an index); later attempts go in the delivery's own.
 
 mod alert_state;
 mod api_keys;

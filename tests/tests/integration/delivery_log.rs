@@ -1,0 +1,169 @@
+//! The delivery log in its webhook's partition (decision 45): a record costs no index write,
+//! and records from before (in the delivery's own partition, listed by the index) still read,
+//! list, page and retry beside the new ones.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use hookline_shared::adapters::dynamo::DynamoStore;
+use hookline_shared::domain::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
+use hookline_shared::domain::ids::{self, DELIVERY_PREFIX};
+use hookline_shared::ports::store::{DeliveryQuery, DeliveryStore};
+
+use crate::harness::Harness;
+
+const TENANT: &str = "acme";
+
+fn delivery(webhook_id: &str, status: DeliveryStatus) -> Delivery {
+    Delivery {
+        tenant_id: TENANT.into(),
+        delivery_id: ids::new_id(DELIVERY_PREFIX),
+        event_id: "e-1".into(),
+        webhook_id: webhook_id.into(),
+        topic: "order_create".into(),
+        status,
+        attempt_count: 1,
+        generation: 0,
+        last_error: None,
+        next_attempt_at: None,
+        created_at: "2026-11-22T17:00:00Z".into(),
+        updated_at: "2026-11-22T17:00:00Z".into(),
+        expires_at: 1_900_000_000,
+        requeue_claimed_at: None,
+    }
+}
+
+fn first_attempt(status_code: u16) -> Attempt {
+    Attempt {
+        attempt: 1,
+        at: "2026-11-22T17:00:01Z".into(),
+        status_code: Some(status_code),
+        error: None,
+        latency_ms: 4,
+        response_excerpt: String::new(),
+    }
+}
+
+fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([("pk".into(), AttributeValue::S(pk)), ("sk".into(), AttributeValue::S(sk.into()))])
+}
+
+fn log_key(d: &Delivery) -> HashMap<String, AttributeValue> {
+    key(format!("WEBHOOK#{TENANT}#{}", d.webhook_id), &d.delivery_id)
+}
+
+fn own_key(d: &Delivery) -> HashMap<String, AttributeValue> {
+    key(format!("DELIVERY#{TENANT}#{}", d.delivery_id), "DELIVERY")
+}
+
+async fn raw(h: &Harness, key: HashMap<String, AttributeValue>) -> Option<HashMap<String, AttributeValue>> {
+    let out = h.dynamodb().get_item().table_name(&h.config.table_name).set_key(Some(key)).send().await.expect("get");
+    out.item
+}
+
+/// Writes `d` (first attempt inside) as the store does, then moves the item to where records
+/// were kept before decision 45: the delivery's own partition, listed by the index.
+async fn write_as_before(h: &Harness, store: &DynamoStore, d: &Delivery) {
+    let write = DeliveryWrite { delivery: d.clone(), attempt: Some(first_attempt(500)) };
+    store.write_deliveries(&[write]).await.expect("write");
+    let mut item = raw(h, log_key(d)).await.expect("written");
+    item.extend(own_key(d));
+    item.insert("gsi1pk".into(), AttributeValue::S(format!("WEBHOOK#{TENANT}#{}", d.webhook_id)));
+    item.insert("gsi1sk".into(), AttributeValue::S(d.delivery_id.clone()));
+    let db = h.dynamodb();
+    db.put_item().table_name(&h.config.table_name).set_item(Some(item)).send().await.expect("put as before");
+    db.delete_item().table_name(&h.config.table_name).set_key(Some(log_key(d))).send().await.expect("move");
+}
+
+async fn list(
+    store: &DynamoStore,
+    webhook_id: &str,
+    limit: usize,
+    start_after: Option<&str>,
+) -> (Vec<Delivery>, Option<String>) {
+    let query = DeliveryQuery {
+        tenant_id: TENANT,
+        webhook_id,
+        status: None,
+        limit,
+        start_after,
+        since_id: None,
+        stale_claims_before: None,
+    };
+    let page = store.list_webhook_deliveries(&query).await.expect("list");
+    (page.items, page.next)
+}
+
+#[tokio::test]
+async fn a_delivery_record_is_written_in_its_webhooks_log_with_no_index_entry() {
+    // GIVEN a delivery delivered at its first attempt
+    let h = Harness::start().await;
+    let store = h.store();
+    let d = delivery("wh_0190a0a0a0a07000800000000000cafe", DeliveryStatus::Delivered);
+    store
+        .write_deliveries(&[DeliveryWrite { delivery: d.clone(), attempt: Some(first_attempt(200)) }])
+        .await
+        .expect("write");
+    // THEN its record is in its webhook's partition, without index keys, and nowhere else
+    let item = raw(&h, log_key(&d)).await.expect("in the webhook's log");
+    assert!(!item.contains_key("gsi1pk") && !item.contains_key("gsi1sk"), "{item:?}");
+    assert!(raw(&h, own_key(&d)).await.is_none());
+    // AND it is listed, and read by id with its attempt
+    let (listed, next) = list(&store, &d.webhook_id, 10, None).await;
+    assert_eq!((listed, next), (vec![d.clone()], None));
+    let log = store.get_delivery(TENANT, &d.delivery_id, Some(&d.webhook_id)).await.expect("read").expect("exists");
+    assert_eq!((log.delivery, log.attempts), (d, vec![first_attempt(200)]));
+}
+
+#[tokio::test]
+async fn records_from_before_the_log_read_list_page_and_retry_beside_new_ones() {
+    // GIVEN six failed deliveries of one webhook, alternately kept as before and in the log
+    let h = Harness::start().await;
+    let store = h.store();
+    let webhook_id = "wh_0190a0a0a0a07000800000000000cafe";
+    // (sorted: ids made in one millisecond need not sort in the order made)
+    let mut all: Vec<Delivery> = (0..6).map(|_| delivery(webhook_id, DeliveryStatus::Failed)).collect();
+    all.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
+    for (i, d) in all.iter().enumerate() {
+        if i % 2 == 0 {
+            write_as_before(&h, &store, d).await;
+        } else {
+            let write = DeliveryWrite { delivery: d.clone(), attempt: Some(first_attempt(500)) };
+            store.write_deliveries(&[write]).await.expect("write");
+        }
+    }
+    let old = all[0].clone();
+    assert!(raw(&h, log_key(&old)).await.is_none() && raw(&h, own_key(&old)).await.is_some());
+
+    // WHEN the log is paged two at a time THEN every delivery comes once, newest first
+    let mut seen: Vec<String> = Vec::new();
+    let mut start: Option<String> = None;
+    for _ in 0..10 {
+        let (items, next) = list(&store, webhook_id, 2, start.as_deref()).await;
+        seen.extend(items.into_iter().map(|d| d.delivery_id));
+        match next {
+            Some(n) => start = Some(n),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = all.iter().rev().map(|d| d.delivery_id.clone()).collect();
+    assert_eq!(seen, newest_first);
+
+    // AND one kept as before reads by id (its webhook found in its record), attempt and all
+    let log = store.get_delivery(TENANT, &old.delivery_id, None).await.expect("read").expect("exists");
+    assert_eq!((log.delivery.status, log.attempts), (DeliveryStatus::Failed, vec![first_attempt(500)]));
+
+    // WHEN it is claimed for a retry THEN the claim starts its record in the log, once
+    let at = "2026-11-23T10:00:00Z";
+    assert!(store.claim_requeue(&log.delivery, 1_800_000_000, at).await.expect("claim"));
+    assert!(!store.claim_requeue(&log.delivery, 1_800_000_001, at).await.expect("claim"), "claimed twice");
+    // AND reads and listings show the newer round once, with the old attempt kept
+    let log = store.get_delivery(TENANT, &old.delivery_id, None).await.expect("read").expect("exists");
+    assert_eq!((log.delivery.status, log.delivery.generation), (DeliveryStatus::Pending, 1));
+    assert_eq!(log.attempts, vec![first_attempt(500)]);
+    let (listed, _) = list(&store, webhook_id, 10, None).await;
+    let of_old: Vec<&Delivery> = listed.iter().filter(|d| d.delivery_id == old.delivery_id).collect();
+    assert_eq!(of_old.len(), 1, "{listed:?}");
+    assert_eq!((of_old[0].status, of_old[0].generation), (DeliveryStatus::Pending, 1));
+    assert_eq!(listed.len(), 6);
+}
