@@ -152,7 +152,9 @@ async fn a_sample_event_for_every_route_is_answered() {
         ingest_id: None,
     };
     store.create_event(&event).await.expect("event");
+    // (its pending record where ingest wrote it before decision 44, so its id finds it)
     let mut failed = ingest::deliveries_of(&event).remove(0);
+    store.put_deliveries(std::slice::from_ref(&failed), false).await.expect("pending");
     failed.status = DeliveryStatus::Failed;
     store.write_deliveries(&[DeliveryWrite { delivery: failed, attempt: None }]).await.expect("delivery");
     let app = router(AwsApp::from_config(&h.sdk, &h.config));
