@@ -96,12 +96,12 @@ async fn list(
 
 #[tokio::test]
 async fn a_delivery_record_is_written_in_its_webhooks_log_with_no_index_entry() {
-    // GIVEN a delivery delivered at its first attempt
+    // GIVEN a delivery whose first attempt failed
     let h = Harness::start().await;
     let store = h.store();
-    let d = delivery("wh_0190a0a0a0a07000800000000000cafe", DeliveryStatus::Delivered);
+    let d = delivery("wh_0190a0a0a0a07000800000000000cafe", DeliveryStatus::Retrying);
     store
-        .write_deliveries(&[DeliveryWrite { delivery: d.clone(), attempt: Some(first_attempt(200)) }])
+        .write_deliveries(&[DeliveryWrite { delivery: d.clone(), attempt: Some(first_attempt(500)) }])
         .await
         .expect("write");
     // THEN its record is in its webhook's partition, without index keys, and nowhere else
@@ -112,7 +112,82 @@ async fn a_delivery_record_is_written_in_its_webhooks_log_with_no_index_entry() 
     let (listed, next) = list(&store, &d.webhook_id, 10, None).await;
     assert_eq!((listed, next), (vec![d.clone()], None));
     let log = store.get_delivery(TENANT, &d.delivery_id, Some(&d.webhook_id)).await.expect("read").expect("exists");
-    assert_eq!((log.delivery, log.attempts), (d, vec![first_attempt(200)]));
+    assert_eq!((log.delivery, log.attempts), (d, vec![first_attempt(500)]));
+}
+
+/// `n` deliveries of one ingest call to `webhook_id` (ids as ingest numbers them).
+fn of_one_call(webhook_id: &str, n: usize, status: DeliveryStatus) -> Vec<Delivery> {
+    let call = ids::new_ingest_id();
+    (0..n)
+        .map(|i| Delivery { delivery_id: ids::call_delivery_id(&call, i, 0), ..delivery(webhook_id, status) })
+        .collect()
+}
+
+#[tokio::test]
+async fn deliveries_delivered_at_once_share_one_item_per_call_and_still_read_and_list_one_by_one() {
+    // GIVEN two calls' deliveries to one webhook, delivered at their first attempt in one batch
+    let h = Harness::start().await;
+    let store = h.store();
+    let webhook_id = "wh_0190a0a0a0a07000800000000000cafe";
+    let (first, second) =
+        (of_one_call(webhook_id, 6, DeliveryStatus::Delivered), of_one_call(webhook_id, 4, DeliveryStatus::Delivered));
+    let writes: Vec<DeliveryWrite> = first
+        .iter()
+        .chain(&second)
+        .map(|d| DeliveryWrite { delivery: d.clone(), attempt: Some(first_attempt(200)) })
+        .collect();
+    store.write_deliveries(&writes).await.expect("write");
+    // AND a record of another copy of one of them, whose first attempt failed
+    let copy = Delivery { status: DeliveryStatus::Retrying, ..first[2].clone() };
+    store.write_deliveries(&[DeliveryWrite { delivery: copy, attempt: Some(first_attempt(503)) }]).await.expect("copy");
+
+    // THEN the webhook's log holds one item per call for them (and the copy's record)
+    let out = h
+        .dynamodb()
+        .query()
+        .table_name(&h.config.table_name)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("WEBHOOK#{TENANT}#{webhook_id}")))
+        .send()
+        .await
+        .expect("query");
+    assert_eq!(out.items.unwrap_or_default().len(), 3);
+    // AND each reads by id, delivered with its attempt (the copy's failed attempt beside it)
+    for d in first.iter().chain(&second) {
+        let log = store.get_delivery(TENANT, &d.delivery_id, Some(webhook_id)).await.expect("read").expect("exists");
+        assert_eq!((log.delivery.status, log.delivery.attempt_count), (DeliveryStatus::Delivered, 1), "{d:?}");
+        let want = if d.delivery_id == first[2].delivery_id { 2 } else { 1 };
+        assert_eq!(log.attempts.len(), want, "{:?}", log.attempts);
+    }
+    // AND paging the log three at a time lists each once, newest first, delivered
+    let mut seen: Vec<Delivery> = Vec::new();
+    let mut start: Option<String> = None;
+    for _ in 0..20 {
+        let (items, next) = list(&store, webhook_id, 3, start.as_deref()).await;
+        seen.extend(items);
+        match next {
+            Some(n) => start = Some(n),
+            None => break,
+        }
+    }
+    let mut want: Vec<String> = first.iter().chain(&second).map(|d| d.delivery_id.clone()).collect();
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen.iter().map(|d| d.delivery_id.clone()).collect::<Vec<_>>(), want);
+    assert!(seen.iter().all(|d| d.status == DeliveryStatus::Delivered), "{seen:?}");
+    // AND a status filter sees them as delivered, none as retrying
+    let query = |status| DeliveryQuery {
+        tenant_id: TENANT,
+        webhook_id,
+        status: Some(status),
+        limit: 20,
+        start_after: None,
+        since_id: None,
+        stale_claims_before: None,
+    };
+    let delivered = store.list_webhook_deliveries(&query(DeliveryStatus::Delivered)).await.expect("list");
+    assert_eq!(delivered.items.len(), 10);
+    let retrying = store.list_webhook_deliveries(&query(DeliveryStatus::Retrying)).await.expect("list");
+    assert!(retrying.items.is_empty(), "{:?}", retrying.items);
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@ use super::DynamoStore;
 use super::items::*;
 use super::keys;
 use super::keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
-use crate::domain::delivery::{Attempt, Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
+use super::log_pages;
+use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
 use crate::domain::limits::FILTERED_PAGE_EXAMINES;
 use crate::domain::task::TaskIds;
 use crate::ports::store::{DeliveryQuery, DeliveryStore, Page, StoreResult};
@@ -40,8 +41,14 @@ impl DeliveryStore for DynamoStore {
         }
         let mut attempts: Vec<Item> = Vec::new();
         let mut states: Vec<&DeliveryWrite> = Vec::new();
+        let mut paged: Vec<&DeliveryWrite> = Vec::new();
         for (i, w) in writes.iter().enumerate() {
             if last.get(w.delivery.delivery_id.as_str()) == Some(&i) {
+                // Delivered at once: a final state, in its call's page with its attempt.
+                if log_pages::pageable(w) {
+                    paged.push(w);
+                    continue;
+                }
                 states.push(w);
                 if first_write(w) {
                     continue;
@@ -55,6 +62,7 @@ impl DeliveryStore for DynamoStore {
         // crash after a state write cannot leave its attempt out of the log (the message comes
         // back, but a final state refuses the repeat's write).
         self.batch_put(std::mem::take(&mut attempts)).await?;
+        self.batch_put(log_pages::page_items(&paged)?).await?;
         // A batch's deliveries in parallel; a bulk write (a test's) a bounded number at a time.
         for chunk in states.chunks(STATE_WRITES_AT_ONCE) {
             let done = futures::future::join_all(chunk.iter().map(|w| self.write_state(w))).await;
@@ -151,7 +159,13 @@ impl DeliveryStore for DynamoStore {
 
     async fn list_webhook_deliveries(&self, q: &DeliveryQuery<'_>) -> StoreResult<Page<Delivery>> {
         // The log, and the index for records from before it (decision 45), read side by side.
-        let (log, indexed) = futures::future::try_join(self.read_log(q, false), self.read_log(q, true)).await?;
+        let log = async {
+            match q.since_id {
+                None => self.read_log_newest_first(q).await,
+                Some(_) => self.read_log(q, false).await,
+            }
+        };
+        let (log, indexed) = futures::future::try_join(log, self.read_log(q, true)).await?;
         Ok(Page::merge(log, indexed, q.since_id.is_some(), |d: &Delivery| d.delivery_id.as_str(), Delivery::newer))
     }
 
@@ -161,20 +175,18 @@ impl DeliveryStore for DynamoStore {
         delivery_id: &str,
         webhook_id: Option<&str>,
     ) -> StoreResult<Option<DeliveryLog>> {
+        let call = log_pages::call_prefix(delivery_id);
         let own = self.partition(keys::delivery_pk(tenant_id, delivery_id));
         let (own, mut logged) = match webhook_id {
-            Some(webhook_id) => {
-                let logged = self.get("GetItem", keys::webhook_deliveries_pk(tenant_id, webhook_id), delivery_id);
-                futures::future::try_join(own, logged).await?
-            }
-            None => (own.await?, None),
+            Some(webhook_id) => futures::future::try_join(own, self.call_group(tenant_id, webhook_id, call)).await?,
+            None => (own.await?, Vec::new()),
         };
-        let mut record: Option<(Delivery, Option<Attempt>)> = None;
+        let mut record = Vec::new();
         let mut attempts = Vec::new();
         // Attempt keys are time-ordered, so the partition comes back oldest attempt first.
         for item in own {
             match item.get(SK) {
-                Some(AttributeValue::S(sk)) if sk == keys::DELIVERY_SK => record = Some(record_of(item)?),
+                Some(AttributeValue::S(sk)) if sk == keys::DELIVERY_SK => record = log_pages::expand(vec![item])?,
                 Some(AttributeValue::S(sk)) if sk.starts_with(keys::ATTEMPT_SK_PREFIX) => {
                     attempts.push(from_item(item)?)
                 }
@@ -182,23 +194,18 @@ impl DeliveryStore for DynamoStore {
             }
         }
         if webhook_id.is_none()
-            && let Some((own, _)) = &record
+            && let Some((own, _)) = record.first()
         {
-            logged = self.get("GetItem", keys::webhook_deliveries_pk(tenant_id, &own.webhook_id), delivery_id).await?;
+            logged = self.call_group(tenant_id, &own.webhook_id, call).await?;
         }
-        let logged = logged.map(record_of).transpose()?;
-        // Either record may hold the first attempt (the log's, or one from before it).
-        let mut firsts: Vec<Attempt> = Vec::new();
-        let mut newest: Option<Delivery> = None;
-        for (delivery, first) in record.into_iter().chain(logged) {
-            firsts.extend(first.filter(|f| !firsts.contains(f)));
-            newest = Some(match newest {
-                Some(n) => n.newer(delivery),
-                None => delivery,
-            });
-        }
+        // The delivery's records: its own (before decision 45, or written by id) and those in
+        // its webhook's log, a record or a page entry; either may hold the first attempt.
+        let logged = log_pages::expand(logged)?.into_iter().filter(|(d, _)| d.delivery_id == delivery_id);
+        let Some((delivery, firsts)) = log_pages::newest(record.into_iter().chain(logged)) else {
+            return Ok(None);
+        };
         attempts.splice(0..0, firsts);
-        Ok(newest.map(|delivery| DeliveryLog { delivery, attempts }))
+        Ok(Some(DeliveryLog { delivery, attempts }))
     }
 
     async fn mark_unreadable(&self, ids: &TaskIds, reason: &str, at: &str) -> StoreResult<bool> {
@@ -260,12 +267,6 @@ fn moves_forward(d: &Delivery) -> (String, HashMap<String, AttributeValue>) {
     (condition, values)
 }
 
-/// A record item's delivery and the first attempt inside it.
-fn record_of(mut item: Item) -> StoreResult<(Delivery, Option<Attempt>)> {
-    let first = item.remove(FIRST_ATTEMPT).map(attempt_from_value).transpose()?;
-    Ok((from_item(item)?, first))
-}
-
 impl DynamoStore {
     /// One Query of a webhook's log (`indexed`: of the index, for records from before the log)
     /// as `list_webhook_deliveries` describes it.
@@ -318,7 +319,7 @@ impl DynamoStore {
             };
         }
         let out = req.send().await.map_err(sdk_err("Query"))?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<StoreResult<Vec<Delivery>>>()?;
+        let items = log_pages::expand(out.items.unwrap_or_default())?.into_iter().map(|(d, _)| d).collect();
         // Where the read stopped: the last item it examined, matched or not.
         let stopped = out.last_evaluated_key.and_then(|k| match k.get(sk_name) {
             Some(AttributeValue::S(id)) => Some(id.clone()),

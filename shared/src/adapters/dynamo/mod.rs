@@ -24,6 +24,7 @@ mod events;
 mod gates;
 mod items;
 mod keys;
+mod log_pages;
 mod quotas;
 mod recipients;
 mod sealing;
