@@ -122,22 +122,12 @@ mod tests {
     use super::*;
 
     fn at(generation: u32, status: DeliveryStatus, attempt_count: u32) -> Delivery {
-        Delivery {
-            tenant_id: "t".into(),
-            delivery_id: "dlv_1".into(),
-            event_id: "e".into(),
-            webhook_id: "wh".into(),
-            topic: "order_create".into(),
-            status,
-            attempt_count,
-            generation,
-            last_error: None,
-            next_attempt_at: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            expires_at: 0,
-            requeue_claimed_at: None,
-        }
+        serde_json::from_value(serde_json::json!({
+            "tenant_id": "t", "delivery_id": "dlv_1", "event_id": "e", "webhook_id": "wh", "topic": "order_create",
+            "status": status, "attempt_count": attempt_count, "generation": generation,
+            "created_at": "", "updated_at": "", "expires_at": 0
+        }))
+        .expect("a delivery")
     }
 
     #[test]

@@ -7,30 +7,15 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::domain::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
-use hookline_shared::domain::ids::{self, DELIVERY_PREFIX};
+use hookline_shared::domain::ids;
 use hookline_shared::ports::store::{DeliveryQuery, DeliveryStore};
 
-use crate::harness::Harness;
+use crate::harness::{Harness, sample_delivery};
 
 const TENANT: &str = "acme";
 
 fn delivery(webhook_id: &str, status: DeliveryStatus) -> Delivery {
-    Delivery {
-        tenant_id: TENANT.into(),
-        delivery_id: ids::new_id(DELIVERY_PREFIX),
-        event_id: "e-1".into(),
-        webhook_id: webhook_id.into(),
-        topic: "order_create".into(),
-        status,
-        attempt_count: 1,
-        generation: 0,
-        last_error: None,
-        next_attempt_at: None,
-        created_at: "2026-11-22T17:00:00Z".into(),
-        updated_at: "2026-11-22T17:00:00Z".into(),
-        expires_at: 1_900_000_000,
-        requeue_claimed_at: None,
-    }
+    sample_delivery(TENANT, webhook_id, status)
 }
 
 fn first_attempt(status_code: u16) -> Attempt {

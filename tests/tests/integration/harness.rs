@@ -22,6 +22,8 @@ use hookline_shared::config::{
     AlertConfig, ApiConfig, DeliveryConfig, ENV_ALERT_SENDER, ENV_ALLOW_PRIVATE_TARGETS, ENV_DEAD_LETTER_QUEUE_URL,
     ENV_DELIVERY_QUEUE_URL, ENV_PUBLIC_URL, ENV_SECRETS_KEY, ENV_TABLE, MailConfig,
 };
+use hookline_shared::domain::delivery::{Delivery, DeliveryStatus};
+use hookline_shared::domain::ids::{self, DELIVERY_PREFIX};
 use hookline_shared::domain::settings::Settings;
 use hookline_shared::ports::store::ApiKeyStore;
 use reqwest::StatusCode;
@@ -36,6 +38,26 @@ static NEXT_STACK: AtomicUsize = AtomicUsize::new(0);
 /// add that much to every delivery and retry of every test. A test of batching itself sets a
 /// longer one with `start_delivery_with_window`.
 pub const TEST_BATCHING_WINDOW: Duration = Duration::from_millis(250);
+
+/// A delivery of tenant `tenant_id` to `webhook_id` in `status` after one attempt (a new id).
+pub fn sample_delivery(tenant_id: &str, webhook_id: &str, status: DeliveryStatus) -> Delivery {
+    Delivery {
+        tenant_id: tenant_id.into(),
+        delivery_id: ids::new_id(DELIVERY_PREFIX),
+        event_id: "e".into(),
+        webhook_id: webhook_id.into(),
+        topic: "order_create".into(),
+        status,
+        attempt_count: 1,
+        generation: 0,
+        last_error: None,
+        next_attempt_at: None,
+        created_at: "2026-11-22T17:00:00Z".into(),
+        updated_at: "2026-11-22T17:00:00Z".into(),
+        expires_at: 1_900_000_000,
+        requeue_claimed_at: None,
+    }
+}
 
 pub fn moto() -> &'static MotoServer {
     MOTO.get_or_init(|| MotoServer::start(0).expect("start moto (run `make venv` first)"))

@@ -275,30 +275,15 @@ async fn a_test_sends_quota_refuses_the_send_after_its_limit_and_sends_nothing_f
 
 #[tokio::test]
 async fn a_status_filter_over_many_other_deliveries_answers_within_its_page_bound_with_a_cursor() {
-    use hookline_shared::domain::delivery::{Delivery, DeliveryStatus, DeliveryWrite};
-    use hookline_shared::domain::ids::{DELIVERY_PREFIX, new_id};
+    use crate::harness::sample_delivery;
+    use hookline_shared::domain::delivery::{DeliveryStatus, DeliveryWrite};
     use hookline_shared::domain::limits::{FILTERED_PAGE_EXAMINES, MAX_INDEX_PAGES_PER_REQUEST};
     use hookline_shared::ports::store::DeliveryStore;
     // GIVEN a webhook whose one failed delivery is older than more delivered ones than one
     // request may read
     let h = Harness::start().await;
     let webhook = h.create_webhook("shop", "a", &["order_create"]).await["id"].as_str().expect("id").to_string();
-    let delivery = |status| Delivery {
-        tenant_id: "shop".into(),
-        delivery_id: new_id(DELIVERY_PREFIX),
-        event_id: "e".into(),
-        webhook_id: webhook.clone(),
-        topic: "order_create".into(),
-        status,
-        attempt_count: 1,
-        generation: 0,
-        last_error: None,
-        next_attempt_at: None,
-        created_at: "2026-11-22T17:00:00Z".into(),
-        updated_at: "2026-11-22T17:00:00Z".into(),
-        expires_at: 1_900_000_000,
-        requeue_claimed_at: None,
-    };
+    let delivery = |status| sample_delivery("shop", &webhook, status);
     let failed = delivery(DeliveryStatus::Failed);
     let mut writes = vec![DeliveryWrite { delivery: failed.clone(), attempt: None }];
     let newer = MAX_INDEX_PAGES_PER_REQUEST * FILTERED_PAGE_EXAMINES + 50;

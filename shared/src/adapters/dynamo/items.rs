@@ -187,20 +187,23 @@ impl DynamoStore {
     /// Every item of one partition (a tenant with its webhooks, a delivery with its attempts:
     /// both small by their limits), in sort-key order, read consistently.
     pub(super) async fn partition(&self, pk: String) -> StoreResult<Vec<Item>> {
+        self.partition_from(pk, None).await
+    }
+
+    /// Like `partition`, only the items whose sort key starts with `sk_prefix` (all with `None`).
+    pub(super) async fn partition_from(&self, pk: String, sk_prefix: Option<&str>) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_err("Query"))?;
+            let req = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(pk.clone()));
+            let req = match sk_prefix {
+                Some(prefix) => req
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => req.key_condition_expression("pk = :pk"),
+            };
+            let out =
+                req.set_exclusive_start_key(start).consistent_read(true).send().await.map_err(sdk_err("Query"))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {

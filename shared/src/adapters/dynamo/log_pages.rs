@@ -186,27 +186,7 @@ impl DynamoStore {
     /// Every log item of `webhook_id`'s deliveries of the ingest call `call` (records and
     /// pages), read whole.
     pub(super) async fn call_group(&self, tenant_id: &str, webhook_id: &str, call: &str) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :call)")
-                .expression_attribute_values(":pk", s(keys::webhook_deliveries_pk(tenant_id, webhook_id)))
-                .expression_attribute_values(":call", s(call))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_err("Query"))?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        self.partition_from(keys::webhook_deliveries_pk(tenant_id, webhook_id), Some(call)).await
     }
 
     /// A newest-first page of a webhook's log (records and pages) after `q.start_after`, as
