@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::domain::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
-use hookline_shared::domain::ids;
+use hookline_shared::domain::ids::{self, DELIVERY_PREFIX};
 use hookline_shared::ports::store::{DeliveryQuery, DeliveryStore};
 
 use crate::harness::{Harness, sample_delivery};
@@ -226,4 +226,52 @@ async fn records_from_before_the_log_read_list_page_and_retry_beside_new_ones() 
     assert_eq!(of_old.len(), 1, "{listed:?}");
     assert_eq!((of_old[0].status, of_old[0].generation), (DeliveryStatus::Pending, 1));
     assert_eq!(listed.len(), 6);
+}
+
+#[tokio::test]
+async fn an_oldest_first_read_for_failed_deliveries_that_stops_at_a_page_continues_from_a_delivery_id() {
+    // GIVEN a webhook's log of 120 pages (deliveries delivered at once, a call each) and then a
+    // failed delivery
+    let h = Harness::start().await;
+    let store = h.store();
+    let webhook_id = "wh_0190a0a0a0a07000800000000000cafe";
+    let since = ids::new_id(DELIVERY_PREFIX);
+    for _ in 0..12 {
+        let writes: Vec<DeliveryWrite> = (0..10)
+            .flat_map(|_| of_one_call(webhook_id, 1, DeliveryStatus::Delivered))
+            .map(|d| DeliveryWrite { delivery: d, attempt: Some(first_attempt(200)) })
+            .collect();
+        store.write_deliveries(&writes).await.expect("pages");
+    }
+    let failed = of_one_call(webhook_id, 1, DeliveryStatus::Failed).remove(0);
+    store
+        .write_deliveries(&[DeliveryWrite { delivery: failed.clone(), attempt: Some(first_attempt(500)) }])
+        .await
+        .expect("failed");
+
+    // WHEN recover's read (oldest first, failed only, bounded) is followed from cursor to cursor
+    let mut found = Vec::new();
+    let mut start: Option<String> = None;
+    for _ in 0..10 {
+        let query = DeliveryQuery {
+            tenant_id: TENANT,
+            webhook_id,
+            status: Some(DeliveryStatus::Failed),
+            limit: 100,
+            start_after: start.as_deref(),
+            since_id: Some(&since),
+            stale_claims_before: None,
+        };
+        let page = store.list_webhook_deliveries(&query).await.expect("list");
+        found.extend(page.items.into_iter().map(|d| d.delivery_id));
+        // THEN every cursor is a delivery id (the API takes no other), and the failed one is found
+        match page.next {
+            Some(next) => {
+                assert!(ids::is_generated_id(&next, DELIVERY_PREFIX), "cursor {next:?}");
+                start = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(found, vec![failed.delivery_id]);
 }

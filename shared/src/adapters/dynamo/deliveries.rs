@@ -322,7 +322,7 @@ impl DynamoStore {
         let items = log_pages::expand(out.items.unwrap_or_default())?.into_iter().map(|(d, _)| d).collect();
         // Where the read stopped: the last item it examined, matched or not.
         let stopped = out.last_evaluated_key.and_then(|k| match k.get(sk_name) {
-            Some(AttributeValue::S(id)) => Some(id.clone()),
+            Some(AttributeValue::S(sk)) => Some(log_pages::cursor_at(sk)),
             _ => None,
         });
         Ok(Page { items, next: stopped })

@@ -37,6 +37,15 @@ pub(super) fn call_prefix(delivery_id: &str) -> &str {
     &delivery_id[..end]
 }
 
+/// A cursor for a read of the log that stopped at sort key `sk`: a delivery id as is; for a
+/// page, the top of its call's ids (a cursor is always a delivery id: `pagination::start_after`).
+/// Oldest first, everything of the call below it was read (its pages, all `delivered`, are
+/// read again; only recover reads that way, for failed ones); newest first, the next read
+/// takes the call's group whole.
+pub(super) fn cursor_at(sk: &str) -> String {
+    if sk.contains(PAGE_MARK) { format!("{}{}", call_prefix(sk), "f".repeat(32 - CALL_HEX)) } else { sk.to_string() }
+}
+
 /// A page as stored: the log's key, then the deliveries (as deflated JSON: a page of ten
 /// first-try deliveries fits a write unit or two).
 #[derive(Serialize, Deserialize)]
@@ -230,7 +239,7 @@ impl DynamoStore {
                 // The group the read stopped in waits for the next page, whole.
                 let call = call_prefix(stopped).to_string();
                 read.retain(|(d, _)| call_prefix(&d.delivery_id) != call);
-                Some(format!("{call}{}", "f".repeat(32 - CALL_HEX)))
+                Some(cursor_at(&format!("{call}{PAGE_MARK}")))
             }
             Some(other) => return Err(StoreError::Corrupt(format!("a log read stopped at {other:?}"))),
             None => None,
