@@ -12,7 +12,6 @@ use super::keys;
 use super::keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::log_pages;
 use crate::domain::delivery::{Delivery, DeliveryLog, DeliveryStatus, DeliveryWrite};
-use crate::domain::limits::FILTERED_PAGE_EXAMINES;
 use crate::domain::task::TaskIds;
 use crate::ports::store::{DeliveryQuery, DeliveryStore, Page, StoreResult};
 
@@ -283,10 +282,6 @@ impl DynamoStore {
                 key(log_pk.clone(), id)
             }
         });
-        // One more than asked, to know whether a next page exists; a filtered read examines
-        // more (DynamoDB's Limit counts items before the filter), but a bounded number.
-        let want = q.limit + 1;
-        let examine = if q.status.is_some() { want.max(FILTERED_PAGE_EXAMINES) } else { want };
         let mut req = self
             .client
             .query()
@@ -295,7 +290,7 @@ impl DynamoStore {
             .expression_attribute_names("#pk", pk_name)
             .expression_attribute_values(":pk", s(log_pk.clone()))
             .scan_index_forward(q.since_id.is_some())
-            .limit(i32::try_from(examine).unwrap_or(i32::MAX))
+            .limit(log_pages::examined(q))
             .set_exclusive_start_key(start);
         req = match q.since_id {
             Some(since) => req

@@ -165,17 +165,19 @@ pub(super) fn newest(found: impl IntoIterator<Item = (Delivery, Option<Attempt>)
 }
 
 /// `deliveries` sorted newest first, one per id (the newer of its records).
-fn one_per_id(mut deliveries: Vec<Delivery>) -> Vec<Delivery> {
-    deliveries.sort_by(|a, b| b.delivery_id.cmp(&a.delivery_id));
-    let mut out: Vec<Delivery> = Vec::with_capacity(deliveries.len());
-    for d in deliveries {
-        match out.pop() {
-            Some(last) if last.delivery_id == d.delivery_id => out.push(last.newer(d)),
-            Some(last) => out.extend([last, d]),
-            None => out.push(d),
-        }
-    }
-    out
+fn one_per_id(deliveries: Vec<Delivery>) -> Vec<Delivery> {
+    let all = Page { items: deliveries, next: None };
+    let none = Page { items: Vec::new(), next: None };
+    Page::merge(all, none, false, |d: &Delivery| d.delivery_id.as_str(), Delivery::newer).items
+}
+
+/// How many items one read of a webhook's log examines for `q`: one more than asked, to know
+/// whether a next page exists; a filtered read examines more (DynamoDB's Limit counts items
+/// before the filter), but a bounded number.
+pub(super) fn examined(q: &DeliveryQuery<'_>) -> i32 {
+    let want = q.limit + 1;
+    let examine = if q.status.is_some() { want.max(crate::domain::limits::FILTERED_PAGE_EXAMINES) } else { want };
+    i32::try_from(examine).unwrap_or(i32::MAX)
 }
 
 /// Whether a listing asked for `d` (the filter a Query applies, for deliveries out of pages).
@@ -215,17 +217,13 @@ impl DynamoStore {
             }
             None => None,
         };
-        // One more than asked, to know whether a next page exists; a filtered read examines
-        // more (DynamoDB's Limit counts items before the filter), but a bounded number.
-        let want = q.limit + 1;
-        let examine = if q.status.is_some() { want.max(crate::domain::limits::FILTERED_PAGE_EXAMINES) } else { want };
         let mut req = self
             .client
             .query()
             .table_name(&self.table)
             .expression_attribute_values(":pk", s(log_pk))
             .scan_index_forward(false)
-            .limit(i32::try_from(examine).unwrap_or(i32::MAX));
+            .limit(examined(q));
         req = match &below {
             Some(call) => {
                 req.key_condition_expression("pk = :pk AND sk < :below").expression_attribute_values(":below", s(call))
