@@ -3,6 +3,7 @@
 //! prices from `local/prices.json`, the split over paths) is here beside the runner that
 //! drives the api Router and the delivery and alert handlers against moto.
 
+pub mod alert_emails;
 pub mod bill;
 pub mod dynamo;
 pub mod ledger;

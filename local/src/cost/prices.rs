@@ -98,13 +98,14 @@ mod tests {
     fn the_repository_table_prices_every_component_with_a_source() {
         // GIVEN the committed price table
         let table = PriceTable::load(&default_path()).expect("prices.json");
-        // THEN every component has a price with an https source, and the platform log assumption is there
+        // THEN every component has a price with an https source, and the assumptions the bill uses are there
         for component in Component::ALL {
             assert!(table.price(component).source.starts_with("https://aws.amazon.com/"), "{component:?}");
         }
         assert_eq!(table.region, "us-east-1");
         assert!((table.unit_price(Component::DynamoWrites) - 0.625e-6).abs() < 1e-15);
         assert!(table.assumption("lambda_platform_log_bytes").expect("assumption") > 0.0);
+        assert!(table.assumption("webhook_deliveries_per_second").expect("assumption") > 0.0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::alert_emails::{self, AlertTraffic};
 use super::dynamo::TableModel;
 use super::ledger;
 use super::meter::Component;
@@ -13,6 +14,7 @@ use super::prices::{self, PriceTable};
 use super::run::{self, BoxError, EVENT_BYTES, Mix, MixResult};
 use crate::moto::MotoServer;
 use crate::stack::{self, Template};
+use hookline_shared::domain::webhook::model::DEFAULT_ALERT_INTERVAL_MINUTES;
 
 /// What to run.
 #[derive(Debug, Clone, Copy)]
@@ -64,21 +66,29 @@ pub async fn report(options: Options) -> Result<Report, BoxError> {
     let template = Template::load(&stack::template_path())?;
     let prices = PriceTable::load(&prices::default_path())?;
     let table = TableModel::from_template(template.properties("HooklineTable").ok_or("no HooklineTable")?)?;
+    let traffic = AlertTraffic {
+        deliveries_per_second: prices.assumption("webhook_deliveries_per_second")?,
+        interval_minutes: DEFAULT_ALERT_INTERVAL_MINUTES,
+        recipients: run::ALERT_RECIPIENTS,
+    };
     let moto = MotoServer::start(0)?;
     // Long enough for every retry and the alert's hold; the run ends as soon as all is done.
     let timeout = |events: u64| Duration::from_secs(120 + events / 5);
-    let run_priced = async |mix: Mix, prefix: &str| -> Result<MixResult, BoxError> {
+    // Each run's result (e-mails billed at `traffic`) and its ledger with every e-mail it sent.
+    let run_priced = async |mix: Mix, prefix: &str| -> Result<(MixResult, ledger::Ledger), BoxError> {
         let (mut result, invocations) =
             Box::pin(run::run_mix(&moto, &template, mix, prefix, options.alert_minute_ms, timeout(mix.events))).await?;
         run::price(&mut result, &invocations, &table, &prices)?;
-        Ok(result)
+        let as_run = result.ledger.clone();
+        result.emails_sent = alert_emails::bill_at(&mut result.ledger, &traffic);
+        Ok((result, as_run))
     };
-    let mix = Box::pin(run_priced(
+    let (mix, mix_as_run) = Box::pin(run_priced(
         Mix { batch: options.batch, ..Mix::realistic(options.events) },
         &format!("cost{}-mix", std::process::id()),
     ))
     .await?;
-    let common = Box::pin(run_priced(
+    let (common, _) = Box::pin(run_priced(
         Mix { batch: options.batch, ..Mix::common_case(options.common_events) },
         &format!("cost{}-common", std::process::id()),
     ))
@@ -94,17 +104,46 @@ pub async fn report(options: Options) -> Result<Report, BoxError> {
     );
     let _ = writeln!(
         text,
-        "alert interval minute shortened to {} ms; retries every 1 s; Lambda memory and platform log records ({}) from template.yaml; free tiers ignored",
+        "alert interval minute shortened to {} ms (e-mails billed at a stated rate, below); retries every 1 s; Lambda memory and platform log records ({}) from template.yaml; free tiers ignored",
         options.alert_minute_ms,
         if mix.platform_logs { "logged" } else { "off: SystemLogLevel WARN" }
     );
     let _ = writeln!(text, "\nmix: {}", describe(&mix, &prices));
+    text.push_str(&emails_line(&mix, &mix_as_run, &traffic, options.alert_minute_ms, &prices));
     text.push_str(&mix.ledger.render(&prices));
     let _ = writeln!(text, "\ncommon case: {}", describe(&common, &prices));
     text.push_str(&common.ledger.render(&prices));
     text.push('\n');
     text.push_str(&ledger::closing_lines(common_per_million, mix_per_million));
     Ok(Report { text, mix, common, mix_per_million, common_per_million })
+}
+
+/// What the mix's alert e-mails are billed as, and what the mix costs at other rates.
+fn emails_line(
+    mix: &MixResult,
+    as_run: &ledger::Ledger,
+    traffic: &AlertTraffic,
+    minute_ms: u64,
+    prices: &PriceTable,
+) -> String {
+    let at = |deliveries_per_second: f64| {
+        let mut ledger = as_run.clone();
+        alert_emails::bill_at(&mut ledger, &AlertTraffic { deliveries_per_second, ..*traffic });
+        ledger.per_million(&ledger.total(), prices)
+    };
+    format!(
+        "  alert e-mails: {:.0} sent (the run's {minute_ms} ms minute stands for {:.4} deliveries/s to each webhook), billed as {:.2}: \
+         at most one per recipient per webhook per {}-minute interval at {}/s to each webhook (local/prices.json); \
+         the mix at 0.1/s: ${:.2}, at 0.01/s: ${:.2}, as run: ${:.2} per million\n",
+        mix.emails_sent,
+        mix.rate_per_webhook(minute_ms),
+        mix.ledger.total().get(Component::Ses),
+        traffic.interval_minutes,
+        traffic.deliveries_per_second,
+        at(0.1),
+        at(0.01),
+        as_run.per_million(&as_run.total(), prices),
+    )
 }
 
 /// A mix in a paragraph: what was sent, what happened, what was called.

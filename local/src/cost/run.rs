@@ -53,6 +53,10 @@ pub const EVENT_BYTES: usize = 1024;
 pub const DEFAULT_BATCH: u64 = 100;
 /// The retry schedule of the run: the shortest SQS can hold (visibility is in whole seconds).
 const RETRY_SCHEDULE: &str = "1s";
+/// The run's webhooks: one on the first topic, three on the other (names and topics).
+const WEBHOOKS: [(&str, &str); 4] = [(TOPIC_ONE, "a"), (TOPIC_THREE, "b"), (TOPIC_THREE, "c"), (TOPIC_THREE, "d")];
+/// Confirmed alert recipients of each webhook (`ops-{name}@example.com`).
+pub const ALERT_RECIPIENTS: u32 = 1;
 
 /// What traffic a run sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +118,20 @@ pub struct MixResult {
     /// Calls with no billing rule (there should be none).
     pub unpriced: Vec<String>,
     pub elapsed: Duration,
+    /// Alert e-mails the run sent (the ledger bills them at a stated rate: `alert_emails`).
+    pub emails_sent: f64,
+}
+
+impl MixResult {
+    /// Deliveries per second to each webhook the run stood for, its alert minute lasting `minute_ms`.
+    pub fn rate_per_webhook(&self, minute_ms: u64) -> f64 {
+        super::alert_emails::run_rate(
+            self.deliveries_made,
+            WEBHOOKS.len() as u32,
+            self.elapsed.as_secs_f64(),
+            minute_ms,
+        )
+    }
 }
 
 /// An event of `EVENT_BYTES` bytes as JSON: a realistic order or coupon, its line items and
@@ -265,8 +283,7 @@ pub async fn run_mix(
     let receivers = Receivers::default();
     let receiver_url = receivers.serve(mix.fates, delivery_config.signing.header_names.delivery_id.clone()).await?;
     let router = router(AwsApp::from_config(&api.sdk, &api_config));
-    let webhooks = [(TOPIC_ONE, "a"), (TOPIC_THREE, "b"), (TOPIC_THREE, "c"), (TOPIC_THREE, "d")];
-    for (topic, name) in webhooks {
+    for (topic, name) in WEBHOOKS {
         let email = format!("ops-{name}@example.com");
         let body =
             json!({"name": name, "url": format!("{receiver_url}/{name}"), "topics": [topic], "alert_emails": [email]});
@@ -410,6 +427,7 @@ pub async fn run_mix(
         platform_logs: template.platform_logs_info(),
         unpriced: Vec::new(),
         elapsed,
+        emails_sent: 0.0,
     };
     Ok((result, invocations))
 }
