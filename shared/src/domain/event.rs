@@ -245,7 +245,7 @@ pub mod deflated_json {
 
     pub fn serialize<T: Serialize, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
         let text = serde_json::to_vec(v).map_err(serde::ser::Error::custom)?;
-        s.serialize_bytes(&miniz_oxide::deflate::compress_to_vec(&text, LEVEL))
+        s.serialize_bytes(&crate::domain::deflate::deflate(&text, LEVEL))
     }
 
     pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod catalog;
 pub mod circuit;
 pub mod console;
+pub mod deflate;
 pub mod delivery;
 pub mod endpoint_auth;
 pub mod error;
