@@ -57,8 +57,13 @@ pub type EventOutcome = Result<IngestResult, (Option<String>, DomainError)>;
 /// The webhooks an event goes to: enabled, subscribed to its topic, and whose filters all
 /// hold for its flat payload.
 pub fn select_targets<'a>(webhooks: &'a [Webhook], topic: &str, payload: &EventPayload) -> Vec<&'a Webhook> {
+    let wanting: Vec<&Webhook> = webhooks.iter().filter(|w| w.wants(topic)).collect();
+    // The flat payload is a copy of the event's: made only when some filter reads it.
+    if wanting.iter().all(|w| w.filters.is_empty()) {
+        return wanting;
+    }
     let flat = render::flat(payload);
-    webhooks.iter().filter(|w| w.wants(topic) && filter::matches(&w.filters, &flat)).collect()
+    wanting.into_iter().filter(|w| filter::matches(&w.filters, &flat)).collect()
 }
 
 /// The delivery records of an event, all `pending`.

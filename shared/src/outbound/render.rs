@@ -104,7 +104,14 @@ fn selected(map: &Map<String, Value>, fields: Option<&[String]>) -> Map<String, 
 /// One event as a JSON value in the webhook's format (`form` events are flat objects).
 pub fn event_value(event: &EventView<'_>, options: &RenderOptions<'_>) -> Value {
     match options.format {
-        PayloadFormat::Flat | PayloadFormat::Form => Value::Object(selected(&flat(event.payload), options.fields)),
+        // Flattened once (a copy of the payload), not copied again when every field is kept.
+        PayloadFormat::Flat | PayloadFormat::Form => {
+            let flat = flat(event.payload);
+            Value::Object(match options.fields {
+                Some(paths) => select(&flat, paths),
+                None => flat,
+            })
+        }
         PayloadFormat::Envelope => serde_json::json!({
             "event_time": event.occurred_at,
             "event_type": event_type(event.topic, options.event_prefix),
