@@ -4,7 +4,7 @@
 //! alert interval, however many of its deliveries die in it. So e-mails are a cost per failing
 //! webhook per hour, not per delivery: how many a million deliveries bring depends on how fast
 //! they come. A cost run has to shorten the interval to see its held dead letters come back
-//! within minutes, and so stands for a trickle (a webhook getting a delivery every few hours),
+//! within minutes, and so stands for a trickle (a webhook getting a delivery every few minutes),
 //! where every dead delivery is mailed. The bill takes the run's e-mails as they are, but never
 //! more than the rules allow at the stated rate (`webhook_deliveries_per_second` in
 //! local/prices.json): one e-mail per recipient per webhook for each interval's worth of its

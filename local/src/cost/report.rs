@@ -80,7 +80,7 @@ pub async fn report(options: Options) -> Result<Report, BoxError> {
             Box::pin(run::run_mix(&moto, &template, mix, prefix, options.alert_minute_ms, timeout(mix.events))).await?;
         run::price(&mut result, &invocations, &table, &prices)?;
         let as_run = result.ledger.clone();
-        result.emails_sent = alert_emails::bill_at(&mut result.ledger, &traffic);
+        alert_emails::bill_at(&mut result.ledger, &traffic);
         Ok((result, as_run))
     };
     let (mix, mix_as_run) = Box::pin(run_priced(
@@ -135,7 +135,7 @@ fn emails_line(
         "  alert e-mails: {:.0} sent (the run's {minute_ms} ms minute stands for {:.4} deliveries/s to each webhook), billed as {:.2}: \
          at most one per recipient per webhook per {}-minute interval at {}/s to each webhook (local/prices.json); \
          the mix at 0.1/s: ${:.2}, at 0.01/s: ${:.2}, as run: ${:.2} per million\n",
-        mix.emails_sent,
+        as_run.total().get(Component::Ses),
         mix.rate_per_webhook(minute_ms),
         mix.ledger.total().get(Component::Ses),
         traffic.interval_minutes,

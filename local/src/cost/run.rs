@@ -118,8 +118,6 @@ pub struct MixResult {
     /// Calls with no billing rule (there should be none).
     pub unpriced: Vec<String>,
     pub elapsed: Duration,
-    /// Alert e-mails the run sent (the ledger bills them at a stated rate: `alert_emails`).
-    pub emails_sent: f64,
 }
 
 impl MixResult {
@@ -427,7 +425,6 @@ pub async fn run_mix(
         platform_logs: template.platform_logs_info(),
         unpriced: Vec::new(),
         elapsed,
-        emails_sent: 0.0,
     };
     Ok((result, invocations))
 }
