@@ -130,11 +130,49 @@ pub fn render(events: &[EventView<'_>], options: &RenderOptions<'_>) -> Rendered
             let bytes = url::form_urlencoded::Serializer::new(String::new()).append_pair("data", &json).finish();
             RenderedBody { content_type: FORM_CONTENT_TYPE, bytes: bytes.into_bytes() }
         }
-        _ => {
+        // The common case, every field of a flat event: written straight from the payload,
+        // without the copy `flat` makes (a second tree of the event per delivery).
+        PayloadFormat::Flat if options.fields.is_none() => {
+            let bytes = match events.first() {
+                Some(event) => serde_json::to_vec(&FlatView(event.payload)),
+                None => serde_json::to_vec(&Value::Null),
+            };
             // Serialising JSON values cannot fail.
+            RenderedBody { content_type: JSON_CONTENT_TYPE, bytes: bytes.unwrap_or_default() }
+        }
+        _ => {
             let value = events.first().map(|e| event_value(e, options)).unwrap_or(Value::Null);
             RenderedBody { content_type: JSON_CONTENT_TYPE, bytes: serde_json::to_vec(&value).unwrap_or_default() }
         }
+    }
+}
+
+/// Serialises as `flat(payload)` does, byte for byte, without building it: the keys of both
+/// maps in order, `data`'s value where a key is in both.
+struct FlatView<'a>(&'a EventPayload);
+
+impl serde::Serialize for FlatView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let EventPayload { context, data } = self.0;
+        // Context keys that data also has are data's: each key is written once whatever
+        // order the maps iterate in; in key order (serde_json's `Map`) the merge below then
+        // writes exactly the order of `flat`'s merged map.
+        let mut context = context.iter().filter(|(k, _)| !data.contains_key(*k)).peekable();
+        let mut data = data.iter().peekable();
+        let mut map = serializer.serialize_map(None)?;
+        loop {
+            let next = match (context.peek(), data.peek()) {
+                (Some((c, _)), Some((d, _))) if c < d => context.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => data.next(),
+                (Some(_), None) => context.next(),
+                (None, None) => break,
+            };
+            if let Some((key, value)) = next {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
     }
 }
 
@@ -173,6 +211,28 @@ mod tests {
             v,
             json!({"business_name": "Acme", "name": "2% Off coupon", "fiat_value": 2, "meta": {"lead_name": "Ayush", "x": 1}})
         );
+    }
+
+    #[test]
+    fn a_flat_body_is_written_as_the_merged_map_would_be() {
+        // GIVEN payloads whose context and data share keys, at either end and between
+        let shapes = [
+            (json!({"a": 1, "m": {"x": 1}, "z": 3}), json!({"b": 2, "m": [1, 2], "y": "d"})),
+            (json!({}), json!({"only": "data"})),
+            (json!({"only": "context", "k": null}), json!({})),
+            (json!({"k": 1, "l": 2}), json!({"k": "data", "l": "data", "a": 0, "zz": {"deep": [true]}})),
+        ];
+        for (context, data) in shapes {
+            let p = EventPayload {
+                context: context.as_object().cloned().expect("obj"),
+                data: data.as_object().cloned().expect("obj"),
+            };
+            // WHEN it is rendered flat
+            let body = render(&[event(&p)], &options(PayloadFormat::Flat));
+            // THEN the bytes are those of the merged map
+            let merged = serde_json::to_vec(&Value::Object(flat(&p))).expect("json");
+            assert_eq!(String::from_utf8(body.bytes).expect("utf-8"), String::from_utf8(merged).expect("utf-8"));
+        }
     }
 
     #[test]
