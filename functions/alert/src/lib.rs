@@ -8,7 +8,7 @@ use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::metrics;
-use hookline_shared::adapters::sdk::SdkConfig;
+use hookline_shared::adapters::sdk::{self, SdkConfig};
 use hookline_shared::adapters::ses::SesMailer;
 use hookline_shared::adapters::sqs::SqsQueue;
 use hookline_shared::adapters::sqs_batch;
@@ -35,7 +35,7 @@ impl AlertFunction<DynamoStore, SesMailer> {
                 claim_lease: config.claim_lease,
                 mail: config.mail.clone(),
             },
-            dead_letter_queue: SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.dead_letter_queue_url),
+            dead_letter_queue: SqsQueue::new(sdk::sqs_client(sdk), &config.dead_letter_queue_url),
         }
     }
 }

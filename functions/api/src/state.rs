@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::http_sender::{HttpSender, SenderConfig};
-use hookline_shared::adapters::sdk::SdkConfig;
+use hookline_shared::adapters::sdk::{self, SdkConfig};
 use hookline_shared::adapters::ses::SesMailer;
 use hookline_shared::adapters::sqs::SqsQueue;
 use hookline_shared::app::access::UnknownKeys;
@@ -70,7 +70,7 @@ impl AwsApp {
             .map(|m| SesMailer::new(aws_sdk_ses::Client::new(sdk), &m.sender, m.configuration_set.clone()));
         App::with_mailer(
             DynamoStore::connect(sdk, &config.table_name, &config.secrets_key),
-            SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url),
+            SqsQueue::new(sdk::sqs_client(sdk), &config.delivery_queue_url),
             config.settings.clone(),
             mailer,
         )

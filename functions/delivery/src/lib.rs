@@ -10,7 +10,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::http_sender::{HttpSender, SenderConfig};
 use hookline_shared::adapters::metrics;
-use hookline_shared::adapters::sdk::SdkConfig;
+use hookline_shared::adapters::sdk::{self, SdkConfig};
 use hookline_shared::adapters::sqs::SqsQueue;
 use hookline_shared::adapters::sqs_batch;
 use hookline_shared::app::dispatch::{Dispatcher, Disposition};
@@ -34,7 +34,7 @@ impl DeliveryFunction<DynamoStore> {
             allow_private_targets: config.allow_private_targets,
             ..SenderConfig::default()
         })?;
-        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.delivery_queue_url);
+        let queue = SqsQueue::new(sdk::sqs_client(sdk), &config.delivery_queue_url);
         Ok(Self {
             dispatcher: Dispatcher {
                 store: DynamoStore::connect(sdk, &config.table_name, &config.secrets_key),

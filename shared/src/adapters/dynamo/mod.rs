@@ -54,6 +54,6 @@ impl DynamoStore {
     /// KMS key `secrets_key`.
     pub fn connect(sdk: &crate::adapters::sdk::SdkConfig, table: impl Into<String>, secrets_key: &str) -> Self {
         let data_keys = KmsDataKeys::new(aws_sdk_kms::Client::new(sdk), secrets_key);
-        Self::new(Client::new(sdk), table, Arc::new(data_keys))
+        Self::new(crate::adapters::sdk::dynamodb_client(sdk), table, Arc::new(data_keys))
     }
 }
