@@ -54,8 +54,9 @@ pub fn sqs_client(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
 /// tenth of a `PutItem`'s instructions), the `amz-sdk-invocation-id` and `amz-sdk-request`
 /// headers (retry telemetry), and the clock-skew correction (a Lambda's clock is kept by NTP;
 /// with a clock five minutes off, every call would be refused and show as the function's
-/// errors, not be corrected). None of these headers is signed or needed by DynamoDB or SQS. The SDK reads a `DisableInterceptor` from the
-/// call's config bag before each hook, so storing them first thing disables them for the call.
+/// errors, not be corrected). None of these headers is signed or needed by DynamoDB or SQS.
+/// The SDK reads a `DisableInterceptor` from the call's config bag before each hook, so
+/// storing them first thing disables them for the call.
 #[derive(Debug)]
 struct WithoutTelemetryHeaders;
 
