@@ -333,8 +333,10 @@ mod unreadable_tests {
         };
         // GIVEN a dead letter whose event's context and data nest as deep as ingest allows
         let deep = crate::domain::json_depth::tests::nested(MAX_PAYLOAD_DEPTH).as_object().cloned().expect("obj");
-        let task =
-            DeliveryTask { payload: EventPayload { context: deep.clone(), data: deep }, ..DeliveryTask::example() };
+        let task = DeliveryTask {
+            payload: EventPayload { context: deep.clone(), data: deep }.into(),
+            ..DeliveryTask::example()
+        };
         let message = ReceivedMessage { message_id: "m".into(), body: task.to_message_body(), receive_count: 1 };
         // WHEN the alert function handles it; THEN it is counted as a delivery, not as unreadable
         assert_eq!(alerter.handle_batch(vec![message]).await.0, [("m".to_string(), AlertDisposition::Done)]);

@@ -25,6 +25,7 @@
 //! with the first result and changes nothing.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use time::Duration;
 
@@ -216,7 +217,7 @@ fn record_of(
         topic: event.topic.clone(),
         occurred_at: event.occurred_at.clone(),
         received_at: received_at.to_string(),
-        payload: event.payload.clone(),
+        payload: Arc::clone(&event.payload),
         deliveries,
         state: EventState::Accepted,
         expires_at,
@@ -308,6 +309,24 @@ mod tests {
         let ids: Vec<&str> = select_targets(&hooks, "coupon_create", &payload).iter().map(|w| w.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
         assert!(select_targets(&hooks, "lead_create", &payload).is_empty());
+    }
+
+    #[test]
+    fn an_event_and_its_tasks_share_the_requests_payload() {
+        // GIVEN a validated event for two subscribed webhooks
+        let hooks = [webhook("a", &["coupon_create"], true), webhook("b", &["coupon_create"], true)];
+        let request: EventRequest =
+            serde_json::from_value(serde_json::json!({"id": "e1", "topic": "coupon_create", "data": {"code": "X"}}))
+                .expect("a request");
+        let event = request.validate("2026-12-04T00:00:00Z").expect("valid");
+        // WHEN its record and its tasks are made
+        let record = record_of("t", &event, &hooks, "2026-12-04T00:00:00Z", 1, Call { ingest_id: "i", index: 0 });
+        let tasks = DeliveryTask::for_event(&record);
+        // THEN none of them copies the payload: one value, shared
+        assert_eq!(tasks.len(), 2);
+        assert!(Arc::ptr_eq(&record.payload, &event.payload));
+        assert!(tasks.iter().all(|t| Arc::ptr_eq(&t.payload, &event.payload)));
+        assert_eq!(Arc::strong_count(&event.payload), 4);
     }
 
     fn order_events(ids: &[&str]) -> Vec<Result<EventRequest, (Option<String>, DomainError)>> {

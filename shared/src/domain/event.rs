@@ -1,5 +1,7 @@
 //! Events: what the sending product tells Hookline happened, and the record kept of it.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -128,8 +130,10 @@ pub struct EventRecord {
     pub received_at: String,
     /// Stored as deflated JSON text (`deflated_json`): text, because DynamoDB's number type
     /// would not keep every JSON number as sent; deflated, so a 1 KB event fits one write unit.
+    /// Shared (`Arc`) with the request it came from and the tasks made of it: ingest copies
+    /// no payload.
     #[serde(with = "deflated_json")]
-    pub payload: EventPayload,
+    pub payload: Arc<EventPayload>,
     pub deliveries: Vec<DeliveryRef>,
     pub state: EventState,
     /// The ingest call that wrote the event. Its deliveries are on the queue once that call's
@@ -161,7 +165,7 @@ pub struct NewEvent {
     pub event_id: String,
     pub topic: String,
     pub occurred_at: String,
-    pub payload: EventPayload,
+    pub payload: Arc<EventPayload>,
 }
 
 impl EventPayload {
@@ -223,7 +227,7 @@ impl EventRequest {
                 format!("context and data take {size} bytes as stored; at most {MAX_PAYLOAD_BYTES}"),
             ));
         }
-        Ok(NewEvent { event_id, topic: self.topic, occurred_at, payload })
+        Ok(NewEvent { event_id, topic: self.topic, occurred_at, payload: Arc::new(payload) })
     }
 }
 
@@ -383,7 +387,7 @@ mod tests {
             topic: "x".into(),
             occurred_at: NOW.into(),
             received_at: NOW.into(),
-            payload: EventPayload { context: deep.clone(), data: deep },
+            payload: EventPayload { context: deep.clone(), data: deep }.into(),
             deliveries: vec![],
             state: EventState::Accepted,
             expires_at: 1,
@@ -403,7 +407,7 @@ mod tests {
             topic: "x".into(),
             occurred_at: NOW.into(),
             received_at: NOW.into(),
-            payload: EventPayload { context: Map::new(), data: data.as_object().cloned().expect("obj") },
+            payload: EventPayload { context: Map::new(), data: data.as_object().cloned().expect("obj") }.into(),
             deliveries: vec![],
             state: EventState::Accepted,
             expires_at: 1,
@@ -455,7 +459,8 @@ mod tests {
             payload: EventPayload {
                 context: Map::new(),
                 data: serde_json::json!({"big": 12345678901234567890u64, "f": 0.1}).as_object().cloned().expect("obj"),
-            },
+            }
+            .into(),
             deliveries: vec![],
             state: EventState::Accepted,
             expires_at: 1,

@@ -2,6 +2,8 @@
 //! so sending costs no read of the event. Versioned, because messages outlive deployments
 //! (retries run for hours).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::delivery::{Delivery, DeliveryStatus};
@@ -79,7 +81,7 @@ pub struct DeliveryTask {
     /// messages sent before this field existed, and in every first message.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts_made: u32,
-    pub payload: EventPayload,
+    pub payload: Arc<EventPayload>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -104,7 +106,7 @@ impl DeliveryTask {
                 expires_at: event.expires_at,
                 generation: 0,
                 attempts_made: 0,
-                payload: event.payload.clone(),
+                payload: Arc::clone(&event.payload),
             })
             .collect()
     }
@@ -203,7 +205,7 @@ impl DeliveryTask {
             expires_at: 0,
             generation: 0,
             attempts_made: 0,
-            payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
+            payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() }.into(),
         }
     }
 }
@@ -216,8 +218,10 @@ mod tests {
     fn a_message_body_has_only_characters_sqs_accepts_and_reads_back_the_same() {
         let mut data = serde_json::Map::new();
         data.insert("odd".into(), serde_json::Value::from("a\u{FFFF}b\u{FFFE}c\u{1}"));
-        let task =
-            DeliveryTask { payload: EventPayload { context: serde_json::Map::new(), data }, ..DeliveryTask::example() };
+        let task = DeliveryTask {
+            payload: EventPayload { context: serde_json::Map::new(), data }.into(),
+            ..DeliveryTask::example()
+        };
         let body = task.to_message_body();
         let sqs_accepts = |c: char| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
         assert!(body.chars().all(sqs_accepts), "{body:?}");
@@ -258,7 +262,7 @@ mod tests {
             delivery_id: format!("{DELIVERY_PREFIX}0192b3c4d5e6f7a8b9c0d1e2f3a4b5c6"),
             webhook_id: format!("{WEBHOOK_PREFIX}0192b3c4d5e6f7a8b9c0d1e2f3a4b5c7"),
             generation: 3,
-            payload: EventPayload { context: deep.clone(), data: deep },
+            payload: EventPayload { context: deep.clone(), data: deep }.into(),
             ..DeliveryTask::example()
         }
     }

@@ -145,7 +145,7 @@ async fn a_sample_event_for_every_route_is_answered() {
         topic: "coupon_create".into(),
         occurred_at: "2026-11-22T17:00:00Z".into(),
         received_at: "2026-11-22T17:00:00Z".into(),
-        payload: EventPayload { context: Default::default(), data: Default::default() },
+        payload: EventPayload { context: Default::default(), data: Default::default() }.into(),
         deliveries: vec![DeliveryRef { id: delivery_id.into(), webhook_id: webhook.id.clone() }],
         state: EventState::Enqueued,
         expires_at: 4_000_000_000,

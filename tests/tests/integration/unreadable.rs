@@ -161,7 +161,7 @@ fn queued_task(webhook_id: &str) -> DeliveryTask {
         expires_at: time::OffsetDateTime::now_utc().unix_timestamp() + 3600,
         generation: 0,
         attempts_made: 0,
-        payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() },
+        payload: EventPayload { context: serde_json::Map::new(), data: serde_json::Map::new() }.into(),
     }
 }
 
@@ -171,7 +171,7 @@ fn queued_task(webhook_id: &str) -> DeliveryTask {
 async fn unreadable_messages(h: &Harness, webhook_id: &str) -> (Vec<String>, Vec<(String, &'static str)>) {
     // The event: data 126 levels deep makes a message deeper than the parser reads.
     let mut deep = pending_delivery(h, webhook_id).await;
-    deep.payload.data = nested(126).as_object().cloned().expect("object");
+    std::sync::Arc::make_mut(&mut deep.payload).data = nested(126).as_object().cloned().expect("object");
     let newer = pending_delivery(h, webhook_id).await;
     let newer_body = newer.to_message_body().replacen(&format!("\"v\":{TASK_VERSION}"), "\"v\":2", 1);
     let bare = pending_delivery(h, webhook_id).await;

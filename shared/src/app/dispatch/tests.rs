@@ -218,7 +218,7 @@ async fn an_unreadable_message_marks_its_delivery_failed_and_goes_on_to_the_dead
         DeliveryTask { delivery_id, webhook_id, ..DeliveryTask::example() }
     };
     let mut deep = real(1);
-    deep.payload.data = nested(MAX_PAYLOAD_DEPTH + 1).as_object().cloned().expect("obj");
+    Arc::make_mut(&mut deep.payload).data = nested(MAX_PAYLOAD_DEPTH + 1).as_object().cloned().expect("obj");
     let newer = real(2).to_message_body().replacen(&format!("\"v\":{TASK_VERSION}"), "\"v\":7", 1);
     let t = real(3);
     let ids_only =
