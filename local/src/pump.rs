@@ -54,7 +54,7 @@ async fn receive(sqs: &Client, queue_url: &str, max: usize, wait_seconds: i32) -
 /// A batch as the event source mapping gathers it: a long poll for the first message, then
 /// more until the batch is full or the window since the first one has passed. Without a window
 /// a `form` webhook would get one request per message, never a batch.
-async fn gather(sqs: &Client, queue_url: &str, batching: Batching) -> Result<Vec<Message>, String> {
+pub async fn gather(sqs: &Client, queue_url: &str, batching: Batching) -> Result<Vec<Message>, String> {
     let mut messages = receive(sqs, queue_url, batching.max_messages, WAIT_SECONDS).await?;
     let deadline = Instant::now() + batching.window;
     while !messages.is_empty() && messages.len() < batching.max_messages && Instant::now() < deadline {

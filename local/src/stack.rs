@@ -323,6 +323,12 @@ fn sqs_event_batching(props: &Value, params: &HashMap<String, String>) -> Result
         max_messages: usize::try_from(number("BatchSize", 10, 1..=10_000)?).unwrap_or(10),
         window: Duration::from_secs(number("MaximumBatchingWindowInSeconds", 0, 0..=300)?),
     };
+    // As Lambda refuses it: batches over 10 messages are gathered over a window.
+    if batching.max_messages > 10 && batching.window.is_zero() {
+        return Err(StackError::Template(
+            "a BatchSize over 10 needs a MaximumBatchingWindowInSeconds of at least 1".into(),
+        ));
+    }
     Ok((queue_of(field(props, "EventSourceArn")?)?, batching))
 }
 
@@ -627,7 +633,7 @@ mod tests {
         let t = Template::load(&template_path()).expect("template.yaml parses");
         let batching = t.event_source_batching(&t.parameters).expect("batching");
         // The delivery queue's window is the `DeliveryBatchingWindowSeconds` parameter (1 s).
-        assert_eq!(batching["DeliveryQueue"], Batching { max_messages: 10, window: Duration::from_secs(1) });
+        assert_eq!(batching["DeliveryQueue"], Batching { max_messages: 100, window: Duration::from_secs(1) });
         // The dead-letter queue's event source sets no window: Lambda's default, none.
         assert_eq!(batching["DeliveryDeadLetterQueue"], Batching { max_messages: 10, window: Duration::ZERO });
         assert_eq!(batching.len(), 2);
@@ -636,6 +642,10 @@ mod tests {
         params.insert("DeliveryBatchingWindowSeconds".into(), "5".into());
         let batching = t.event_source_batching(&params).expect("batching");
         assert_eq!(batching["DeliveryQueue"].window, Duration::from_secs(5), "an override is followed");
+        // A window of 0 with batches over 10 is refused, as Lambda refuses it.
+        params.insert("DeliveryBatchingWindowSeconds".into(), "0".into());
+        let refused = t.event_source_batching(&params).expect_err("no window for a batch of 100");
+        assert!(refused.to_string().contains("at least 1"), "{refused}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -35,7 +35,7 @@ use axum::routing::{get, post};
 use hookline_local::cost::run::DEFAULT_BATCH;
 use hookline_local::listen::serve_on_loopback;
 use hookline_local::moto::MotoServer;
-use hookline_local::{aws_proxy, sdk, stack};
+use hookline_local::{aws_proxy, pump, sdk, stack};
 use hookline_shared::adapters::dynamo::DynamoStore;
 use hookline_shared::adapters::sqs::SqsQueue;
 use hookline_shared::app::{ingest, manage_webhooks};
@@ -72,6 +72,8 @@ struct Fixture {
     table: String,
     secrets_key: String,
     queue: stack::QueueRef,
+    /// How the delivery queue's event source mapping gathers a batch.
+    batching: pump::Batching,
     /// The receiver's `host:port`.
     receiver: String,
     received: Arc<AtomicU64>,
@@ -96,6 +98,7 @@ impl Fixture {
             table: created.table("HooklineTable")?.to_string(),
             secrets_key: created.key("SecretsKey")?.to_string(),
             queue: created.queue("DeliveryQueue")?.clone(),
+            batching: created.batching("DeliveryQueue"),
             receiver,
             received,
         })
@@ -115,6 +118,8 @@ struct Runtime {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     queue_arn: String,
+    /// How the event source mapping gathers a batch (template.yaml's).
+    batching: pump::Batching,
     target: u64,
     ready_at: Mutex<Option<Instant>>,
     pending: Mutex<HashMap<String, HashMap<String, String>>>,
@@ -124,11 +129,12 @@ struct Runtime {
 }
 
 impl Runtime {
-    fn new(sdk: &aws_config::SdkConfig, queue: &stack::QueueRef, target: u64) -> Self {
+    fn new(sdk: &aws_config::SdkConfig, queue: &stack::QueueRef, batching: pump::Batching, target: u64) -> Self {
         Self {
             sqs: aws_sdk_sqs::Client::new(sdk),
             queue_url: queue.url.clone(),
             queue_arn: queue.arn.clone(),
+            batching,
             target,
             ready_at: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
@@ -146,19 +152,7 @@ async fn next_invocation(State(rt): State<Arc<Runtime>>) -> Response {
             // Everything is delivered: hold the runtime here until the bench ends.
             std::future::pending::<()>().await;
         }
-        let received = rt
-            .sqs
-            .receive_message()
-            .queue_url(&rt.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(out) => out.messages.unwrap_or_default(),
-            Err(_) => continue,
-        };
+        let Ok(messages) = pump::gather(&rt.sqs, &rt.queue_url, rt.batching).await else { continue };
         if messages.is_empty() {
             continue;
         }
@@ -264,7 +258,7 @@ async fn run() -> Result<(), BoxError> {
     // The stack, the receiver and N queued deliveries, made by the real ingest.
     let moto = MotoServer::start(0)?;
     let sdk = sdk::for_endpoint(&moto.endpoint()).await;
-    let Fixture { table, secrets_key, queue, receiver, received, .. } = Fixture::start(&sdk, "bench").await?;
+    let Fixture { table, secrets_key, queue, batching, receiver, received, .. } = Fixture::start(&sdk, "bench").await?;
 
     let store = DynamoStore::connect(&sdk, &table, &secrets_key);
     let task_queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &queue.url);
@@ -286,7 +280,7 @@ async fn run() -> Result<(), BoxError> {
 
     // The counting proxy and the runtime API.
     let (proxy_endpoint, calls_log) = aws_proxy::start(&moto.endpoint()).await?;
-    let runtime = Arc::new(Runtime::new(&sdk, &queue, n));
+    let runtime = Arc::new(Runtime::new(&sdk, &queue, batching, n));
     let runtime_addr = serve(
         Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next_invocation))

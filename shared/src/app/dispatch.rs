@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use crate::domain::circuit::CircuitSettings;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryWrite};
+use crate::domain::limits::MAX_FORM_BATCH;
 use crate::domain::metrics::DeliveryTally;
 use crate::domain::task::{DeliveryTask, UnreadableMessage};
 use crate::domain::timestamp;
@@ -100,8 +101,8 @@ impl<S: WebhookStore + DeliveryStore + GateStore, Q: DeferQueue> Dispatcher<S, Q
         }
         let webhooks = self.read_webhooks(&parsed).await;
 
-        // A `form` webhook's deliveries of this batch go in one request (page 004's batches);
-        // every other delivery is a request of its own.
+        // A `form` webhook's deliveries of this batch go in one request (page 004's batches),
+        // `MAX_FORM_BATCH` at most; every other delivery is a request of its own.
         let mut groups: Vec<Vec<(ReceivedMessage, DeliveryTask)>> = Vec::new();
         let mut form_groups: HashMap<WebhookKey, usize> = HashMap::new();
         for (message, task) in parsed {
@@ -113,7 +114,9 @@ impl<S: WebhookStore + DeliveryStore + GateStore, Q: DeferQueue> Dispatcher<S, Q
                 Some(Ok(webhook)) => {
                     // An integration sends each event alone, whatever the format says.
                     if webhook.as_ref().is_some_and(|w| w.format == PayloadFormat::Form && w.integration.is_none()) {
-                        if let Some(&i) = form_groups.get(&key) {
+                        if let Some(&i) = form_groups.get(&key)
+                            && groups[i].len() < MAX_FORM_BATCH
+                        {
                             groups[i].push((message, task));
                             continue;
                         }

@@ -146,7 +146,7 @@ pub async fn run(
     delivery_binary: &Path,
 ) -> Result<(), BoxError> {
     let direct = sdk::for_endpoint(&moto.endpoint()).await;
-    let Fixture { template, table, secrets_key, queue, receiver, received } =
+    let Fixture { template, table, secrets_key, queue, batching, receiver, received } =
         Fixture::start(&direct, "bench-whole").await?;
     let store = DynamoStore::connect(&direct, &table, &secrets_key);
     let (key, record) = api_key::new_key("bench", None);
@@ -178,7 +178,7 @@ pub async fn run(
             .with_state(api_runtime.clone()),
     )
     .await?;
-    let delivery_runtime = Arc::new(Runtime::new(&direct, &queue, n));
+    let delivery_runtime = Arc::new(Runtime::new(&direct, &queue, batching, n));
     let delivery_addr = serve(
         Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next_invocation))

@@ -187,6 +187,35 @@ async fn one_unreadable_webhook_holds_back_only_its_own_messages() {
 }
 
 #[tokio::test]
+async fn a_form_webhooks_batch_goes_in_requests_of_at_most_max_form_batch_events() {
+    // GIVEN a form webhook and a receiver answering 200
+    let form = Webhook { format: PayloadFormat::Form, ..webhook_with_id("wh_f") };
+    let sender = Arc::new(ScriptedSender::answering([answer(200, None)]));
+    let dispatcher = dispatcher_over(MemoryStore::with(vec![form]), sender.clone());
+    // WHEN one batch carries 25 of its deliveries
+    let n = 2 * MAX_FORM_BATCH + 5;
+    let messages = (0..n).map(|i| message_to(&format!("m-{i}"), "wh_f", &format!("dlv_{i}"), 1)).collect();
+    let out = dispatcher.dispatch_batch(messages).await;
+    // THEN they go in three requests of 10, 10 and 5 events, each delivery id in one of them
+    assert!(out.dispositions.iter().all(|(_, d)| *d == Disposition::Done), "{:?}", out.dispositions);
+    let listed: Vec<Vec<String>> = sender
+        .sent()
+        .iter()
+        .map(|r| {
+            let (_, ids) = r.headers.iter().find(|(k, _)| k.ends_with("-delivery-id")).expect("delivery ids header");
+            ids.split(',').map(str::to_string).collect()
+        })
+        .collect();
+    let mut sizes: Vec<usize> = listed.iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [5, MAX_FORM_BATCH, MAX_FORM_BATCH]);
+    let mut ids: Vec<String> = listed.concat();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n);
+}
+
+#[tokio::test]
 async fn a_store_error_on_the_batched_read_does_not_hold_the_batch_back() {
     // GIVEN two webhooks and a store whose next read of several webhooks fails
     let store = MemoryStore::with(vec![webhook_with_id("wh_a"), webhook_with_id("wh_c")]);
