@@ -633,7 +633,7 @@ mod tests {
         let t = Template::load(&template_path()).expect("template.yaml parses");
         let batching = t.event_source_batching(&t.parameters).expect("batching");
         // The delivery queue's window is the `DeliveryBatchingWindowSeconds` parameter (1 s).
-        assert_eq!(batching["DeliveryQueue"], Batching { max_messages: 100, window: Duration::from_secs(1) });
+        assert_eq!(batching["DeliveryQueue"], Batching { max_messages: 50, window: Duration::from_secs(1) });
         // The dead-letter queue's event source sets no window: Lambda's default, none.
         assert_eq!(batching["DeliveryDeadLetterQueue"], Batching { max_messages: 10, window: Duration::ZERO });
         assert_eq!(batching.len(), 2);
@@ -644,7 +644,7 @@ mod tests {
         assert_eq!(batching["DeliveryQueue"].window, Duration::from_secs(5), "an override is followed");
         // A window of 0 with batches over 10 is refused, as Lambda refuses it.
         params.insert("DeliveryBatchingWindowSeconds".into(), "0".into());
-        let refused = t.event_source_batching(&params).expect_err("no window for a batch of 100");
+        let refused = t.event_source_batching(&params).expect_err("no window for a batch of 50");
         assert!(refused.to_string().contains("at least 1"), "{refused}");
     }
 

@@ -11,7 +11,7 @@ pub const MAX_BODY_BYTES: usize = 128 * 1024;
 pub const MAX_PAYLOAD_BYTES: usize = MAX_BODY_BYTES;
 /// Events one batch request may carry (and the body limit above holds for the batch whole).
 pub const MAX_BATCH_EVENTS: usize = 100;
-/// Events one `form` request carries at most: a delivery batch holds up to 100 messages
+/// Events one `form` request carries at most: a delivery batch holds up to 50 messages
 /// (decision 52), and a receiver keeps getting form batches of the size it always got.
 pub const MAX_FORM_BATCH: usize = 10;
 /// Webhooks one tenant may have: bounds the fan-out of one event.

@@ -101,7 +101,7 @@ impl GateStore for DynamoStore {
 
     async fn get_circuits(&self, endpoints: &[EndpointKey]) -> StoreResult<HashMap<EndpointKey, Circuit>> {
         let mut found = HashMap::new();
-        // BatchGetItem takes at most 100 keys (a batch of 100 messages has at most 100 endpoints).
+        // BatchGetItem takes at most 100 keys (a batch of 50 messages has at most 50 endpoints).
         for chunk in endpoints.chunks(100) {
             let by_pk: HashMap<String, &EndpointKey> =
                 chunk.iter().map(|e| (keys::circuit_pk(&e.0, &e.1), e)).collect();
